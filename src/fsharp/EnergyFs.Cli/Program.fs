@@ -5,6 +5,7 @@ open System
 open Argu
 open EnergyFs
 
+/// Arguments of `energyfs info`.
 type InfoArgs =
     | Json
     interface IArgParserTemplate with
@@ -12,6 +13,7 @@ type InfoArgs =
             match a with
             | Json -> "print one JSON object"
 
+/// The command line of energyfs: global options (device, threads) and one subcommand per paper.
 type CliArgs =
     | [<AltCommandLine("-d")>] Device of string
     | Threads of int
@@ -31,6 +33,8 @@ type CliArgs =
             | Fy _ -> "generalized Fenchel-Young losses (Blondel et al. 2022): multilabel and imitation experiments"
             | Spen _ -> "multilabel SPEN / inference networks / implicit training on a MULAN folder"
 
+/// Entry point: parses the command line (Argu prints usage and exits on errors), applies the thread
+/// and device options, and runs the subcommand; returns its exit code.
 [<EntryPoint>]
 let main argv =
     let parser = ArgumentParser.Create<CliArgs>(programName = "energyfs", errorHandler = ProcessExiter())
