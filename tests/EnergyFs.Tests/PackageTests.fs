@@ -204,6 +204,10 @@ let tests =
             expectPrinted output
             Expect.isTrue (Directory.Exists(Path.Combine(p.Folder, "global-packages", "energyfs.csharp", p.Version)))
                 "EnergyFs.CSharp was restored from the local folder into the temporary global-packages folder"
+            // TorchSharp already on this machine is read from its global folder, not copied or downloaded.
+            if Directory.Exists(Path.Combine(machinePackages (), "torchsharp", centralVersion "TorchSharp")) then
+                Expect.isFalse (Directory.Exists(Path.Combine(p.Folder, "global-packages", "torchsharp")))
+                    "TorchSharp came from the machine's global-packages folder (the fallback folder)"
         }
         test "a fresh F# script restores EnergyFs with #r nuget and runs" {
             let p = packed.Force()
