@@ -14,20 +14,20 @@ public static class Autodiff
     /// <param name="f">A function returning a scalar tensor (for example a loss).</param>
     /// <param name="x">The point.</param>
     public static torch.Tensor Grad(Func<torch.Tensor, torch.Tensor> f, torch.Tensor x) =>
-        EnergyFs.Diff.grad(Fn(NotNull(f)), NotNull(x));
+        Scoped(() => EnergyFs.Diff.grad(Fn(NotNull(f)), NotNull(x)));
 
     /// <summary>(f(x), ∇f(x)) for a scalar-valued <paramref name="f"/>, from one forward and one backward pass.</summary>
     /// <param name="f">A function returning a scalar tensor.</param>
     /// <param name="x">The point.</param>
     public static (torch.Tensor Value, torch.Tensor Gradient) ValueAndGrad(Func<torch.Tensor, torch.Tensor> f, torch.Tensor x) =>
-        EnergyFs.Diff.valueAndGrad(Fn(NotNull(f)), NotNull(x)).ToValueTuple();
+        Scoped2(() => EnergyFs.Diff.valueAndGrad(Fn(NotNull(f)), NotNull(x)).ToValueTuple());
 
     /// <summary>(f(x), vᵀ J_f(x)): the vector-Jacobian product (reverse mode); the product has the shape of x.</summary>
     /// <param name="f">Any tensor-valued function.</param>
     /// <param name="x">The point.</param>
     /// <param name="v">The cotangent, with the shape of f(x).</param>
     public static (torch.Tensor Value, torch.Tensor Product) Vjp(Func<torch.Tensor, torch.Tensor> f, torch.Tensor x, torch.Tensor v) =>
-        EnergyFs.Diff.vjp(Fn(NotNull(f)), NotNull(x), NotNull(v)).ToValueTuple();
+        Scoped2(() => EnergyFs.Diff.vjp(Fn(NotNull(f)), NotNull(x), NotNull(v)).ToValueTuple());
 
     /// <summary>(f(x), J_f(x) v): the Jacobian-vector product (forward mode, by the double-vjp trick); the product has
     /// the shape of f(x).</summary>
@@ -35,7 +35,7 @@ public static class Autodiff
     /// <param name="x">The point.</param>
     /// <param name="v">The tangent, with the shape of x.</param>
     public static (torch.Tensor Value, torch.Tensor Product) Jvp(Func<torch.Tensor, torch.Tensor> f, torch.Tensor x, torch.Tensor v) =>
-        EnergyFs.Diff.jvp(Fn(NotNull(f)), NotNull(x), NotNull(v)).ToValueTuple();
+        Scoped2(() => EnergyFs.Diff.jvp(Fn(NotNull(f)), NotNull(x), NotNull(v)).ToValueTuple());
 
     /// <summary>∇²f(x) v, the Hessian-vector product of a scalar-valued <paramref name="f"/> by double backward
     /// (Pearlmutter 1994), without forming the Hessian.</summary>
@@ -43,17 +43,17 @@ public static class Autodiff
     /// <param name="x">The point.</param>
     /// <param name="v">The direction, with the shape of x.</param>
     public static torch.Tensor Hvp(Func<torch.Tensor, torch.Tensor> f, torch.Tensor x, torch.Tensor v) =>
-        EnergyFs.Diff.hvp(Fn(NotNull(f)), NotNull(x), NotNull(v));
+        Scoped(() => EnergyFs.Diff.hvp(Fn(NotNull(f)), NotNull(x), NotNull(v)));
 
     /// <summary>The full Jacobian ∂f(x)/∂x of shape f(x).shape ++ x.shape, one vjp per output entry (small problems).</summary>
     /// <param name="f">Any tensor-valued function.</param>
     /// <param name="x">The point.</param>
     public static torch.Tensor Jacobian(Func<torch.Tensor, torch.Tensor> f, torch.Tensor x) =>
-        EnergyFs.Diff.jacobian(Fn(NotNull(f)), NotNull(x));
+        Scoped(() => EnergyFs.Diff.jacobian(Fn(NotNull(f)), NotNull(x)));
 
     /// <summary>The full Hessian ∇²f(x) of a scalar-valued function, of shape x.shape ++ x.shape (small problems).</summary>
     /// <param name="f">A function returning a scalar tensor.</param>
     /// <param name="x">The point.</param>
     public static torch.Tensor Hessian(Func<torch.Tensor, torch.Tensor> f, torch.Tensor x) =>
-        EnergyFs.Diff.hessian(Fn(NotNull(f)), NotNull(x));
+        Scoped(() => EnergyFs.Diff.hessian(Fn(NotNull(f)), NotNull(x)));
 }

@@ -143,7 +143,7 @@ public sealed class UciRegressionDataset : IDisposable
 
     /// <summary>Standardized targets or predictions back in original units: y·YStd + YMean (a new tensor).</summary>
     /// <param name="standardized">Targets or predictions in standardized units.</param>
-    public torch.Tensor ToOriginalUnits(torch.Tensor standardized) => EnergyFs.Data.UciRegression.toOriginalUnits(inner, NotNull(standardized));
+    public torch.Tensor ToOriginalUnits(torch.Tensor standardized) => Scoped(() => EnergyFs.Data.UciRegression.toOriginalUnits(inner, NotNull(standardized)));
 
     /// <summary>Frees every tensor of the split; later use throws ObjectDisposedException.</summary>
     public void Dispose()

@@ -96,7 +96,7 @@ public sealed class DualEbmTrainer : IDisposable
         _rng = NotNull(rng).Inner;
         _options = (options ?? new()).ToFSharp();
         _data = NotNull(data);
-        _state = Dual.init(_rng, _options, data, NotNull(initial).Inner);
+        _state = ScopedWith(() => Dual.init(_rng, _options, data, NotNull(initial).Inner), s => new[] { s.Particles, s.Energy.Features, s.Energy.Signs, s.Energy.Masses });
     }
 
     private DualState State
@@ -109,7 +109,7 @@ public sealed class DualEbmTrainer : IDisposable
     /// <summary>The current particles [Particles, d] (owned by the trainer; replaced by <see cref="Run"/>).</summary>
     public torch.Tensor Particles => State.Particles;
     /// <summary>A copy of the current energy (the caller disposes it).</summary>
-    public ShallowSphereEnergy CurrentEnergy() => new(EnergyFs.Energies.Shallow.copy(State.Energy));
+    public ShallowSphereEnergy CurrentEnergy() => new(ScopedWith(() => EnergyFs.Energies.Shallow.copy(State.Energy), e => new[] { e.Features, e.Signs, e.Masses }));
 
     /// <summary>Runs <paramref name="iterations"/> GDA iterations (each: LangevinSteps particle steps, one neuron step);
     /// the previous state's tensors are freed as it goes.</summary>
@@ -119,7 +119,7 @@ public sealed class DualEbmTrainer : IDisposable
         NonNegative(iterations);
         for (var i = 0; i < iterations; i++)
         {
-            var next = Dual.step(_rng, _options, _data, State);
+            var next = ScopedWith(() => Dual.step(_rng, _options, _data, State), s => new[] { s.Particles, s.Energy.Features, s.Energy.Signs, s.Energy.Masses });
             Dual.dispose(_state);
             _state = next;
         }
@@ -144,10 +144,13 @@ public sealed class DualEbmTrainer : IDisposable
         var iterations = t.Iterations ?? q.Iterations;
         var c = new TeacherStudentConfig(q.Dim, q.Samples, q.EvalSamples, q.TeacherNeurons, q.Beta, q.StudentNeurons, q.InitialMass,
             q.Method, dual, iterations, Math.Min(q.EvalEvery, iterations), t.Seed);
-        var r = DualTeacherStudent.run(NotNull(t.Context).Inner, c, FuncConvert.FromAction<Tuple<double, string>>(_ => { }));
-        var f = r.Final;
-        DualTeacherStudent.dispose(r);
-        return new TeacherStudentMetrics(f.Kl, f.Fisher, f.Tv, f.AngleDegrees, r.WallSeconds);
+        return ScopedValue(() =>
+        {
+            var r = DualTeacherStudent.run(NotNull(t.Context).Inner, c, FuncConvert.FromAction<Tuple<double, string>>(_ => { }));
+            var f = r.Final;
+            DualTeacherStudent.dispose(r);
+            return new TeacherStudentMetrics(f.Kl, f.Fisher, f.Tv, f.AngleDegrees, r.WallSeconds);
+        });
     }
 
     /// <summary>Frees the trainer's energy and particles; later use throws ObjectDisposedException.</summary>

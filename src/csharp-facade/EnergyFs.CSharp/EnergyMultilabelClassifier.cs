@@ -105,7 +105,9 @@ public sealed class EnergyMultilabelClassifier : IDisposable
         var data = new EnergyFs.Experiments.MultilabelData("data", features, labels, names);
         fitted?.Net.Dispose();
         fitted = null;
-        fitted = EnergyFs.Experiments.Multilabel.fit(fsOptions, options.Seed, options.WeightDecay, data);
+        // Training temporaries are freed on return; only the network's parameters and buffers survive.
+        fitted = ScopedWith(() => EnergyFs.Experiments.Multilabel.fit(fsOptions, options.Seed, options.WeightDecay, data),
+                            m => m.Net.parameters().Cast<TorchSharp.torch.Tensor>().Concat(m.Net.buffers()));
         return this;
     }
 
@@ -117,7 +119,7 @@ public sealed class EnergyMultilabelClassifier : IDisposable
         NotDisposed(disposed, this);
         if (fitted is null) throw new InvalidOperationException("call Fit before Predict");
         CheckRows(features, nameof(features), fitted.Net.Inputs);
-        return EnergyFs.Experiments.Multilabel.predictLabels(fitted, features);
+        return ScopedValue(() => EnergyFs.Experiments.Multilabel.predictLabels(fitted, features));
     }
 
     /// <summary>Hamming accuracy, example F1, micro F1 and macro F1 of the predictions against 0/1 labels, keyed

@@ -114,8 +114,8 @@ public sealed class EnergyRegressor : IDisposable
     {
         var ctx = (context ?? DeviceContext.Cpu).Inner;
         var fsOptions = (options ?? new EnergyRegressorOptions()).ToFSharp();
-        var result = Regression.train(ctx, fsOptions, NotNull(x), NotNull(y));
-        return new EnergyRegressor(result.Item1, ctx);
+        var model = ScopedWith(() => Regression.train(ctx, fsOptions, NotNull(x), NotNull(y)).Item1, m => m.parameters().Cast<torch.Tensor>().Concat(m.buffers()));
+        return new EnergyRegressor(model, ctx);
     }
 
     /// <summary>The training method.</summary>
@@ -134,7 +134,7 @@ public sealed class EnergyRegressor : IDisposable
         Rank(x, 2, "inputs [B, Dx]");
         Rank(y, 3, "candidates [B, M, D]");
         SameRows(x, y);
-        return ebm.forward(x, y);
+        return Scoped(() => ebm.forward(x, y));
     }
 
     /// <summary>The proposal q(· | x) for x [B, Dx] (owned by the caller: dispose it); null for <see cref="RegressionMethod.Nce"/>.</summary>
@@ -142,7 +142,8 @@ public sealed class EnergyRegressor : IDisposable
     public MixtureDensityProposal? Proposal(torch.Tensor x)
     {
         Rank(x, 2, "inputs [B, Dx]");
-        return ValueOrNull(Model.Proposal(x)) is { } q ? new MixtureDensityProposal(q) : null;
+        var q = ScopedWith(() => ValueOrNull(Model.Proposal(x)), m => m is null ? Array.Empty<torch.Tensor>() : new[] { m.LogWeights, m.Means, m.LogStds });
+        return q is null ? null : new MixtureDensityProposal(q);
     }
 
     /// <summary>Mean test NLL −mean log p(y | x) of the EBM with log Z(x) estimated by importance sampling from the
@@ -152,7 +153,7 @@ public sealed class EnergyRegressor : IDisposable
     /// <param name="rng">The sampling generator.</param>
     /// <param name="samples">Importance samples per example.</param>
     public double NllImportanceSampling(torch.Tensor x, torch.Tensor y, RandomGenerator rng, int samples = 4096) =>
-        Regression.ebmNllImportance(NotNull(rng).Inner, Positive(samples), Model, NotNull(x), NotNull(y));
+        ScopedValue(() => Regression.ebmNllImportance(NotNull(rng).Inner, Positive(samples), Model, NotNull(x), NotNull(y)));
 
     /// <summary>Mean test NLL of the EBM of a 1-D y with log Z(x) by trapezoidal quadrature on [low, high].</summary>
     /// <param name="x">Inputs [N, Dx].</param>
@@ -163,13 +164,13 @@ public sealed class EnergyRegressor : IDisposable
     public double NllQuadrature(torch.Tensor x, torch.Tensor y, double low, double high, int points = 4096)
     {
         if (!(high > low)) throw new ArgumentException($"the quadrature range needs low < high, got [{low}, {high}]", nameof(high));
-        return Regression.ebmNllQuadrature(_context, low, high, Positive(points), Model, NotNull(x), NotNull(y));
+        return ScopedValue(() => Regression.ebmNllQuadrature(_context, low, high, Positive(points), Model, NotNull(x), NotNull(y)));
     }
 
     /// <summary>Exact mean test NLL −mean log q(y | x) of the proposal / MDN.</summary>
     /// <param name="x">Inputs [N, Dx].</param>
     /// <param name="y">Targets [N, D].</param>
-    public double ProposalNll(torch.Tensor x, torch.Tensor y) => Regression.proposalNll(Model, NotNull(x), NotNull(y));
+    public double ProposalNll(torch.Tensor x, torch.Tensor y) => ScopedValue(() => Regression.proposalNll(Model, NotNull(x), NotNull(y)));
 
     /// <summary>Mean predictions [N, D]: E_p[y | x] by self-normalized importance sampling from the proposal (the
     /// mixture mean for <see cref="RegressionMethod.Mdn"/>).</summary>
@@ -177,7 +178,7 @@ public sealed class EnergyRegressor : IDisposable
     /// <param name="rng">The sampling generator.</param>
     /// <param name="samples">Proposal samples per example.</param>
     public torch.Tensor PredictMean(torch.Tensor x, RandomGenerator rng, int samples = 1024) =>
-        Regression.predictMean(NotNull(rng).Inner, Positive(samples), Model, Rank(x, 2, "inputs [N, Dx]"));
+        Scoped(() => Regression.predictMean(NotNull(rng).Inner, Positive(samples), Model, Rank(x, 2, "inputs [N, Dx]")));
 
     /// <summary>Mode predictions argmax_y f(x, y), [N, D]: the best proposal sample, refined by gradient ascent on f.</summary>
     /// <param name="x">Inputs [N, Dx].</param>
@@ -186,8 +187,8 @@ public sealed class EnergyRegressor : IDisposable
     public torch.Tensor PredictMode(torch.Tensor x, RandomGenerator rng, ModePredictionOptions? options = null)
     {
         var o = options ?? new ModePredictionOptions();
-        return Regression.predictMode(NotNull(rng).Inner, Positive(o.Samples, nameof(o.Samples)), NonNegative(o.Steps, nameof(o.Steps)),
-            o.StepSize, Model, Rank(x, 2, "inputs [N, Dx]"));
+        return Scoped(() => Regression.predictMode(NotNull(rng).Inner, Positive(o.Samples, nameof(o.Samples)), NonNegative(o.Steps, nameof(o.Steps)),
+            o.StepSize, Model, Rank(x, 2, "inputs [N, Dx]")));
     }
 
     /// <summary>Frees the networks; later use throws ObjectDisposedException.</summary>

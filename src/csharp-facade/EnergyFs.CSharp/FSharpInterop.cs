@@ -15,6 +15,39 @@ internal static class FSharpInterop
     /// <summary>A C# function as an F# function.</summary>
     internal static FSharpFunc<torch.Tensor, torch.Tensor> Fn(Func<torch.Tensor, torch.Tensor> f) => FuncConvert.FromFunc(f);
 
+    /// <summary>Runs <paramref name="f"/> in a dispose scope and moves only its result out: every temporary created
+    /// during the call (by the F# library, TorchSharp or the caller's own functions) is freed when the call returns.</summary>
+    internal static torch.Tensor Scoped(Func<torch.Tensor> f)
+    {
+        using var scope = torch.NewDisposeScope();
+        return f().MoveToOuterDisposeScope();
+    }
+
+    /// <summary><see cref="Scoped(Func{torch.Tensor})"/> for two results.</summary>
+    internal static (torch.Tensor, torch.Tensor) Scoped2(Func<(torch.Tensor, torch.Tensor)> f)
+    {
+        using var scope = torch.NewDisposeScope();
+        var (a, b) = f();
+        return (a.MoveToOuterDisposeScope(), b.MoveToOuterDisposeScope());
+    }
+
+    /// <summary><see cref="Scoped(Func{torch.Tensor})"/> for a result holding tensors: <paramref name="survivors"/> names the
+    /// tensors to keep.</summary>
+    internal static T ScopedWith<T>(Func<T> f, Func<T, IEnumerable<torch.Tensor>> survivors)
+    {
+        using var scope = torch.NewDisposeScope();
+        var result = f();
+        foreach (var t in survivors(result)) t.MoveToOuterDisposeScope();
+        return result;
+    }
+
+    /// <summary><see cref="Scoped(Func{torch.Tensor})"/> for a computation whose result holds no tensor.</summary>
+    internal static T ScopedValue<T>(Func<T> f)
+    {
+        using var scope = torch.NewDisposeScope();
+        return f();
+    }
+
     /// <summary>A sequence as an F# list.</summary>
     internal static FSharpList<T> List<T>(IEnumerable<T> items) => ListModule.OfSeq(items);
 

@@ -20,20 +20,20 @@ public sealed class FenchelYoungLoss
     /// <summary>Per-row losses [n] for scores θ [n, k] and targets y [n, k] in Ω's domain (else ArgumentException).</summary>
     /// <param name="theta">Scores [n, k].</param>
     /// <param name="y">Targets [n, k] in the domain (one-hot rows, or label proportions).</param>
-    public torch.Tensor Loss(torch.Tensor theta, torch.Tensor y) => EnergyFs.Losses.FenchelYoung.loss(regularizer.Inner, NotNull(theta), NotNull(y));
+    public torch.Tensor Loss(torch.Tensor theta, torch.Tensor y) => Scoped(() => EnergyFs.Losses.FenchelYoung.loss(regularizer.Inner, NotNull(theta), NotNull(y)));
 
     /// <summary>The mean of <see cref="Loss"/> over the batch (a scalar).</summary>
     /// <param name="theta">Scores [n, k].</param>
     /// <param name="y">Targets [n, k] in the domain.</param>
-    public torch.Tensor MeanLoss(torch.Tensor theta, torch.Tensor y) => EnergyFs.Losses.FenchelYoung.meanLoss(regularizer.Inner, NotNull(theta), NotNull(y));
+    public torch.Tensor MeanLoss(torch.Tensor theta, torch.Tensor y) => Scoped(() => EnergyFs.Losses.FenchelYoung.meanLoss(regularizer.Inner, NotNull(theta), NotNull(y)));
 
     /// <summary>Per-row losses [n] for integer class labels [n] (one-hot targets eᵧ; simplex regularizers).</summary>
     /// <param name="theta">Scores [n, k].</param>
     /// <param name="labels">Class indices [n] in 0 … k − 1 (int64).</param>
-    public torch.Tensor LossOfLabels(torch.Tensor theta, torch.Tensor labels) => EnergyFs.Losses.FenchelYoung.lossOfLabels(regularizer.Inner, NotNull(theta), NotNull(labels));
+    public torch.Tensor LossOfLabels(torch.Tensor theta, torch.Tensor labels) => Scoped(() => EnergyFs.Losses.FenchelYoung.lossOfLabels(regularizer.Inner, NotNull(theta), NotNull(labels)));
 
     /// <summary>The gradient ∇_θ L = ∇Ω*(θ) − y, [n, k].</summary>
     /// <param name="theta">Scores [n, k].</param>
     /// <param name="y">Targets [n, k] in the domain.</param>
-    public torch.Tensor Gradient(torch.Tensor theta, torch.Tensor y) => EnergyFs.Losses.FenchelYoung.gradient(regularizer.Inner, NotNull(theta), NotNull(y));
+    public torch.Tensor Gradient(torch.Tensor theta, torch.Tensor y) => Scoped(() => EnergyFs.Losses.FenchelYoung.gradient(regularizer.Inner, NotNull(theta), NotNull(y)));
 }

@@ -39,15 +39,27 @@ public sealed class FyRegularizer
 
     /// <summary>Ω(p) per row, [n]; points outside the domain throw ArgumentException.</summary>
     /// <param name="p">Points [n, k] in the domain.</param>
-    public torch.Tensor Value(torch.Tensor p) => EnergyFs.Regularizers.RegularizerModule.value(Inner, NotNull(p));
+    public torch.Tensor Value(torch.Tensor p)
+    {
+        NotNull(p);
+        using (torch.NewDisposeScope())
+        {
+            var outside = OnSimplex
+                ? (p < -1e-6).any().item<bool>() || (p.sum(-1) - 1.0).abs().max().ToDouble() > 1e-5
+                : (p < -1e-6).any().item<bool>() || (p > 1.0 + 1e-6).any().item<bool>();
+            if (outside)
+                throw new ArgumentException($"p {Shape(p)} has rows outside the domain of {Name} ({(OnSimplex ? "the simplex: entries ≥ 0 summing to 1" : "the unit box [0, 1]")})", nameof(p));
+        }
+        return Scoped(() => EnergyFs.Regularizers.RegularizerModule.value(Inner, p));
+    }
 
     /// <summary>Ω*(θ) = max_{p ∈ dom Ω} ⟨θ, p⟩ − Ω(p) per row, [n].</summary>
     /// <param name="theta">Scores [n, k].</param>
-    public torch.Tensor Conjugate(torch.Tensor theta) => EnergyFs.Regularizers.RegularizerModule.conjugate(Inner, NotNull(theta));
+    public torch.Tensor Conjugate(torch.Tensor theta) => Scoped(() => EnergyFs.Regularizers.RegularizerModule.conjugate(Inner, NotNull(theta)));
 
     /// <summary>∇Ω*(θ) = argmax_{p ∈ dom Ω} ⟨θ, p⟩ − Ω(p), the regularized prediction, [n, k].</summary>
     /// <param name="theta">Scores [n, k].</param>
-    public torch.Tensor Predict(torch.Tensor theta) => EnergyFs.Regularizers.RegularizerModule.predict(Inner, NotNull(theta));
+    public torch.Tensor Predict(torch.Tensor theta) => Scoped(() => EnergyFs.Regularizers.RegularizerModule.predict(Inner, NotNull(theta)));
 
     /// <summary>The regularizer's name.</summary>
     public override string ToString() => Name;

@@ -94,7 +94,7 @@ public sealed class GeneralizedConjugate
     /// <param name="pairwise">A [k, k] (shared) or [n, k, k] (per row).</param>
     /// <param name="init">Optional warm start p₀ [n, k].</param>
     public InnerSolverResult Solve(torch.Tensor unary, torch.Tensor pairwise, torch.Tensor? init = null) =>
-        new(Run(new EnergyFs.Energies.QuadraticInput(NotNull(unary), NotNull(pairwise)), init));
+        new(ScopedWith(() => Run(new EnergyFs.Energies.QuadraticInput(NotNull(unary), NotNull(pairwise)), init), s => new[] { s.Value, s.Argmax }));
 
     /// <summary>The generalized FY loss per row, L = Ω^Φ(v) + Ω(y) − Φ(v, y); its gradient in u and A is
     /// ∇Φ(v, p̂) − ∇Φ(v, y) (Danskin's theorem).</summary>
@@ -102,6 +102,6 @@ public sealed class GeneralizedConjugate
     /// <param name="pairwise">A [k, k] or [n, k, k].</param>
     /// <param name="y">Targets [n, k] in C.</param>
     public torch.Tensor Loss(torch.Tensor unary, torch.Tensor pairwise, torch.Tensor y) =>
-        EnergyFs.Losses.GeneralizedFenchelYoung.loss(EnergyFs.Solvers.SolverChoice.solver<EnergyFs.Energies.QuadraticInput>(Kind), options,
-            EnergyFs.Energies.Quadratic.energy, regularizer.Inner, new EnergyFs.Energies.QuadraticInput(NotNull(unary), NotNull(pairwise)), NotNull(y));
+        Scoped(() => EnergyFs.Losses.GeneralizedFenchelYoung.loss(EnergyFs.Solvers.SolverChoice.solver<EnergyFs.Energies.QuadraticInput>(Kind), options,
+            EnergyFs.Energies.Quadratic.energy, regularizer.Inner, new EnergyFs.Energies.QuadraticInput(NotNull(unary), NotNull(pairwise)), NotNull(y)));
 }

@@ -41,7 +41,7 @@ public static class GradientChecker
     /// <param name="x">The point (float64).</param>
     /// <param name="options">Step and tolerances (default: <see cref="GradientCheckOptions"/>'s defaults).</param>
     public static GradientCheckResult CheckGrad(Func<torch.Tensor, torch.Tensor> f, torch.Tensor x, GradientCheckOptions? options = null) =>
-        GradientCheckResult.Of(EnergyFs.GradCheck.grad((options ?? new()).ToFSharp(), Fn(NotNull(f)), NotNull(x)));
+        ScopedValue(() => GradientCheckResult.Of(EnergyFs.GradCheck.grad((options ?? new()).ToFSharp(), Fn(NotNull(f)), NotNull(x))));
 
     /// <summary>Checks a hand-written gradient <paramref name="gradient"/> of <paramref name="f"/> at <paramref name="x"/>
     /// (for example a closed-form gradient that bypasses autograd).</summary>
@@ -50,7 +50,7 @@ public static class GradientChecker
     /// <param name="x">The point (float64).</param>
     /// <param name="options">Step and tolerances.</param>
     public static GradientCheckResult CheckGradient(Func<torch.Tensor, torch.Tensor> f, Func<torch.Tensor, torch.Tensor> gradient, torch.Tensor x, GradientCheckOptions? options = null) =>
-        GradientCheckResult.Of(EnergyFs.GradCheck.gradFunction((options ?? new()).ToFSharp(), Fn(NotNull(f)), Fn(NotNull(gradient)), NotNull(x)));
+        ScopedValue(() => GradientCheckResult.Of(EnergyFs.GradCheck.gradFunction((options ?? new()).ToFSharp(), Fn(NotNull(f)), Fn(NotNull(gradient)), NotNull(x))));
 
     /// <summary>Checks <see cref="Autodiff.Hvp"/> ∇²f(x) v against central differences of the gradient,
     /// (∇f(x + εv) − ∇f(x − εv)) / 2ε.</summary>
@@ -59,5 +59,5 @@ public static class GradientChecker
     /// <param name="v">The direction, with the shape of x.</param>
     /// <param name="options">Step and tolerances.</param>
     public static GradientCheckResult CheckHvp(Func<torch.Tensor, torch.Tensor> f, torch.Tensor x, torch.Tensor v, GradientCheckOptions? options = null) =>
-        GradientCheckResult.Of(EnergyFs.GradCheck.hvp((options ?? new()).ToFSharp(), Fn(NotNull(f)), NotNull(x), NotNull(v)));
+        ScopedValue(() => GradientCheckResult.Of(EnergyFs.GradCheck.hvp((options ?? new()).ToFSharp(), Fn(NotNull(f)), NotNull(x), NotNull(v))));
 }

@@ -212,7 +212,8 @@ public static class ImplicitTrainer
         IReadOnlyList<torch.Tensor> theta, IReadOnlyList<torch.Tensor> psi, LinearSolverOptions? options = null)
     {
         var o = options ?? new LinearSolverOptions();
-        var r = EnergyFs.Implicit.Hypergradient.@implicit(o.Build(), Problem(inner, outer), Blocks(theta, nameof(theta)), Blocks(psi, nameof(psi)));
+        var solver = o.Build();
+        var r = ScopedWith(() => EnergyFs.Implicit.Hypergradient.@implicit(solver, Problem(inner, outer), Blocks(theta, nameof(theta)), Blocks(psi, nameof(psi))), h => h.Gradient);
         var d = r.Diagnostics.Value;
         var result = new HypergradientResult(r.Gradient.ToArray(), SolverReport.Of(d), r.OuterLoss);
         try { o.Enforce(d); }
@@ -233,9 +234,8 @@ public static class ImplicitTrainer
         Func<IReadOnlyList<torch.Tensor>, IReadOnlyList<torch.Tensor>, torch.Tensor> outer,
         IReadOnlyList<torch.Tensor> theta, IReadOnlyList<torch.Tensor> psi0, int steps, double learningRate)
     {
-        var (r, psiT) = EnergyFs.Implicit.Hypergradient.unrolled(Positive(steps), Positive(learningRate), Problem(inner, outer),
-            Blocks(theta, nameof(theta)), Blocks(psi0, nameof(psi0))).ToValueTuple();
-        foreach (var t in psiT) t.Dispose();
+        var r = ScopedWith(() => EnergyFs.Implicit.Hypergradient.unrolled(Positive(steps), Positive(learningRate), Problem(inner, outer),
+            Blocks(theta, nameof(theta)), Blocks(psi0, nameof(psi0))).Item1, h => h.Gradient);
         return new HypergradientResult(r.Gradient.ToArray(), null, r.OuterLoss);
     }
 
@@ -249,7 +249,8 @@ public static class ImplicitTrainer
         NotNull(hvp);
         var o = options ?? new LinearSolverOptions();
         var h = FuncConvert.FromFunc<FSharpList<torch.Tensor>, FSharpList<torch.Tensor>>(v => List(hvp(v.ToList())));
-        var (z, d) = o.Build().Invoke(h).Invoke(Blocks(rhs, nameof(rhs))).ToValueTuple();
+        var solver = o.Build();
+        var (z, d) = ScopedWith(() => solver.Invoke(h).Invoke(Blocks(rhs, nameof(rhs))).ToValueTuple(), r => r.Item1);
         var result = new LinearSolveResult(z.ToArray(), SolverReport.Of(d));
         try { o.Enforce(d); }
         catch { result.Dispose(); throw; }
@@ -277,7 +278,7 @@ public static class ImplicitTrainer
         var examples = new MultilabelExamples(data.Inputs, data.Features, data.Labels);
         var score = FuncConvert.FromFunc<Unit, double>(_ => validate is null ? double.NaN : validate());
         var progress = FuncConvert.FromAction<Tuple<double, string>>(_ => { });
-        var (epochs, stats) = ImplicitStructured.train(o, score, progress, energy.Inner, network.Inner, examples).ToValueTuple();
+        var (epochs, stats) = ScopedValue(() => ImplicitStructured.train(o, score, progress, energy.Inner, network.Inner, examples).ToValueTuple());
         return new ImplicitTrainingReport(epochs.Select(e => new EpochSummary(e.Epoch, e.Loss, e.Validation, e.Seconds)).ToArray(),
             stats.Solves, stats.NotConverged, stats.MeanRelativeResidual, stats.MaxRelativeResidual, stats.HvpCount);
     }
@@ -318,12 +319,12 @@ public static class MultilabelMetrics
     /// <param name="gold">Gold labels [n, L] of 0/1 values.</param>
     /// <param name="threshold">ŷ = 1 where score ≥ threshold.</param>
     public static double ExampleF1(torch.Tensor scores, torch.Tensor gold, double threshold) =>
-        EnergyFs.Experiments.MultilabelMetrics.exampleF1At(threshold, NotNull(scores), NotNull(gold));
+        ScopedValue(() => EnergyFs.Experiments.MultilabelMetrics.exampleF1At(threshold, NotNull(scores), NotNull(gold)));
 
     /// <summary>The threshold of 0.05, 0.10, …, 0.95 (or of <paramref name="grid"/>) with the best example F1, and that F1.</summary>
     /// <param name="scores">Scores [n, L] on development data.</param>
     /// <param name="gold">Gold labels [n, L].</param>
     /// <param name="grid">Candidate thresholds (default 0.05 … 0.95).</param>
     public static (double Threshold, double F1) SelectThreshold(torch.Tensor scores, torch.Tensor gold, IEnumerable<double>? grid = null) =>
-        EnergyFs.Experiments.MultilabelMetrics.selectThreshold(grid is null ? EnergyFs.Experiments.MultilabelMetrics.defaultGrid : List(grid), NotNull(scores), NotNull(gold)).ToValueTuple();
+        ScopedValue(() => EnergyFs.Experiments.MultilabelMetrics.selectThreshold(grid is null ? EnergyFs.Experiments.MultilabelMetrics.defaultGrid : List(grid), NotNull(scores), NotNull(gold)).ToValueTuple());
 }

@@ -31,7 +31,7 @@ public static class LangevinSampler
     public static torch.Tensor SphereChain(RandomGenerator rng, ShallowSphereEnergy energy, int steps, torch.Tensor x, LangevinSamplerOptions? options = null)
     {
         NotNull(energy);
-        return Langevin.sphereChain(NotNull(rng).Inner, (options ?? new()).ToFSharp(), Fn(energy.Gradient), NonNegative(steps), NotNull(x));
+        return Scoped(() => Langevin.sphereChain(NotNull(rng).Inner, (options ?? new()).ToFSharp(), Fn(energy.Gradient), NonNegative(steps), NotNull(x)));
     }
 
     /// <summary><paramref name="steps"/> unadjusted Langevin steps x ← x − η∇f(x) + √(2η) ξ on ℝᵈ (biased by O(η)).</summary>
@@ -41,7 +41,7 @@ public static class LangevinSampler
     /// <param name="x">Particles [n, d].</param>
     /// <param name="options">Step size and antithetic noise.</param>
     public static torch.Tensor Ula(RandomGenerator rng, Func<torch.Tensor, torch.Tensor> gradient, int steps, torch.Tensor x, LangevinSamplerOptions? options = null) =>
-        Langevin.ula(NotNull(rng).Inner, (options ?? new()).ToFSharp(), Fn(NotNull(gradient)), NonNegative(steps), NotNull(x));
+        Scoped(() => Langevin.ula(NotNull(rng).Inner, (options ?? new()).ToFSharp(), Fn(NotNull(gradient)), NonNegative(steps), NotNull(x)));
 
     /// <summary><paramref name="steps"/> MALA steps on ℝᵈ: the ULA proposal accepted with probability
     /// min(1, exp(f(x) − f(y) + log q(x|y) − log q(y|x))), which makes p ∝ exp(−f) exactly invariant.
@@ -53,7 +53,8 @@ public static class LangevinSampler
     /// <param name="x">Particles [n, d].</param>
     /// <param name="options">Step size and antithetic noise.</param>
     public static (torch.Tensor Samples, double AcceptanceRate) Mala(RandomGenerator rng, Func<torch.Tensor, torch.Tensor> energy, Func<torch.Tensor, torch.Tensor> gradient, int steps, torch.Tensor x, LangevinSamplerOptions? options = null) =>
-        Langevin.mala(NotNull(rng).Inner, (options ?? new()).ToFSharp(), Fn(NotNull(energy)), Fn(NotNull(gradient)), NonNegative(steps), NotNull(x)).ToValueTuple();
+        ScopedWith(() => Langevin.mala(NotNull(rng).Inner, (options ?? new()).ToFSharp(), Fn(NotNull(energy)), Fn(NotNull(gradient)), NonNegative(steps), NotNull(x)).ToValueTuple(),
+                   r => new[] { r.Item1 });
 
     /// <summary><paramref name="n"/> points uniform on S^(d−1) (normalized Gaussians), shape [n, dim].</summary>
     /// <param name="rng">The generator.</param>
@@ -61,7 +62,7 @@ public static class LangevinSampler
     /// <param name="n">Number of points (&gt; 0).</param>
     /// <param name="dim">Ambient dimension d (≥ 2).</param>
     public static torch.Tensor UniformSphere(RandomGenerator rng, DeviceContext context, int n, int dim) =>
-        SphereSampling.uniform(NotNull(rng).Inner, NotNull(context).Inner, n, dim);
+        Scoped(() => SphereSampling.uniform(NotNull(rng).Inner, NotNull(context).Inner, n, dim));
 
     /// <summary><paramref name="n"/> exact samples of the energy's density on the sphere by rejection from uniform
     /// proposals (accept with probability exp(lowerBound − f(x))); throws InvalidOperationException after
@@ -74,11 +75,11 @@ public static class LangevinSampler
     public static torch.Tensor Rejection(RandomGenerator rng, DeviceContext context, ShallowSphereEnergy energy, int n, long maxProposals = 1_000_000_000)
     {
         NotNull(energy);
-        return SphereSampling.rejection(NotNull(rng).Inner, NotNull(context).Inner, Fn(energy.Energy), energy.LowerBound, n, energy.Dim, 100_000, maxProposals);
+        return Scoped(() => SphereSampling.rejection(NotNull(rng).Inner, NotNull(context).Inner, Fn(energy.Energy), energy.LowerBound, n, energy.Dim, 100_000, maxProposals));
     }
 
     /// <summary>Effective sample size of a scalar chain by Geyer's initial positive sequence estimator
     /// n / (1 + 2 Σ_k ρ_k) (Geyer 1992).</summary>
     /// <param name="chain">The chain's values in order.</param>
-    public static double EffectiveSampleSize(double[] chain) => Diagnostics.effectiveSampleSize(NotNull(chain));
+    public static double EffectiveSampleSize(double[] chain) => ScopedValue(() => Diagnostics.effectiveSampleSize(NotNull(chain)));
 }

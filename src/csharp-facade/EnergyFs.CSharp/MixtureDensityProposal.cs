@@ -35,12 +35,12 @@ public sealed class MixtureDensityProposal : IDisposable
         {
             if ((weights < 0.0).any().item<bool>())
                 throw new ArgumentException($"weights {Shape(weights)} has negative entries", nameof(weights));
-            if ((weights.sum(1) - 1.0).abs().max().item<float>() > 1e-4)
+            if ((weights.sum(1) - 1.0).abs().max().ToDouble() > 1e-4)
                 throw new ArgumentException($"the rows of weights {Shape(weights)} must sum to 1", nameof(weights));
             if (!(stds > 0.0).all().item<bool>())
                 throw new ArgumentException($"stds {Shape(stds)} must be > 0 everywhere", nameof(stds));
         }
-        return new(Mdn.ofMoments(weights, means, stds));
+        return new(ScopedWith(() => Mdn.ofMoments(weights, means, stds), m => new[] { m.LogWeights, m.Means, m.LogStds }));
     }
 
     /// <summary>Number of mixtures B.</summary>
@@ -59,20 +59,20 @@ public sealed class MixtureDensityProposal : IDisposable
         Rank(y, 3, "candidates [B, M, D]");
         if (y.shape[0] != BatchSize || y.shape[2] != Dimension)
             throw new ArgumentException($"y must have shape [{BatchSize}, M, {Dimension}], got {Shape(y)}", nameof(y));
-        return Mdn.logDensity(Inner, y);
+        return Scoped(() => Mdn.logDensity(Inner, y));
     }
 
     /// <summary><paramref name="count"/> samples per mixture, [B, count, D], drawn from <paramref name="rng"/>
     /// (component by its weight, then the Gaussian).</summary>
     /// <param name="rng">The generator.</param>
     /// <param name="count">Samples per mixture (&gt; 0).</param>
-    public torch.Tensor Sample(RandomGenerator rng, int count) => Mdn.sample(NotNull(rng).Inner, Positive(count), Inner);
+    public torch.Tensor Sample(RandomGenerator rng, int count) => Scoped(() => Mdn.sample(NotNull(rng).Inner, Positive(count), Inner));
 
     /// <summary>The mixture mean Σₖ πₖ μₖ, [B, D].</summary>
-    public torch.Tensor Mean() => Mdn.mean(Inner);
+    public torch.Tensor Mean() => Scoped(() => Mdn.mean(Inner));
 
     /// <summary>The per-dimension mixture variance Σₖ πₖ (σₖ² + μₖ²) − (Σₖ πₖ μₖ)², [B, D].</summary>
-    public torch.Tensor Variance() => Mdn.variance(Inner);
+    public torch.Tensor Variance() => Scoped(() => Mdn.variance(Inner));
 
     /// <summary>Frees the parameter tensors; later use throws ObjectDisposedException.</summary>
     public void Dispose()

@@ -40,13 +40,13 @@ public sealed class RandomGenerator : IDisposable
     /// <param name="context">Device and type of the result.</param>
     /// <param name="shape">The shape (sizes ≥ 0).</param>
     public torch.Tensor Normal(DeviceContext context, params long[] shape) =>
-        EnergyFs.TensorModule.randn(Inner, NotNull(context).Inner, List(CheckShape(shape)));
+        Scoped(() => EnergyFs.TensorModule.randn(Inner, NotNull(context).Inner, List(CheckShape(shape))));
 
     /// <summary>Samples of the uniform distribution on [0, 1) with the given shape, in the context's device and type.</summary>
     /// <param name="context">Device and type of the result.</param>
     /// <param name="shape">The shape (sizes ≥ 0).</param>
     public torch.Tensor Uniform(DeviceContext context, params long[] shape) =>
-        EnergyFs.TensorModule.rand(Inner, NotNull(context).Inner, List(CheckShape(shape)));
+        Scoped(() => EnergyFs.TensorModule.rand(Inner, NotNull(context).Inner, List(CheckShape(shape))));
 
     /// <summary>Frees the native generator.</summary>
     public void Dispose()

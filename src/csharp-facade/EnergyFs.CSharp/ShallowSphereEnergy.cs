@@ -46,7 +46,7 @@ public sealed class ShallowSphereEnergy : IDisposable
     /// <param name="masses">Masses wᵢ [m], ≥ 0.</param>
     /// <param name="activation">The activation σ (default ReLU).</param>
     public static ShallowSphereEnergy FromTensors(torch.Tensor features, torch.Tensor signs, torch.Tensor masses, ShallowActivation activation = ShallowActivation.Relu) =>
-        new(Shallow.copy(Shallow.create(ToFSharp(activation), NotNull(features), NotNull(signs), NotNull(masses))));
+        new(ScopedWith(() => Shallow.copy(Shallow.create(ToFSharp(activation), NotNull(features), NotNull(signs), NotNull(masses))), e => new[] { e.Features, e.Signs, e.Masses }));
 
     /// <summary><paramref name="neurons"/> random neurons: features uniform on S^(d−1), alternating signs +1, −1, all
     /// masses equal to <paramref name="mass"/>.</summary>
@@ -57,7 +57,7 @@ public sealed class ShallowSphereEnergy : IDisposable
     /// <param name="mass">The initial mass of every neuron (≥ 0).</param>
     /// <param name="activation">The activation σ (default ReLU).</param>
     public static ShallowSphereEnergy Random(RandomGenerator rng, DeviceContext context, int neurons, int dim, double mass = 1.0, ShallowActivation activation = ShallowActivation.Relu) =>
-        new(Shallow.random(NotNull(rng).Inner, NotNull(context).Inner, ToFSharp(activation), neurons, dim, mass));
+        new(ScopedWith(() => Shallow.random(NotNull(rng).Inner, NotNull(context).Inner, ToFSharp(activation), neurons, dim, mass), e => new[] { e.Features, e.Signs, e.Masses }));
 
     /// <summary>The paper's teacher (arXiv 2107.05134): random ReLU features, every neuron with cᵢwᵢ = −β, so the
     /// density concentrates around the features.</summary>
@@ -67,7 +67,7 @@ public sealed class ShallowSphereEnergy : IDisposable
     /// <param name="dim">d ≥ 2.</param>
     /// <param name="beta">β &gt; 0 (default 10).</param>
     public static ShallowSphereEnergy Teacher(RandomGenerator rng, DeviceContext context, int neurons, int dim, double beta = 10.0) =>
-        new(Shallow.teacher(NotNull(rng).Inner, NotNull(context).Inner, neurons, dim, beta));
+        new(ScopedWith(() => Shallow.teacher(NotNull(rng).Inner, NotNull(context).Inner, neurons, dim, beta), e => new[] { e.Features, e.Signs, e.Masses }));
 
     /// <summary>Number of neurons m.</summary>
     public int Neurons => Inner.Neurons;
@@ -82,16 +82,16 @@ public sealed class ShallowSphereEnergy : IDisposable
 
     /// <summary>f(x) per row of x [n, d] → [n].</summary>
     /// <param name="x">Points [n, d].</param>
-    public torch.Tensor Energy(torch.Tensor x) => Shallow.energy(Inner, NotNull(x));
+    public torch.Tensor Energy(torch.Tensor x) => Scoped(() => Shallow.energy(Inner, NotNull(x)));
     /// <summary>Euclidean gradient ∇f(x) = (1/m) Σᵢ cᵢwᵢ σ'(⟨x, zᵢ⟩) zᵢ per row, [n, d].</summary>
     /// <param name="x">Points [n, d].</param>
-    public torch.Tensor Gradient(torch.Tensor x) => Shallow.gradient(Inner, NotNull(x));
+    public torch.Tensor Gradient(torch.Tensor x) => Scoped(() => Shallow.gradient(Inner, NotNull(x)));
     /// <summary>Riemannian gradient ∇_T f(x) = (I − xxᵀ)∇f(x) per row (orthogonal to x), [n, d].</summary>
     /// <param name="x">Points [n, d] on the sphere.</param>
-    public torch.Tensor TangentGradient(torch.Tensor x) => Shallow.tangentGradient(Inner, NotNull(x));
+    public torch.Tensor TangentGradient(torch.Tensor x) => Scoped(() => Shallow.tangentGradient(Inner, NotNull(x)));
     /// <summary>Laplace–Beltrami Δ_S f(x) per row, [n] (the absolutely continuous part for ReLU).</summary>
     /// <param name="x">Points [n, d] on the sphere.</param>
-    public torch.Tensor LaplaceBeltrami(torch.Tensor x) => Shallow.laplaceBeltrami(Inner, NotNull(x));
+    public torch.Tensor LaplaceBeltrami(torch.Tensor x) => Scoped(() => Shallow.laplaceBeltrami(Inner, NotNull(x)));
     /// <summary>Total-variation norm mean(w) of the masses (the F₁ norm bounded by β in training).</summary>
     public double TotalVariation => Shallow.totalVariation(Inner);
     /// <summary>A lower bound of f on the sphere, −(1/m) Σᵢ wᵢ max σ (for rejection sampling).</summary>
@@ -103,8 +103,7 @@ public sealed class ShallowSphereEnergy : IDisposable
     /// <param name="bandwidth">Kernel bandwidth of the ReLU circle term (&gt; 0).</param>
     public double ScoreMatchingLoss(torch.Tensor data, double bandwidth = 0.05)
     {
-        using var l = EnergyFs.Losses.ScoreMatching.sphereShallow(bandwidth, Inner, NotNull(data));
-        return l.ToDouble();
+        return ScopedValue(() => EnergyFs.Losses.ScoreMatching.sphereShallow(bandwidth, Inner, NotNull(data)).ToDouble());
     }
 
     /// <summary>Frees the features, signs and masses; later use throws ObjectDisposedException.</summary>

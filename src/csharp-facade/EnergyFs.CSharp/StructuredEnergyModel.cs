@@ -55,7 +55,7 @@ public sealed class StructuredEnergyModel : IDisposable
     /// <param name="rng">The initialisation generator.</param>
     /// <param name="context">Device and type (default <see cref="DeviceContext.Cpu"/>).</param>
     public StructuredEnergyModel(int labels, int featureDim, int hidden, RandomGenerator rng, DeviceContext? context = null) =>
-        _parameters = EnergyFs.Energies.Spen.create(NotNull(rng).Inner, (context ?? DeviceContext.Cpu).Inner, labels, featureDim, hidden);
+        _parameters = ScopedWith(() => EnergyFs.Energies.Spen.create(NotNull(rng).Inner, (context ?? DeviceContext.Cpu).Inner, labels, featureDim, hidden), ps => ps);
 
     internal FSharpList<Parameter> Inner
     {
@@ -86,7 +86,7 @@ public sealed class StructuredEnergyModel : IDisposable
     public torch.Tensor Energy(torch.Tensor features, torch.Tensor labels)
     {
         CheckFeatures(features);
-        return EnergyFs.Energies.Spen.energy(Theta, features, NotNull(labels));
+        return Scoped(() => EnergyFs.Energies.Spen.energy(Theta, features, NotNull(labels)));
     }
 
     /// <summary>∇_ȳ E(x, ȳ) = −BF(x) + C₁ᵀ(c₂ ⊙ σ(C₁ȳ)) in closed form, [n, L].</summary>
@@ -95,7 +95,7 @@ public sealed class StructuredEnergyModel : IDisposable
     public torch.Tensor LabelGradient(torch.Tensor features, torch.Tensor labels)
     {
         CheckFeatures(features);
-        return EnergyFs.Energies.Spen.gradLabels(Theta, features, NotNull(labels));
+        return Scoped(() => EnergyFs.Energies.Spen.gradLabels(Theta, features, NotNull(labels)));
     }
 
     private torch.Tensor Minimize(torch.Tensor features, Func<FSharpList<torch.Tensor>, Func<torch.Tensor, torch.Tensor>, torch.Tensor, torch.Tensor> solver)
@@ -147,7 +147,7 @@ public sealed class InferenceNetwork : IDisposable
     /// <param name="rng">The initialisation generator.</param>
     /// <param name="context">Device and type (default <see cref="DeviceContext.Cpu"/>).</param>
     public InferenceNetwork(int[] layerSizes, RandomGenerator rng, DeviceContext? context = null) =>
-        _parameters = EnergyFs.Models.FunctionalMlp.create(NotNull(rng).Inner, (context ?? DeviceContext.Cpu).Inner, List(NotNull(layerSizes)));
+        _parameters = ScopedWith(() => EnergyFs.Models.FunctionalMlp.create(NotNull(rng).Inner, (context ?? DeviceContext.Cpu).Inner, List(NotNull(layerSizes))), ps => ps);
 
     private InferenceNetwork(FSharpList<Parameter> parameters) => _parameters = parameters;
 
@@ -163,7 +163,7 @@ public sealed class InferenceNetwork : IDisposable
     public int Outputs => (int)Inner[Inner.Length - 2].shape[0];
 
     /// <summary>An independent copy (for example, a test-time network started from a pretrained one); dispose it too.</summary>
-    public InferenceNetwork Copy() => new(EnergyFs.Inference.InferenceNetwork.initFrom(Inner));
+    public InferenceNetwork Copy() => new(ScopedWith(() => EnergyFs.Inference.InferenceNetwork.initFrom(Inner), ps => ps));
 
     /// <summary>The parameters ψ = [W₁, b₁, …] (owned by the network).</summary>
     public IReadOnlyList<Parameter> Parameters => Inner.ToList();
@@ -174,7 +174,7 @@ public sealed class InferenceNetwork : IDisposable
     {
         Rank(x, 2, "inputs [n, d]");
         if (x.shape[1] != Inputs) throw new ArgumentException($"x must have {Inputs} columns, got shape {Shape(x)}", nameof(x));
-        return EnergyFs.Inference.InferenceNetwork.predict(List(Inner.Select(p => (torch.Tensor)p)), x);
+        return Scoped(() => EnergyFs.Inference.InferenceNetwork.predict(List(Inner.Select(p => (torch.Tensor)p)), x));
     }
 
     /// <summary>Frees the parameters; later use throws ObjectDisposedException.</summary>
