@@ -31,6 +31,18 @@ public class FyRegularizerTests
     }
 
     [Fact]
+    public void TsallisInterpolatesBetweenSoftmaxAndSparsemax()
+    {
+        using var theta = torch.tensor(new[,] { { 1.0, 0.8, -0.5 } });
+        using var soft = FyRegularizer.Shannon.Predict(theta);
+        using var near1 = FyRegularizer.Tsallis(1.0001).Predict(theta);
+        using var sparse = FyRegularizer.Sparsemax.Predict(theta);
+        using var at2 = FyRegularizer.Tsallis(2.0).Predict(theta);
+        Assert.True(near1.allclose(soft, 0.0, 1e-3));
+        Assert.True(at2.allclose(sparse, 0.0, 1e-6));
+    }
+
+    [Fact]
     public void SparsemaxIsSparseAndBoxRegularizersStayInTheBox()
     {
         using var theta = torch.tensor(new[,] { { 3.0, 0.0, -2.0 } });
@@ -48,5 +60,9 @@ public class FyRegularizerTests
         using var p = torch.tensor(new[,] { { 0.9, 0.9 } });
         var e = Assert.ThrowsAny<ArgumentException>(() => FyRegularizer.Shannon.Value(p));
         Assert.Contains("simplex", e.Message);
+        Assert.Equal("p", e.ParamName);
+        using var outsideBox = torch.tensor(new[,] { { 1.5, 0.2 } });
+        Assert.Contains("[0, 1]", Assert.ThrowsAny<ArgumentException>(() => FyRegularizer.FermiDirac.Value(outsideBox)).Message);
+        Assert.Equal("alpha", Assert.Throws<ArgumentOutOfRangeException>(() => FyRegularizer.Tsallis(0.5)).ParamName);
     }
 }

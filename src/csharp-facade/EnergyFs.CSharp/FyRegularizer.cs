@@ -22,7 +22,10 @@ public sealed class FyRegularizer
     /// <summary>Tsallis α-negentropy Ω(p) = (Σ pᵢ^α − 1)/(α(α − 1)) on the simplex: ∇Ω* is α-entmax (computed by bisection);
     /// α = 1 is Shannon, α = 2 sparsemax.</summary>
     /// <param name="alpha">α ≥ 1.</param>
-    public static FyRegularizer Tsallis(double alpha) => new(EnergyFs.Regularizers.Tsallis.regularizer(alpha));
+    public static FyRegularizer Tsallis(double alpha) =>
+        double.IsFinite(alpha) && alpha >= 1.0
+            ? new(EnergyFs.Regularizers.Tsallis.regularizer(alpha))
+            : throw new ArgumentOutOfRangeException(nameof(alpha), alpha, $"the Tsallis α must be a finite number ≥ 1, got {alpha}");
 
     /// <summary>Fermi-Dirac negentropy Ω(p) = Σ pᵢ log pᵢ + (1 − pᵢ) log(1 − pᵢ) on the unit box: ∇Ω* is the sigmoid,
     /// the FY loss the binary logistic loss.</summary>

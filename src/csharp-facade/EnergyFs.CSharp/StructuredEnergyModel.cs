@@ -98,13 +98,14 @@ public sealed class StructuredEnergyModel : IDisposable
         return Scoped(() => EnergyFs.Energies.Spen.gradLabels(Theta, features, NotNull(labels)));
     }
 
-    private torch.Tensor Minimize(torch.Tensor features, Func<FSharpList<torch.Tensor>, Func<torch.Tensor, torch.Tensor>, torch.Tensor, torch.Tensor> solver)
+    // ŷ = solver(ȳ ↦ E(x, ȳ) with θ detached, ȳ₀ = ½); temporaries are freed, only ŷ survives.
+    private torch.Tensor Minimize(torch.Tensor features, Func<Func<torch.Tensor, torch.Tensor>, torch.Tensor, torch.Tensor> solver)
     {
         CheckFeatures(features);
         using var scope = torch.NewDisposeScope();
         var theta = List(Theta.Select(t => t.detach()));
         var y0 = torch.full(new[] { features.shape[0], (long)Labels }, 0.5, dtype: features.dtype, device: features.device);
-        return solver(theta, y => EnergyFs.Energies.Spen.energy(theta, features, y), y0).MoveToOuterDisposeScope();
+        return solver(y => EnergyFs.Energies.Spen.energy(theta, features, y), y0).MoveToOuterDisposeScope();
     }
 
     /// <summary>ŷ ≈ argmin_{ȳ ∈ [0,1]ᴸ} E(x, ȳ) − τH(ȳ) by entropic mirror descent from ȳ = ½ (no gradient to θ), [n, L].</summary>
@@ -113,7 +114,7 @@ public sealed class StructuredEnergyModel : IDisposable
     public torch.Tensor Infer(torch.Tensor features, MirrorDescentOptions? options = null)
     {
         var o = (options ?? new()).ToFSharp();
-        return Minimize(features, (_, f, y0) => Emd.minimize(o, Fn(f), y0));
+        return Minimize(features, (f, y0) => Emd.minimize(o, Fn(f), y0));
     }
 
     /// <summary>ŷ ≈ argmin_{ȳ ∈ [0,1]ᴸ} E(x, ȳ) by projected gradient descent with momentum from ȳ = ½ (no gradient to θ), [n, L].</summary>
@@ -122,7 +123,7 @@ public sealed class StructuredEnergyModel : IDisposable
     public torch.Tensor InferProjected(torch.Tensor features, ProjectedGradientOptions? options = null)
     {
         var o = (options ?? new()).ToFSharp();
-        return Minimize(features, (_, f, y0) => Pgd.minimize(o, Fn(f), y0));
+        return Minimize(features, (f, y0) => Pgd.minimize(o, Fn(f), y0));
     }
 
     /// <summary>Frees the parameters; later use throws ObjectDisposedException.</summary>
