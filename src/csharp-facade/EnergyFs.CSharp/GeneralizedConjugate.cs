@@ -85,6 +85,21 @@ public sealed class GeneralizedConjugate
         _ => EnergyFs.Solvers.SolverKind.ClosedFormCoordinateAscent,
     };
 
+    // Shapes: u [n, k]; A [k, k] or [n, k, k]; p₀ and y [n, k]. ArgumentException naming the tensor otherwise.
+    private static EnergyFs.Energies.QuadraticInput Input(torch.Tensor unary, torch.Tensor pairwise, torch.Tensor? rows = null, string rowsName = "y")
+    {
+        Rank(unary, 2, "unary scores u [n, k]");
+        NotNull(pairwise);
+        long n = unary.shape[0], k = unary.shape[1];
+        var okPairwise = (pairwise.dim() == 2 && pairwise.shape[0] == k && pairwise.shape[1] == k)
+                         || (pairwise.dim() == 3 && pairwise.shape[0] == n && pairwise.shape[1] == k && pairwise.shape[2] == k);
+        if (!okPairwise)
+            throw new ArgumentException($"pairwise must have shape [{k}, {k}] or [{n}, {k}, {k}] for unary {Shape(unary)}, got {Shape(pairwise)}", nameof(pairwise));
+        if (rows is not null && !(rows.dim() == 2 && rows.shape[0] == n && rows.shape[1] == k))
+            throw new ArgumentException($"{rowsName} must have shape [{n}, {k}] like unary, got {Shape(rows)}", rowsName);
+        return new EnergyFs.Energies.QuadraticInput(unary, pairwise);
+    }
+
     private EnergyFs.Solvers.InnerSolution Run(EnergyFs.Energies.QuadraticInput v, torch.Tensor? init) =>
         EnergyFs.Solvers.SolverChoice.run(Kind, options, EnergyFs.Energies.Quadratic.energy, regularizer.Inner, v,
             init is null ? null : Microsoft.FSharp.Core.FSharpOption<torch.Tensor>.Some(init));
@@ -94,7 +109,7 @@ public sealed class GeneralizedConjugate
     /// <param name="pairwise">A [k, k] (shared) or [n, k, k] (per row).</param>
     /// <param name="init">Optional warm start p₀ [n, k].</param>
     public InnerSolverResult Solve(torch.Tensor unary, torch.Tensor pairwise, torch.Tensor? init = null) =>
-        new(ScopedWith(() => Run(new EnergyFs.Energies.QuadraticInput(NotNull(unary), NotNull(pairwise)), init), s => new[] { s.Value, s.Argmax }));
+        new(ScopedWith(() => Run(Input(unary, pairwise, init, nameof(init)), init), s => new[] { s.Value, s.Argmax }));
 
     /// <summary>The generalized FY loss per row, L = Ω^Φ(v) + Ω(y) − Φ(v, y); its gradient in u and A is
     /// ∇Φ(v, p̂) − ∇Φ(v, y) (Danskin's theorem).</summary>
@@ -103,5 +118,5 @@ public sealed class GeneralizedConjugate
     /// <param name="y">Targets [n, k] in C.</param>
     public torch.Tensor Loss(torch.Tensor unary, torch.Tensor pairwise, torch.Tensor y) =>
         Scoped(() => EnergyFs.Losses.GeneralizedFenchelYoung.loss(EnergyFs.Solvers.SolverChoice.solver<EnergyFs.Energies.QuadraticInput>(Kind), options,
-            EnergyFs.Energies.Quadratic.energy, regularizer.Inner, new EnergyFs.Energies.QuadraticInput(NotNull(unary), NotNull(pairwise)), NotNull(y)));
+            EnergyFs.Energies.Quadratic.energy, regularizer.Inner, Input(unary, pairwise, NotNull(y)), y));
 }

@@ -313,18 +313,30 @@ public sealed record StructuredExamples(torch.Tensor Inputs, torch.Tensor Featur
 /// <summary>Multilabel metrics of the SPEN papers: example-averaged F1 and a threshold chosen on development data.</summary>
 public static class MultilabelMetrics
 {
+    private static void Check(torch.Tensor scores, torch.Tensor gold)
+    {
+        Rank(scores, 2, "scores [n, L]");
+        Rank(gold, 2, "gold labels [n, L]");
+        if (!scores.shape.SequenceEqual(gold.shape))
+            throw new ArgumentException($"scores {Shape(scores)} and gold {Shape(gold)} must have the same shape", nameof(gold));
+    }
+
     /// <summary>Mean example F1, mean over rows of 2|ŷ ∩ y| / (|ŷ| + |y|) (1 when both are empty), of scores [n, L]
     /// thresholded at <paramref name="threshold"/> against 0/1 labels.</summary>
     /// <param name="scores">Scores or probabilities [n, L].</param>
     /// <param name="gold">Gold labels [n, L] of 0/1 values.</param>
     /// <param name="threshold">ŷ = 1 where score ≥ threshold.</param>
     public static double ExampleF1(torch.Tensor scores, torch.Tensor gold, double threshold) =>
-        ScopedValue(() => EnergyFs.Experiments.MultilabelMetrics.exampleF1At(threshold, NotNull(scores), NotNull(gold)));
+        ScopedValue(() => { Check(scores, gold); return EnergyFs.Experiments.MultilabelMetrics.exampleF1At(threshold, scores, gold); });
 
     /// <summary>The threshold of 0.05, 0.10, …, 0.95 (or of <paramref name="grid"/>) with the best example F1, and that F1.</summary>
     /// <param name="scores">Scores [n, L] on development data.</param>
     /// <param name="gold">Gold labels [n, L].</param>
     /// <param name="grid">Candidate thresholds (default 0.05 … 0.95).</param>
     public static (double Threshold, double F1) SelectThreshold(torch.Tensor scores, torch.Tensor gold, IEnumerable<double>? grid = null) =>
-        ScopedValue(() => EnergyFs.Experiments.MultilabelMetrics.selectThreshold(grid is null ? EnergyFs.Experiments.MultilabelMetrics.defaultGrid : List(grid), NotNull(scores), NotNull(gold)).ToValueTuple());
+        ScopedValue(() =>
+        {
+            Check(scores, gold);
+            return EnergyFs.Experiments.MultilabelMetrics.selectThreshold(grid is null ? EnergyFs.Experiments.MultilabelMetrics.defaultGrid : List(grid), scores, gold).ToValueTuple();
+        });
 }
