@@ -8,7 +8,7 @@ open EnergyFs.Reproduction
 /// A result of one successful seed with the given metrics (the experiment is never run).
 let resultOf (id: string) (metrics: (string * float) list) : ExperimentResult =
     { Spec = { Id = id; Title = id; Config = "fake"; Run = fun _ _ _ -> failwith "not run" }
-      Runs = [ { Seed = 0; Outcome = Some { Metrics = metrics; Series = [] }; Seconds = 1.0; Cached = false; Error = None } ] }
+      Runs = [ { Seed = 0; Outcome = Some { Metrics = metrics; Series = [] }; Seconds = 1.0; CpuSeconds = 1.0; Cached = false; Error = None } ] }
 
 /// A fresh temporary folder.
 let tempDir () =

@@ -12,13 +12,13 @@ let private checksOf (summary: ExperimentResult list -> PaperSummary) results = 
 let private info =
     { Title = "EnergyFs reproduction report"; Command = "energyfs reproduce tiny --quick"; Mode = "quick"
       Date = DateTimeOffset(2026, 11, 22, 12, 0, 0, TimeSpan.Zero); Seeds = [ 0 ]
-      Environment = [ "EnergyFs", "0.1.0"; "threads", "1" ]; WallSeconds = 12.5 }
+      Environment = [ "EnergyFs", "0.1.0"; "threads", "1" ]; WallSeconds = 12.5; CpuSeconds = 10.0 }
 
 let private fy (yeast: float) (energy: float) (mse: float) =
     [ resultOf "fy-multilabel-yeast-quadratic" [ "hamming_accuracy", yeast; "example_f1", 61.0 ]
       resultOf "fy-multilabel-scene-quadratic" [ "hamming_accuracy", 91.0 ]
       resultOf "fy-multilabel-emotions-quadratic" [ "hamming_accuracy", 78.0 ]
-      resultOf "fy-imitation" [ "energy_normalized", energy; "mse_normalized", mse ]
+      resultOf "fy-imitation" [ "energy_normalized", energy; "mse_normalized", mse; "energy_collision", 0.0; "mse_collision", 1.0 ]
       resultOf "fy-calibration" [ "spearman", 0.95; "task_excess_start", 0.5; "task_excess_end", 0.1 ] ]
 
 [<Tests>]

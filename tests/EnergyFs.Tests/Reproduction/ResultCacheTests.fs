@@ -35,9 +35,10 @@ let tests =
                 let outcome = { Metrics = [ "a", 1.25; "nan", nan; "inf", infinity; "neg", -infinity ]
                                 Series = [ { Name = "s"; X = [| 0.0; 1.0 |]; Y = [| 2.0; nan |] } ] }
                 Expect.isNone (ResultCache.tryLoad dir spec 0) "empty cache: a miss"
-                ResultCache.store dir spec 0 { Outcome = outcome; Seconds = 3.5 }
+                ResultCache.store dir spec 0 { Outcome = outcome; Seconds = 3.5; CpuSeconds = 2.5 }
                 let back = (ResultCache.tryLoad dir spec 0).Value
                 Expect.equal back.Seconds 3.5 "seconds"
+                Expect.equal back.CpuSeconds 2.5 "CPU seconds"
                 Expect.equal (back.Outcome.Metrics |> List.map fst) [ "a"; "nan"; "inf"; "neg" ] "names in order"
                 let v k = back.Outcome.Metrics |> List.find (fst >> (=) k) |> snd
                 Expect.equal (v "a") 1.25 "finite"
@@ -58,7 +59,7 @@ let tests =
                 Expect.isNone (ResultCache.tryLoad dir spec 0) "corrupt: miss"
                 // An entry stored for another configuration, copied under this key.
                 let other = counting "exp" 2.0 (ref 0)
-                ResultCache.store dir other 0 { Outcome = { Metrics = [ "value", 1.0 ]; Series = [] }; Seconds = 1.0 }
+                ResultCache.store dir other 0 { Outcome = { Metrics = [ "value", 1.0 ]; Series = [] }; Seconds = 1.0; CpuSeconds = 1.0 }
                 File.Copy(ResultCache.path dir other 0, ResultCache.path dir spec 0, true)
                 Expect.isNone (ResultCache.tryLoad dir spec 0) "configuration differs: miss"
             finally Directory.Delete(dir, true)

@@ -48,7 +48,8 @@ let run (ctx: Context) (args: ParseResults<ReproduceArgs>) : int =
         { Title = "EnergyFs reproduction report"
           Command = sprintf "energyfs reproduce %s%s --seeds %d" which (if quick then " --quick" else "") seedCount
           Mode = (if quick then "quick" else "full"); Date = DateTimeOffset.UtcNow; Seeds = options.Seeds
-          Environment = About.describe ctx; WallSeconds = watch.Elapsed.TotalSeconds }
+          Environment = About.describe ctx; WallSeconds = watch.Elapsed.TotalSeconds
+          CpuSeconds = Diagnostics.Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds }
     let md, html = Report.write out info results
     let passed, total = Report.tally results
     for p in results do
@@ -57,13 +58,14 @@ let run (ctx: Context) (args: ParseResults<ReproduceArgs>) : int =
         | Error m -> printfn "✗ %s: summary failed: %s" p.Paper.Id m
     let failures = Report.failures results
     for where, m in failures do eprintfn "failed: %s: %s" where m
-    printfn "headline checks passed: %d of %d; wall time %.1f s; report: %s and %s" passed total info.WallSeconds md html
+    printfn "headline checks passed: %d of %d; wall time %.1f s, CPU time %.1f s; report: %s and %s" passed total info.WallSeconds info.CpuSeconds md html
     if args.Contains Json then
         let o = Dictionary<string, obj>()
         o["passed"] <- box passed
         o["checks"] <- box total
         o["failures"] <- box (failures |> List.map (fun (w, m) -> sprintf "%s: %s" w m) |> Array.ofList)
         o["wall_seconds"] <- box info.WallSeconds
+        o["cpu_seconds"] <- box info.CpuSeconds
         o["report_md"] <- box md
         o["report_html"] <- box html
         let metrics = Dictionary<string, obj>()

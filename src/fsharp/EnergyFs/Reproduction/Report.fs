@@ -18,7 +18,10 @@ type ReportInfo =
       /// Versions, device, threads, cores (EnergyFs.About.describe).
       Environment: (string * string) list
       /// Wall time of the whole run in seconds (cached runs cost almost nothing).
-      WallSeconds: float }
+      WallSeconds: float
+      /// CPU time of the whole run in seconds (all threads; on a shared machine the wall time
+      /// overstates what a dedicated one needs, the CPU time does not).
+      CpuSeconds: float }
 
 /// The reproduction report: one Markdown file and one HTML page with the same content (results
 /// table per paper beside the published numbers, the headline checks ✓/✗, links to the charts,
@@ -55,13 +58,14 @@ module Report =
     /// Wall seconds (sum over seeds), whether all seeds came from the cache, and a status word.
     let private runRow (e: ExperimentResult) =
         let seconds = e.Runs |> List.sumBy (fun r -> r.Seconds)
+        let cpuSeconds = e.Runs |> List.sumBy (fun r -> r.CpuSeconds)
         let cached = e.Runs |> List.forall (fun r -> r.Cached)
         let failedCount = e.Runs |> List.filter (fun r -> r.Error.IsSome) |> List.length
         let status = if failedCount = 0 then "ok" elif failedCount = e.Runs.Length then "failed" else sprintf "%d of %d seeds failed" failedCount e.Runs.Length
-        [ e.Spec.Id; e.Spec.Title; (e.Runs |> List.map (fun r -> string r.Seed) |> String.concat ", "); sprintf "%.1f" seconds
+        [ e.Spec.Id; e.Spec.Title; (e.Runs |> List.map (fun r -> string r.Seed) |> String.concat ", "); sprintf "%.1f" seconds; (if Double.IsNaN cpuSeconds then "—" else sprintf "%.1f" cpuSeconds)
           (if cached then "yes" elif e.Runs |> List.exists (fun r -> r.Cached) then "partly" else "no"); status ]
 
-    let private runColumns = [ "experiment"; "what"; "seeds"; "wall (s)"; "from cache"; "status" ]
+    let private runColumns = [ "experiment"; "what"; "seeds"; "wall (s)"; "CPU (s)"; "from cache"; "status" ]
 
     // ---- Markdown ------------------------------------------------------------------------------
 
@@ -81,7 +85,7 @@ module Report =
         add (sprintf "- date: %s" (info.Date.ToString "yyyy-MM-dd HH:mm:ss 'UTC'zzz"))
         add (sprintf "- command: `%s`" info.Command)
         add (sprintf "- mode: %s; seeds: %s" info.Mode (info.Seeds |> List.map string |> String.concat ", "))
-        add (sprintf "- total wall time: %.1f s" info.WallSeconds)
+        add (sprintf "- total wall time: %.1f s; CPU time: %.1f s" info.WallSeconds info.CpuSeconds)
         add (sprintf "- headline checks passed: %d of %d" passed total)
         add ""
         add "## Environment"
@@ -156,7 +160,7 @@ module Report =
         add (sprintf "<li>date: %s</li>" (h (info.Date.ToString "yyyy-MM-dd HH:mm:ss 'UTC'zzz")))
         add (sprintf "<li>command: <code>%s</code></li>" (h info.Command))
         add (sprintf "<li>mode: %s; seeds: %s</li>" (h info.Mode) (h (info.Seeds |> List.map string |> String.concat ", ")))
-        add (sprintf "<li>total wall time: %.1f s</li>" info.WallSeconds)
+        add (sprintf "<li>total wall time: %.1f s; CPU time: %.1f s</li>" info.WallSeconds info.CpuSeconds)
         add (sprintf "<li>headline checks passed: %d of %d</li></ul>" passed total)
         add "<h2>Environment</h2>"
         add (htmlTable [ "what"; "value" ] (info.Environment |> List.map (fun (k, v) -> [ k; v ])))

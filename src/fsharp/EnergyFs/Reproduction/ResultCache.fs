@@ -11,7 +11,9 @@ open System.Text.RegularExpressions
 /// A cache entry: the outcome of one (experiment, configuration, seed) and the wall time it took.
 type CachedRun =
     { Outcome: RunOutcome
-      Seconds: float }
+      Seconds: float
+      /// CPU time of the computing process (NaN when not recorded).
+      CpuSeconds: float }
 
 /// The on-disk cache of experiment results: one JSON file per (experiment, configuration, seed),
 /// `<dir>/<experiment>-<hash>.json` with hash = the first 16 hex digits of SHA-256 over the
@@ -63,6 +65,7 @@ module ResultCache =
         root["config"] <- JsonValue.Create spec.Config
         root["seed"] <- JsonValue.Create seed
         root["seconds"] <- number run.Seconds
+        root["cpu_seconds"] <- number run.CpuSeconds
         root["energyfs"] <- JsonValue.Create EnergyFs.Runtime.version
         root["metrics"] <- metrics
         root["series"] <- series
@@ -77,7 +80,8 @@ module ResultCache =
                 { Name = s["name"].GetValue<string>()
                   X = s["x"].AsArray() |> Seq.map readNumber |> Array.ofSeq
                   Y = s["y"].AsArray() |> Seq.map readNumber |> Array.ofSeq } ]
-        { Outcome = { Metrics = metrics; Series = series }; Seconds = readNumber root["seconds"] }
+        let cpu = match root["cpu_seconds"] with null -> nan | n -> readNumber n
+        { Outcome = { Metrics = metrics; Series = series }; Seconds = readNumber root["seconds"]; CpuSeconds = cpu }
 
     /// The cached run, if a readable entry exists for exactly this configuration and seed (an
     /// unreadable file counts as absent and will be overwritten).

@@ -36,20 +36,22 @@ module Runner =
         match ResultCache.tryLoad options.CacheDir spec seed with
         | Some cached ->
             options.Log (sprintf "%s seed %d: cached (%.1f s when computed)" spec.Id seed cached.Seconds)
-            { Seed = seed; Outcome = Some cached.Outcome; Seconds = cached.Seconds; Cached = true; Error = None }
+            { Seed = seed; Outcome = Some cached.Outcome; Seconds = cached.Seconds; CpuSeconds = cached.CpuSeconds; Cached = true; Error = None }
         | None ->
             let watch = Stopwatch.StartNew ()
+            let cpu0 = Process.GetCurrentProcess().TotalProcessorTime
+            let cpu () = (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalSeconds
             try
                 let title = if options.Seeds.Length > 1 then sprintf "%s seed %d" spec.Id seed else spec.Id
                 let outcome = options.Bar title (fun report -> spec.Run options.Context seed report)
-                let seconds = watch.Elapsed.TotalSeconds
-                ResultCache.store options.CacheDir spec seed { Outcome = outcome; Seconds = seconds }
-                { Seed = seed; Outcome = Some outcome; Seconds = seconds; Cached = false; Error = None }
+                let seconds, cpuSeconds = watch.Elapsed.TotalSeconds, cpu ()
+                ResultCache.store options.CacheDir spec seed { Outcome = outcome; Seconds = seconds; CpuSeconds = cpuSeconds }
+                { Seed = seed; Outcome = Some outcome; Seconds = seconds; CpuSeconds = cpuSeconds; Cached = false; Error = None }
             with e ->
                 let e = match e with :? AggregateException as a when a.InnerExceptions.Count = 1 -> a.InnerException | e -> e
                 let message = sprintf "%s: %s" (e.GetType().Name) e.Message
                 options.Log (sprintf "%s seed %d failed: %s" spec.Id seed message)
-                { Seed = seed; Outcome = None; Seconds = watch.Elapsed.TotalSeconds; Cached = false; Error = Some message }
+                { Seed = seed; Outcome = None; Seconds = watch.Elapsed.TotalSeconds; CpuSeconds = cpu (); Cached = false; Error = Some message }
 
     /// Every seed of one experiment.
     let runExperiment (options: RunnerOptions) (spec: ExperimentSpec) : ExperimentResult =

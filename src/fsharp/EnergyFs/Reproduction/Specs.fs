@@ -31,6 +31,8 @@ type RunRecord =
       Outcome: RunOutcome option
       /// Wall time of the computation (for a cached run: of the run that filled the cache).
       Seconds: float
+      /// CPU time of this process during the computation (all threads; NaN when not recorded).
+      CpuSeconds: float
       /// Whether the outcome was read from the cache instead of computed.
       Cached: bool
       /// The exception's type and message when the run failed.
