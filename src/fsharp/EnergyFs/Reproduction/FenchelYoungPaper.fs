@@ -65,10 +65,6 @@ module FenchelYoungPaper =
                   [ { Name = "fy_excess"; X = steps; Y = points |> List.map (fun p -> p.FyExcess) |> Array.ofList }
                     { Name = "task_excess"; X = steps; Y = points |> List.map (fun p -> p.TaskExcess) |> Array.ofList } ] } }
 
-    /// Quick multilabel options: the paper's model (one hidden layer of 128), one weight decay (1e-4)
-    /// instead of the grid of three, at most 100 epochs with patience 10.
-    let quickMultilabel = { MultilabelOptions.defaults with WeightDecays = [ 1e-4 ]; Epochs = 100; Patience = 10 }
-
     /// Quick calibration: 500 training and 500 evaluation points, 60 full-batch steps, both excess
     /// risks every 5 steps (13 points for the rank correlation).
     let quickCalibration = { CalibrationOptions.defaults with TrainSize = 500; EvalSize = 500; Steps = 60; Every = 5 }
@@ -134,7 +130,7 @@ module FenchelYoungPaper =
     /// The paper in the catalogue; `quick` selects the short configuration.
     let spec (quick: bool) : PaperSpec =
         let exps =
-            if quick then experiments quickMultilabel ImitationOptions.defaults quickCalibration
+            if quick then experiments MultilabelOptions.defaults ImitationOptions.defaults quickCalibration
             else experiments MultilabelOptions.defaults ImitationOptions.defaults CalibrationOptions.defaults
         { Id = "fy"
           Title = "Generalized Fenchel-Young losses (Blondel et al. 2022)"
