@@ -10,7 +10,9 @@ open System.Text.RegularExpressions
 
 /// A cache entry: the outcome of one (experiment, configuration, seed) and the wall time it took.
 type CachedRun =
-    { Outcome: RunOutcome
+    { /// The metrics and curves.
+      Outcome: RunOutcome
+      /// Wall time of the computation.
       Seconds: float
       /// CPU time of the computing process (NaN when not recorded).
       CpuSeconds: float }

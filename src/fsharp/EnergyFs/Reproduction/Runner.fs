@@ -11,6 +11,7 @@ type RunnerOptions =
       CacheDir: string
       /// The seeds every experiment runs with.
       Seeds: int list
+      /// Device and dtype handed to every experiment.
       Context: Context
       /// Wraps the computation of one (experiment, seed): `Bar title work` runs `work report`, where
       /// `report (fraction, text)` updates a progress display (the CLI draws a bar with ETA).

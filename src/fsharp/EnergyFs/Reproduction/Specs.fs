@@ -6,28 +6,39 @@ open Plotly.NET
 
 /// A named curve an experiment records for the report's charts (for example KL over iterations).
 type Series =
-    { Name: string
+    { /// The curve's name (the key a paper's summary looks it up by).
+      Name: string
+      /// Abscissae (for example iterations).
       X: float[]
+      /// Ordinates, one per abscissa.
       Y: float[] }
 
 /// What one run (one experiment, one seed) produces: named scalar metrics and curves. This is what
 /// the result cache stores, so a report can be rebuilt from the cache alone.
 type RunOutcome =
-    { Metrics: (string * float) list
+    { /// Named scalar metrics, in the order the experiment reports them.
+      Metrics: (string * float) list
+      /// Curves for the charts.
       Series: Series list }
 
 /// One experiment of a paper: an id (also the cache file's prefix), a title, the canonical text of
 /// its configuration (hashed with the seed to key the cache) and the function that runs one seed.
 /// `Run context seed progress` reports (fraction done, short description) through `progress`.
 type ExperimentSpec =
-    { Id: string
+    { /// Unique id, safe in a file name (for example `fy-multilabel-yeast-quadratic`).
+      Id: string
+      /// What the experiment is, in words (shown in the report's run table).
       Title: string
+      /// Canonical text of the configuration (`ResultCache.describe`): a change recomputes.
       Config: string
+      /// Runs one seed on a context, reporting (fraction done, text) as it goes.
       Run: Context -> int -> (float * string -> unit) -> RunOutcome }
 
 /// One seed of an experiment as it happened: its outcome, or the error that stopped it.
 type RunRecord =
-    { Seed: int
+    { /// The seed of this run.
+      Seed: int
+      /// The outcome, None when the run failed.
       Outcome: RunOutcome option
       /// Wall time of the computation (for a cached run: of the run that filled the cache).
       Seconds: float
@@ -40,20 +51,28 @@ type RunRecord =
 
 /// All seeds of one experiment.
 type ExperimentResult =
-    { Spec: ExperimentSpec
+    { /// The experiment.
+      Spec: ExperimentSpec
+      /// One record per seed, in seed order.
       Runs: RunRecord list }
 
 /// A table of the report: a caption, column headers and rows of cells (already formatted).
 type ResultTable =
-    { Caption: string
+    { /// A sentence above the table saying what it shows.
+      Caption: string
+      /// Column headers.
       Columns: string list
+      /// Rows of formatted cells, as many as columns.
       Rows: string list list }
 
 /// A paper's qualitative headline as a check computed from the measured numbers: the claim, the
 /// numbers it was decided on, and the verdict (None when the numbers are missing, e.g. a run failed).
 type HeadlineCheck =
-    { Claim: string
+    { /// The paper's claim as checked here.
+      Claim: string
+      /// The measured numbers the verdict rests on (or which are missing).
       Evidence: string
+      /// Some true (✓), Some false (✗), None (not measured).
       Passed: bool option }
 
 /// What a paper's section of the report shows, computed from its experiments' results.
@@ -71,15 +90,20 @@ type PaperSummary =
 type PaperSpec =
     { /// Short id used on the command line: fy, dual, regression, spen.
       Id: string
+      /// The paper's title as the report heads its section.
       Title: string
       /// Authors, year, venue and arXiv id.
       Reference: string
+      /// The experiments, in run order.
       Experiments: ExperimentSpec list
+      /// Tables, checks and charts from the results (robust to missing or failed experiments).
       Summarize: ExperimentResult list -> PaperSummary }
 
 /// The results of one paper after a reproduction run.
 type PaperResult =
-    { Paper: PaperSpec
+    { /// The paper.
+      Paper: PaperSpec
+      /// The results of its experiments.
       Experiments: ExperimentResult list
       /// The summary, or the error raised while summarising.
       Summary: Result<PaperSummary, string> }
