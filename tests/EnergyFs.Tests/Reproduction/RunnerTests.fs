@@ -33,6 +33,18 @@ let tests =
                 Expect.equal (Results.stat "value" (Results.find "b" fourth.Head.Experiments).Value) (Some (3.0, sqrt 2.0)) "mean ± sample std over seeds 0, 1"
             finally Directory.Delete(dir, true)
 
+        testCase "another device or dtype is another key" <| fun () ->
+            let dir = tempDir ()
+            try
+                let calls = ref 0
+                let paper = paperOf [ counting "a" 1.0 calls ]
+                Runner.run (optionsIn dir [ 0 ]) [ paper ] |> ignore
+                Runner.run { optionsIn dir [ 0 ] with Context = EnergyFs.Context.cpu64 } [ paper ] |> ignore
+                Expect.equal calls.Value 2 "float64 recomputes"
+                Runner.run { optionsIn dir [ 0 ] with Context = EnergyFs.Context.cpu64 } [ paper ] |> ignore
+                Expect.equal calls.Value 2 "and is cached in turn"
+            finally Directory.Delete(dir, true)
+
         testCase "an interrupted run keeps what finished: the next run computes only the rest" <| fun () ->
             let dir = tempDir ()
             try
@@ -56,7 +68,8 @@ let tests =
                 let failures = Report.failures results
                 Expect.equal (failures |> List.map fst) [ "broken seed 0" ] "which failed"
                 Expect.stringContains (snd failures.Head) "no such folder" "why"
-                Expect.isFalse (File.Exists (ResultCache.path dir broken 0)) "a failure is not cached"
+                Expect.isFalse (File.Exists (ResultCache.path dir (Runner.keyed (optionsIn dir [ 0 ]) broken) 0)) "a failure is not cached"
+                Expect.isTrue (File.Exists (ResultCache.path dir (Runner.keyed (optionsIn dir [ 0 ]) (counting "fine" 1.0 calls)) 0)) "a success is"
                 let check = match results.Head.Summary with Ok s -> s.Checks.Head | Error e -> failtest e
                 Expect.isNone check.Passed "a check on a failed experiment is undecided"
             finally Directory.Delete(dir, true)

@@ -32,8 +32,14 @@ module RunnerOptions =
 [<RequireQualifiedAccess>]
 module Runner =
 
+    /// The experiment as the cache keys it: its configuration plus the device and dtype it runs on
+    /// (a CUDA run does not reuse a CPU result).
+    let keyed (options: RunnerOptions) (spec: ExperimentSpec) : ExperimentSpec =
+        { spec with Config = sprintf "%s | context %s" spec.Config (Context.describe options.Context) }
+
     /// One (experiment, seed): from the cache, or computed and cached; failures captured.
     let runSeed (options: RunnerOptions) (spec: ExperimentSpec) (seed: int) : RunRecord =
+        let spec = keyed options spec
         match ResultCache.tryLoad options.CacheDir spec seed with
         | Some cached ->
             options.Log (sprintf "%s seed %d: cached (%.1f s when computed)" spec.Id seed cached.Seconds)
