@@ -79,6 +79,7 @@ type HeadlineCheck =
 type PaperSummary =
     { /// Results beside the published numbers (one or more tables).
       Tables: ResultTable list
+      /// The paper's headline claims, each checked (✓/✗) against the measured numbers.
       Checks: HeadlineCheck list
       /// Charts (file stem, chart); written as self-contained HTML next to the report.
       Charts: (string * GenericChart) list
