@@ -40,7 +40,8 @@ public sealed class EnergyMultilabelClassifier : IDisposable
             options.Regularizer.Inner, options.Hidden, options.Epochs, options.Patience, options.BatchSize, options.LearningRate,
             Microsoft.FSharp.Collections.ListModule.OfArray(new[] { options.WeightDecay }),
             EnergyFs.Experiments.MultilabelOptionsModule.defaults.ValidationFraction,
-            EnergyFs.Experiments.MultilabelOptionsModule.defaults.Inner, EnergyFs.Experiments.MultilabelOptionsModule.defaults.Solver, options.Context.Inner);
+            EnergyFs.Experiments.MultilabelOptionsModule.defaults.Inner, EnergyFs.Experiments.MultilabelOptionsModule.defaults.Solver,
+            EnergyFs.Experiments.MultilabelOptionsModule.defaults.Refit, options.Context.Inner);
 
     /// <summary>Trains on feature rows and 0/1 label rows.</summary>
     public EnergyMultilabelClassifier Fit(double[][] features, double[][] labels)

@@ -8,6 +8,7 @@ open EnergyFs
 open EnergyFs.Regularizers
 open EnergyFs.Experiments
 open EnergyFs.Reports
+open TorchSharp
 
 type MultilabelArgs =
     | [<Mandatory>] Data of dir: string
@@ -20,10 +21,16 @@ type MultilabelArgs =
     | Lr of float
     | Batch_Size of int
     | Patience of int
+    | Weight_Decays of float list
+    | Solver of string
+    | Refit
     | Json
     interface IArgParserTemplate with
         member a.Usage =
             match a with
+            | Weight_Decays _ -> "weight-decay grid searched on the validation split (default 1e-5 1e-4 1e-3)"
+            | Solver _ -> "inner solver of the quadratic energy: parallel (default) or coordinate"
+            | Refit -> "after selection on validation, retrain on all training rows for the selected epochs"
             | Lr _ -> "Adam learning rate (default 1e-3)"
             | Batch_Size _ -> "minibatch size (default 64)"
             | Patience _ -> "early-stopping patience in epochs (default 20)"
@@ -40,6 +47,8 @@ type ImitationArgs =
     | Seed of int
     | Imitation_Epochs of int
     | Starts of int
+    | Modes of int
+    | Demonstrations of int
     | Unimodal
     | Json
     interface IArgParserTemplate with
@@ -48,6 +57,8 @@ type ImitationArgs =
             | Seed _ -> "seed (default 0)"
             | Imitation_Epochs _ -> "training epochs of both policies (default 30)"
             | Starts _ -> "random starts of the inner solver at rollout (default 8)"
+            | Modes _ -> "energy network: 0 = MLP energy (default), M > 0 = mixture energy with M modes"
+            | Demonstrations _ -> "expert demonstration episodes (default 64)"
             | Unimodal -> "the expert always passes above the obstacle (default: a fair coin between above and below)"
             | Json -> "print the metrics as one JSON object on the last line"
 
@@ -109,6 +120,9 @@ let runMultilabel (ctx: Context) (args: ParseResults<MultilabelArgs>) =
             LearningRate = args.GetResult (Lr, MultilabelOptions.defaults.LearningRate)
             BatchSize = args.GetResult (Batch_Size, MultilabelOptions.defaults.BatchSize)
             Patience = args.GetResult (Patience, MultilabelOptions.defaults.Patience)
+            WeightDecays = args.GetResult (Weight_Decays, MultilabelOptions.defaults.WeightDecays)
+            Solver = args.TryGetResult Solver |> Option.map EnergyFs.Solvers.SolverChoice.parse |> Option.defaultValue MultilabelOptions.defaults.Solver
+            Refit = args.Contains Refit || MultilabelOptions.defaults.Refit
             Context = ctx }
     let first = args.GetResult (MultilabelArgs.Seed, 0)
     let count = args.GetResult (Seeds, 5)
@@ -132,6 +146,7 @@ let runMultilabel (ctx: Context) (args: ParseResults<MultilabelArgs>) =
     if args.Contains MultilabelArgs.Json then
         printJson (
             [ "dataset", box train.Name; "energy", box energyName; "regularizer", box options.Regularizer.Name; "seeds", box count
+              "refit", box options.Refit; "weight_decays", box (List.toArray options.WeightDecays)
               "seconds", box (runs |> List.sumBy (fun r -> r.Seconds)) ]
             @ (summary |> List.collect (fun (n, m, s) -> [ n, box m; n + "_std", box s ])))
     0
@@ -143,7 +158,9 @@ let runImitation (ctx: Context) (args: ParseResults<ImitationArgs>) : int =
             Context = ctx
             Bimodal = not (args.Contains Unimodal)
             Epochs = args.GetResult (Imitation_Epochs, ImitationOptions.defaults.Epochs)
-            RolloutStarts = args.GetResult (Starts, ImitationOptions.defaults.RolloutStarts) }
+            RolloutStarts = args.GetResult (Starts, ImitationOptions.defaults.RolloutStarts)
+            Modes = args.GetResult (Modes, ImitationOptions.defaults.Modes)
+            Demonstrations = args.GetResult (Demonstrations, ImitationOptions.defaults.Demonstrations) }
     let watch = Diagnostics.Stopwatch.StartNew ()
     let scores = EnergyFs.Cli.Progress.withBar "fy imitation" (fun report -> Imitation.run options (fun f -> report (f, "training")))
     printfn "reacher with an obstacle, %s demonstrations (%d episodes), seed %d, %.1f s:" (if options.Bimodal then "bimodal" else "unimodal") options.Demonstrations options.Seed watch.Elapsed.TotalSeconds
@@ -151,7 +168,7 @@ let runImitation (ctx: Context) (args: ParseResults<ImitationArgs>) : int =
     for s in scores do printfn "  %-8s %12.3f %12.3f %10.2f %10.2f" s.Policy s.MeanReturn s.NormalizedReturn s.SuccessRate s.CollisionRate
     if args.Contains ImitationArgs.Json then
         printJson (
-            [ "bimodal", box options.Bimodal; "seed", box options.Seed; "seconds", box watch.Elapsed.TotalSeconds ]
+            [ "bimodal", box options.Bimodal; "seed", box options.Seed; "modes", box options.Modes; "demonstrations", box options.Demonstrations; "seconds", box watch.Elapsed.TotalSeconds ]
             @ (scores |> List.collect (fun s ->
                 [ s.Policy + "_return", box s.MeanReturn; s.Policy + "_normalized", box s.NormalizedReturn
                   s.Policy + "_success", box s.SuccessRate; s.Policy + "_collision", box s.CollisionRate ])))
@@ -179,6 +196,10 @@ let runBench (ctx: Context) (args: ParseResults<BenchArgs>) : int =
     for r in solves do printfn "  %-40s %12.0f rows/s  (%.1f iterations)" r.Name r.PerSecond r.Iterations
     for _, rs in steps do for r in rs do printfn "  %-40s %12.2f steps/s" r.Name r.PerSecond
     let ratios = [ for k, rs in steps -> k, rs[0].PerSecond / rs[1].PerSecond ]
+    for c in [ ctx; { ctx with DType = torch.ScalarType.Float64 } ] do
+        for k in [ 14; 159 ] do
+            for name, used, gap in FenchelYoungThroughput.achievableGaps c 1024 k 300 do
+                printfn "  floor %-10s %-8A k=%-4d gap %.2e after %d iterations (tolerance 0)" name c.DType k gap used
     for k, ratio in ratios do printfn "k = %d: quadratic-energy FY step costs %.2f× a binary logistic step" k ratio
     if args.Contains BenchArgs.Json then
         printJson ([ for r in solves -> r.Name.Replace(' ', '_'), box r.PerSecond ]
