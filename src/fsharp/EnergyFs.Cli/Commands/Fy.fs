@@ -23,14 +23,14 @@ type MultilabelArgs =
     | Patience of int
     | Weight_Decays of float list
     | Solver of string
-    | Refit
+    | No_Refit
     | Json
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Weight_Decays _ -> "weight-decay grid searched on the validation split (default 1e-5 1e-4 1e-3)"
+            | Weight_Decays _ -> "weight-decay grid searched on the validation split (default 1e-4 1e-3 1e-2 3e-2)"
             | Solver _ -> "inner solver of the quadratic energy: parallel (default) or coordinate"
-            | Refit -> "after selection on validation, retrain on all training rows for the selected epochs"
+            | No_Refit -> "report the model selected on validation instead of retraining on all training rows for the selected epochs (the default)"
             | Lr _ -> "Adam learning rate (default 1e-3)"
             | Batch_Size _ -> "minibatch size (default 64)"
             | Patience _ -> "early-stopping patience in epochs (default 20)"
@@ -48,6 +48,7 @@ type ImitationArgs =
     | Imitation_Epochs of int
     | Starts of int
     | Modes of int
+    | Switch_Margin of float
     | Demonstrations of int
     | Unimodal
     | Json
@@ -59,6 +60,7 @@ type ImitationArgs =
             | Starts _ -> "random starts of the inner solver at rollout (default 8)"
             | Modes _ -> "energy network: 0 = MLP energy (default), M > 0 = mixture energy with M modes"
             | Demonstrations _ -> "expert demonstration episodes (default 64)"
+            | Switch_Margin _ -> "rollout mode persistence: keep the previous action's local maximum unless another is better by this margin (default 0: off)"
             | Unimodal -> "the expert always passes above the obstacle (default: a fair coin between above and below)"
             | Json -> "print the metrics as one JSON object on the last line"
 
@@ -122,7 +124,7 @@ let runMultilabel (ctx: Context) (args: ParseResults<MultilabelArgs>) =
             Patience = args.GetResult (Patience, MultilabelOptions.defaults.Patience)
             WeightDecays = args.GetResult (Weight_Decays, MultilabelOptions.defaults.WeightDecays)
             Solver = args.TryGetResult Solver |> Option.map EnergyFs.Solvers.SolverChoice.parse |> Option.defaultValue MultilabelOptions.defaults.Solver
-            Refit = args.Contains Refit || MultilabelOptions.defaults.Refit
+            Refit = not (args.Contains No_Refit) && MultilabelOptions.defaults.Refit
             Context = ctx }
     let first = args.GetResult (MultilabelArgs.Seed, 0)
     let count = args.GetResult (Seeds, 5)
@@ -160,6 +162,7 @@ let runImitation (ctx: Context) (args: ParseResults<ImitationArgs>) : int =
             Epochs = args.GetResult (Imitation_Epochs, ImitationOptions.defaults.Epochs)
             RolloutStarts = args.GetResult (Starts, ImitationOptions.defaults.RolloutStarts)
             Modes = args.GetResult (Modes, ImitationOptions.defaults.Modes)
+            SwitchMargin = args.GetResult (Switch_Margin, ImitationOptions.defaults.SwitchMargin)
             Demonstrations = args.GetResult (Demonstrations, ImitationOptions.defaults.Demonstrations) }
     let watch = Diagnostics.Stopwatch.StartNew ()
     let scores = EnergyFs.Cli.Progress.withBar "fy imitation" (fun report -> Imitation.run options (fun f -> report (f, "training")))
@@ -168,7 +171,7 @@ let runImitation (ctx: Context) (args: ParseResults<ImitationArgs>) : int =
     for s in scores do printfn "  %-8s %12.3f %12.3f %10.2f %10.2f" s.Policy s.MeanReturn s.NormalizedReturn s.SuccessRate s.CollisionRate
     if args.Contains ImitationArgs.Json then
         printJson (
-            [ "bimodal", box options.Bimodal; "seed", box options.Seed; "modes", box options.Modes; "demonstrations", box options.Demonstrations; "seconds", box watch.Elapsed.TotalSeconds ]
+            [ "bimodal", box options.Bimodal; "seed", box options.Seed; "modes", box options.Modes; "switch_margin", box options.SwitchMargin; "demonstrations", box options.Demonstrations; "seconds", box watch.Elapsed.TotalSeconds ]
             @ (scores |> List.collect (fun s ->
                 [ s.Policy + "_return", box s.MeanReturn; s.Policy + "_normalized", box s.NormalizedReturn
                   s.Policy + "_success", box s.SuccessRate; s.Policy + "_collision", box s.CollisionRate ])))

@@ -63,7 +63,7 @@ type InputConcaveEnergyNet(outputs: int, hidden: int) as this =
 
 /// A mixture-of-modes neural energy over outputs p ∈ [0, 1]ᵏ:
 ///   Φ(s, p) = log Σₘ exp( wₘ(s) − (βₘ/2) ‖p − μₘ(s)‖² ),
-/// with a shared SiLU trunk h(s), means μₘ(s) = sigmoid(Wₘ h(s)), mode log-weights w(s) =
+/// with a shared SiLU trunk h(s), means μₘ(s) = sigmoid(Wₘ h(s)) ∈ (0, 1)ᵏ, mode log-weights w(s) =
 /// log_softmax(W_w h(s)) and learned precisions βₘ = exp(ρₘ) (initially 20). Each component is
 /// concave in p, the mixture is not: Φ has up to M local maxima, one near each μₘ(s), so it
 /// represents M equally good actions (a multimodal policy) while keeping the inner maximization
@@ -91,15 +91,17 @@ type MixtureEnergyNet(inputs: int, outputs: int, hidden: int, modes: int) as thi
         this.register_module ("weights", weights)
         this.register_parameter ("log_precision", logPrecision)
 
-    /// The mode centres μₘ(s), shape [n, M, k].
+    /// The mode centres μₘ(s) ∈ (0, 1)ᵏ, shape [n, M, k].
     member _.Means (s: Tensor) : Tensor =
         use _scope = torch.NewDisposeScope ()
         let mu = torch.sigmoid(means.forward (trunk.forward s)).view (s.shape[0], int64 modes, int64 outputs)
         mu.MoveToOuterDisposeScope ()
 
     /// Φ(s, p) per row.
-    override _.forward (s: Tensor, p: Tensor) =
+    override this.forward (s: Tensor, p: Tensor) =
         use _scope = torch.NewDisposeScope ()
+        // Looked up by name: `to(dtype)` replaces the registered parameter object.
+        let logPrecision = this.get_parameter "log_precision"
         let h = trunk.forward s
         let mu = torch.sigmoid(means.forward h).view (s.shape[0], int64 modes, int64 outputs)
         let w = torch.nn.functional.log_softmax (weights.forward h, 1L)
