@@ -61,7 +61,10 @@ module MultilabelOptions =
 type MultilabelRun =
     { Seed: int
       WeightDecay: float
+      /// Epochs run by the selected model (early stopping included) without Refit; with Refit, the
+      /// selected epoch count the final model was retrained for.
       Epochs: int
+      /// Metrics of the selected model on the validation split.
       Validation: (string * float) list
       Test: (string * float) list
       Seconds: float }
