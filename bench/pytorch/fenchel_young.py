@@ -3,7 +3,7 @@ Dadashi, Hussenot, Geist 2022, arXiv 2205.09589).
 
 The inner problem max_{p in [0,1]^k} <u, p> + 1/2 <p, A_hat p> - Omega(p), Omega the Fermi-Dirac
 negentropy sum_j p_j log p_j + (1 - p_j) log(1 - p_j), A_hat = sym(A) with zero diagonal, solved
-step for step as EnergyFs.Solvers.CoordinateAscent and EnergyFs.Solvers.ProjectedGradient do it
+step for step as EnergyFs.Solvers.CoordinateAscent, ParallelAscent and ProjectedGradient do it
 (tolerance 0, so a fixed number of sweeps / iterations; the same per-iteration reads of the stopping
 measure), and the multilabel training step of EnergyFs.Experiments.Multilabel (generalized FY loss
 with the Danskin gradient) against a binary logistic step of the same MLP.
@@ -53,6 +53,25 @@ def coordinate_ascent(u, ahat, sweeps, tol=0.0):
                 change = torch.maximum(change, (pj - p[:, j:j + 1]).abs().max())
                 p[:, j:j + 1].copy_(pj)
             gap = change.item()
+            it += 1
+        return objective(u, ahat, p), p, it
+
+
+def parallel_ascent(u, ahat, iterations, tol=0.0):
+    """Parallel minorized ascent (EnergyFs.Solvers.ParallelAscent, Fermi-Dirac): eta = mu / (mu + L),
+    mu = 4, L = max(0, -lambda_min(A_hat)); z <- (1 - eta) z + eta (u + p A_hat), p = sigmoid(z), from
+    z = u; stops when max_rows |p+ - p|_inf / eta <= tol or after `iterations` iterations."""
+    with torch.no_grad():
+        eta = 4.0 / (4.0 + torch.linalg.eigvalsh(ahat).min().neg().clamp_min(0.0).reshape(1, 1))
+        z = u.clone()
+        p = torch.sigmoid(z)
+        gap, it = float("inf"), 0
+        while gap > tol and it < iterations:
+            c = torch.addmm(u, p, ahat)
+            z = torch.lerp(z, c, eta)
+            q = torch.sigmoid(z)
+            gap = ((q - p).abs().amax(1, keepdim=True) / eta).max().item()
+            p = q
             it += 1
         return objective(u, ahat, p), p, it
 
@@ -111,6 +130,18 @@ def coordinate_solve(batch, k, iterations):
     return step
 
 
+def parallel_solve(batch, k, iterations):
+    """One parallel-ascent solve of `batch` rows with `iterations` iterations."""
+    u, a = _problem(batch, k)
+    ahat = interactions(a)
+    assert parallel_ascent(u, ahat, iterations)[2] == iterations
+
+    def step():
+        parallel_ascent(u, ahat, iterations)
+
+    return step
+
+
 def pga_solve(batch, k, iterations):
     """One projected-gradient solve of `batch` rows with `iterations` iterations."""
     u, a = _problem(batch, k)
@@ -146,7 +177,7 @@ def _training(batch, d, k, hidden):
 
 
 def fy_train_step(batch, d, k, hidden, sweeps):
-    """zero_grad, u = MLP(x), p_hat by coordinate ascent without grad, loss = mean(Phi(u, p_hat) -
+    """zero_grad, u = MLP(x), p_hat by parallel ascent (`sweeps` iterations) without grad, loss = mean(Phi(u, p_hat) -
     Omega(p_hat) + Omega(y) - Phi(u, y)), backward (Danskin: p_hat constant), Adam."""
     x, y, net, opt = _training(batch, d, k, hidden)
 
@@ -156,7 +187,7 @@ def fy_train_step(batch, d, k, hidden, sweeps):
             omega_y = fermi_dirac(y)
         u = net(x)
         ahat = interactions(net.pairwise)
-        _, p_hat, _ = coordinate_ascent(u.detach(), ahat.detach(), sweeps)
+        _, p_hat, _ = parallel_ascent(u.detach(), ahat.detach(), sweeps)
         loss = (phi(u, ahat, p_hat) - fermi_dirac(p_hat) + omega_y - phi(u, ahat, y)).mean()
         loss.backward()
         opt.step()

@@ -29,7 +29,7 @@ public class GeneralizedConjugateTests
         using var reference = new GeneralizedConjugate(FyRegularizer.SquaredNormBox, InnerSolverKind.CoordinateAscent, options).Solve(u, a);
         Assert.True(reference.Converged && reference.Gap <= 1e-9);
         // Projected gradient converges linearly; Frank-Wolfe only at O(1/k), hence its looser tolerance.
-        foreach (var (kind, atol) in new[] { (InnerSolverKind.ProjectedGradient, 1e-6), (InnerSolverKind.FrankWolfe, 1e-3) })
+        foreach (var (kind, atol) in new[] { (InnerSolverKind.ProjectedGradient, 1e-6), (InnerSolverKind.ParallelAscent, 1e-6), (InnerSolverKind.FrankWolfe, 1e-3) })
         {
             using var r = new GeneralizedConjugate(FyRegularizer.SquaredNormBox, kind, options).Solve(u, a);
             Assert.True(r.Value.allclose(reference.Value, 0.0, atol), $"{kind}: {r.Value.ToString(TensorStringStyle.Julia)} vs {reference.Value.ToString(TensorStringStyle.Julia)}");

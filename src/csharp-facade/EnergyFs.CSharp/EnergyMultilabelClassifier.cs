@@ -5,7 +5,9 @@ namespace EnergyFs.CSharp;
 
 /// <summary>Options of <see cref="EnergyMultilabelClassifier"/>; the defaults are those of the F#
 /// <c>MultilabelOptions.defaults</c> (the paper's multilabel setting), except the weight decay, which the F# experiment
-/// searches on a grid {1e-5, 1e-4, 1e-3} and this class takes as one value (default 1e-4, the grid's middle).</summary>
+/// searches on a grid {1e-4, 1e-3, 1e-2, 3e-2} and this class takes as one value (default 1e-4). As in F#, the inner
+/// maximization uses parallel minorized ascent, and after early stopping the network is refit on all training rows for the
+/// selected number of epochs.</summary>
 public sealed record EnergyMultilabelOptions
 {
     private static readonly EnergyFs.Experiments.MultilabelOptions Defaults = FsMultilabel.defaults;
@@ -50,7 +52,7 @@ public sealed record EnergyMultilabelOptions
             throw new ArgumentOutOfRangeException(nameof(ValidationFraction), ValidationFraction, "ValidationFraction must be in (0, 1)");
         return new(QuadraticEnergy ? EnergyFs.Experiments.MultilabelLoss.QuadraticEnergy : EnergyFs.Experiments.MultilabelLoss.Independent,
             Regularizer.Inner, Hidden, Epochs, Patience, BatchSize, LearningRate, List(new[] { WeightDecay }),
-            ValidationFraction, Defaults.Inner, NotNull(Context, nameof(Context)).Inner);
+            ValidationFraction, Defaults.Inner, Defaults.Solver, Defaults.Refit, NotNull(Context, nameof(Context)).Inner);
     }
 }
 

@@ -14,6 +14,9 @@ public enum InnerSolverKind
     FrankWolfe,
     /// <summary>Closed-form coordinate ascent (quadratic energy on the box).</summary>
     CoordinateAscent,
+    /// <summary>Parallel (Jacobi) closed-form ascent for quadratic energies on the box, damped by the minorization step
+    /// η = μ/(μ+L) so the objective increases every iteration (one matrix product per iteration; the multilabel default).</summary>
+    ParallelAscent,
 }
 
 /// <summary>Options of the inner solver; the defaults are those of the F# <c>InnerOptions.defaults</c>.</summary>
@@ -82,6 +85,7 @@ public sealed class GeneralizedConjugate
         InnerSolverKind.ProjectedGradient => EnergyFs.Solvers.SolverKind.ProjectedGradientAscent,
         InnerSolverKind.MirrorAscent => EnergyFs.Solvers.SolverKind.EntropicMirrorAscent,
         InnerSolverKind.FrankWolfe => EnergyFs.Solvers.SolverKind.FrankWolfeMethod,
+        InnerSolverKind.ParallelAscent => EnergyFs.Solvers.SolverKind.ParallelMinorizedAscent,
         _ => EnergyFs.Solvers.SolverKind.ClosedFormCoordinateAscent,
     };
 

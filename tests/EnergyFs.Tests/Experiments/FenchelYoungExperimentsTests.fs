@@ -69,4 +69,22 @@ let tests =
             Expect.isLessThan last.TaskExcess first.TaskExcess "task excess risk decreases"
             Expect.isGreaterThanOrEqual (points |> List.map (fun p -> p.FyExcess) |> List.min) 0.0 "FY excess risk ≥ 0"
             Expect.isGreaterThan spearman 0.0 "positively rank-correlated"
+    
+        testCase "multilabel: selection on validation then refit on all training rows learns a separable problem with either loss" <| fun () ->
+            // Labels: y₀ = [x₀ > 0], y₁ = [x₁ > 0], y₂ = y₀ (perfectly correlated with y₀).
+            let make seed n =
+                let rnd = System.Random (seed: int)
+                let x = Array.init n (fun _ -> Array.init 4 (fun _ -> rnd.NextDouble () * 2.0 - 1.0))
+                let y = x |> Array.map (fun r -> let a = (if r[0] > 0.0 then 1.0 else 0.0) in [| a; (if r[1] > 0.0 then 1.0 else 0.0); a |])
+                { Name = "toy"; Features = x; Labels = y; LabelNames = [| "a"; "b"; "c" |] }
+            let train, test = make 1 160, make 2 80
+            for loss in [ Independent; QuadraticEnergy ] do
+                let options =
+                    { MultilabelOptions.defaults with
+                        Loss = loss; Hidden = 8; Epochs = 30; Patience = 5; BatchSize = 32; LearningRate = 1e-2
+                        WeightDecays = [ 1e-4 ]; Refit = true; Context = Context.cpu }
+                let run = Multilabel.runSeed options train test 0 ignore
+                let acc = run.Test |> List.find (fst >> (=) "hamming_accuracy") |> snd
+                Expect.isGreaterThan acc 0.9 (sprintf "%A: test Hamming accuracy" loss)
+                Expect.isTrue (run.Epochs >= 1 && run.Epochs <= 30) "refit epochs = the selected epoch count"
     ]

@@ -85,4 +85,34 @@ let tests =
                 Expect.stringContains e.Message "[0, 1]" "names the domain"
                 let e2 = EnergyFs.Tests.Expectations.raisesOf<System.ArgumentException> (fun () -> gfy FermiDirac.regularizer v (Tensor.full ctx [ 2L; 4L ] 0.5) |> ignore)
                 Expect.stringContains e2.Message "[2, 3]" "names the expected shape")
+    
+        testCase "mixture energy: a maximum per mode, multi-start finds the best one, the loss is ≥ 0 with a finite-difference gradient" <| fun () ->
+            use rng = new Rng(23L, ctx.Device)
+            use net = new MixtureEnergyNet (3, 2, 8, 2)
+            net.``to`` ctx.DType |> ignore
+            Training.Init.reinitialize rng net
+            let energy = Neural.energy net 2
+            let r = SquaredNorm.box
+            Scope.run (fun () ->
+                let s = Tensor.randn rng ctx [ 6L; 3L ]
+                // Φ(s, ·) is the log-sum-exp of two concave bumps: check it against the formula at the means.
+                let means = net.Means s
+                Expect.equal means.shape [| 6L; 2L; 2L |] "means [n, M, k]"
+                let options = { InnerOptions.defaults with Tolerance = 1e-9; MaxIterations = 2000; AllowNonConcave = true }
+                // Local maxima reached from each mode's centre.
+                let local =
+                    [ for m in 0L .. 1L ->
+                        let start = means.select(1L, m).clamp (Scalar.op_Implicit 0.0, Scalar.op_Implicit 1.0)
+                        (ProjectedGradient.solve options energy r s (Some start)).Value ]
+                let best = torch.maximum (local[0], local[1])
+                let multi = MultiStart.solve 8 (rng.Split ()) ProjectedGradient.solve options energy r s None
+                Expect.isGreaterThanOrEqual ((multi.Value - best).min().ToDouble ()) -1e-7 "multi-start reaches the better mode"
+                let y = randomIn rng Box 6L 2L
+                let solver = MultiStart.solve 4 (rng.Split ()) ProjectedGradient.solve
+                let loss, sol = GeneralizedFenchelYoung.lossAndSolution solver options energy r s (Some y) y
+                sol.Dispose ()
+                Expect.isGreaterThanOrEqual (loss.min().ToDouble ()) -1e-9 "non-negative with the target among the starts"
+                // ∇_p Φ by autograd agrees with finite differences.
+                let phiSum (p: Tensor) = Tensor.sum (energy.Value s p)
+                GradCheck.gradFunction fd phiSum (fun p -> energy.GradP s p) y |> GradCheck.assertPassed "∇_p Φ")
     ]

@@ -19,12 +19,12 @@ let gradientSolvers : (string * InnerSolver<QuadraticInput>) list =
     [ "projected gradient", ProjectedGradient.solve; "mirror ascent", MirrorAscent.solve ]
 
 let allBoxSolvers : (string * InnerSolver<QuadraticInput>) list =
-    gradientSolvers @ [ "Frank-Wolfe", FrankWolfe.solve; "coordinate ascent", CoordinateAscent.solve ]
+    gradientSolvers @ [ "Frank-Wolfe", FrankWolfe.solve; "coordinate ascent", CoordinateAscent.solve; "parallel ascent", ParallelAscent.solve ]
 
 [<Tests>]
 let tests =
     testList "Solvers" [
-        testList "the four solvers agree on concave quadratic problems on the box" [
+        testList "the five solvers agree on concave quadratic problems on the box" [
             for r in [ FermiDirac.regularizer; SquaredNorm.box ] ->
                 few r.Name <| fun (Seed s) ->
                     use rng = new Rng(s, ctx.Device)
@@ -125,4 +125,41 @@ let tests =
                 let a = CoordinateAscent.solve tight Quadratic.energy FermiDirac.regularizer v None
                 let b = CoordinateAscent.solve tight Quadratic.energy FermiDirac.regularizer perExample None
                 Expect.isLessThan (Tensor.maxAbsDiff a.Argmax b.Argmax) 1e-12 "same maximizer")
+    
+        testCase "parallel ascent ascends at every iteration, also on non-concave and per-example interactions, to a fixed point" <| fun () ->
+            use rng = new Rng(14L, ctx.Device)
+            Scope.run (fun () ->
+                for r in [ FermiDirac.regularizer; SquaredNorm.box ] do
+                    for scale in [ 0.5; 6.0 ] do
+                        let shared = randomQuadratic rng 5L 6L scale
+                        // One matrix per example: the shared one plus a per-example symmetric perturbation.
+                        let noise = Tensor.randn rng ctx [ 5L; 6L; 6L ]
+                        let perExample = { shared with Pairwise = shared.Pairwise + (noise + noise.transpose (1L, 2L)) * (0.25 * scale) }
+                        for v in [ shared; perExample ] do
+                            let f p = Quadratic.energy.Value v p - r.Value p
+                            let mutable previous = System.Double.NegativeInfinity
+                            let values =
+                                [ for t in 1 .. 12 ->
+                                    let sol = ParallelAscent.solve { tight with Tolerance = 0.0; MaxIterations = t } Quadratic.energy r v None
+                                    Expect.equal sol.Iterations t "ran to the cap"
+                                    sol.Value ]
+                            for a, b in List.pairwise values do
+                                Expect.isGreaterThanOrEqual ((b - a).min().ToDouble ()) -1e-12 (sprintf "%s, scale %g: F never decreases" r.Name scale)
+                            let sol = ParallelAscent.solve tight Quadratic.energy r v None
+                            Expect.isTrue sol.Converged (sprintf "%s, scale %g: converged (gap %g after %d)" r.Name scale sol.Gap sol.Iterations)
+                            // A fixed point of the undamped map p = ∇Ω*(u + Â p): the coordinate-wise optimality condition.
+                            let again = r.Predict (v.Unary + Quadratic.apply (Quadratic.interactions v.Pairwise) sol.Argmax)
+                            Expect.isLessThan (Tensor.maxAbsDiff again sol.Argmax) 1e-7 "stationary"
+                            Expect.isLessThan (Tensor.maxAbsDiff (f sol.Argmax) sol.Value) 1e-12 "value at the maximizer")
+
+        testCase "parallel ascent on the simplex (Shannon, concave quadratic energy) agrees with mirror ascent" <| fun () ->
+            use rng = new Rng(15L, ctx.Device)
+            Scope.run (fun () ->
+                let v = randomQuadratic rng 4L 5L 0.5
+                let a = ParallelAscent.solve tight Quadratic.energy Shannon.regularizer v None
+                let b = MirrorAscent.solve tight Quadratic.energy Shannon.regularizer v None
+                Expect.isTrue a.Converged "converged"
+                Expect.isLessThan (Tensor.maxAbsDiff a.Argmax b.Argmax) 1e-6 "same maximizer"
+                Expect.isTrue (Regularizer.contains Simplex a.Argmax) "in the simplex"
+                EnergyFs.Tests.Expectations.raisesOf<System.ArgumentException> (fun () -> ParallelAscent.solve tight Bilinear.energy Shannon.regularizer v.Unary None |> ignore) |> ignore)
     ]

@@ -8,6 +8,7 @@ open EnergyFs
 open EnergyFs.Regularizers
 open EnergyFs.Experiments
 open EnergyFs.Reports
+open TorchSharp
 
 /// Arguments of `fy multilabel` (paper §5.1).
 type MultilabelArgs =
@@ -21,10 +22,16 @@ type MultilabelArgs =
     | Lr of float
     | Batch_Size of int
     | Patience of int
+    | Weight_Decays of float list
+    | Solver of string
+    | No_Refit
     | Json
     interface IArgParserTemplate with
         member a.Usage =
             match a with
+            | Weight_Decays _ -> "weight-decay grid searched on the validation split (default 1e-4 1e-3 1e-2 3e-2)"
+            | Solver _ -> "inner solver of the quadratic energy: parallel (default) or coordinate"
+            | No_Refit -> "report the model selected on validation instead of retraining on all training rows for the selected epochs (the default)"
             | Lr _ -> "Adam learning rate (default 1e-3)"
             | Batch_Size _ -> "minibatch size (default 64)"
             | Patience _ -> "early-stopping patience in epochs (default 20)"
@@ -42,6 +49,9 @@ type ImitationArgs =
     | Seed of int
     | Imitation_Epochs of int
     | Starts of int
+    | Modes of int
+    | Switch_Margin of float
+    | Demonstrations of int
     | Unimodal
     | Json
     interface IArgParserTemplate with
@@ -50,6 +60,9 @@ type ImitationArgs =
             | Seed _ -> "seed (default 0)"
             | Imitation_Epochs _ -> "training epochs of both policies (default 30)"
             | Starts _ -> "random starts of the inner solver at rollout (default 8)"
+            | Modes _ -> "energy network: 0 = MLP energy (default), M > 0 = mixture energy with M modes"
+            | Demonstrations _ -> "expert demonstration episodes (default 64)"
+            | Switch_Margin _ -> "rollout mode persistence: keep the previous action's local maximum unless another is better by this margin (default 0: off)"
             | Unimodal -> "the expert always passes above the obstacle (default: a fair coin between above and below)"
             | Json -> "print the metrics as one JSON object on the last line"
 
@@ -117,6 +130,9 @@ let runMultilabel (ctx: Context) (args: ParseResults<MultilabelArgs>) =
             LearningRate = args.GetResult (Lr, MultilabelOptions.defaults.LearningRate)
             BatchSize = args.GetResult (Batch_Size, MultilabelOptions.defaults.BatchSize)
             Patience = args.GetResult (Patience, MultilabelOptions.defaults.Patience)
+            WeightDecays = args.GetResult (Weight_Decays, MultilabelOptions.defaults.WeightDecays)
+            Solver = args.TryGetResult Solver |> Option.map EnergyFs.Solvers.SolverChoice.parse |> Option.defaultValue MultilabelOptions.defaults.Solver
+            Refit = not (args.Contains No_Refit) && MultilabelOptions.defaults.Refit
             Context = ctx }
     let first = args.GetResult (MultilabelArgs.Seed, 0)
     let count = args.GetResult (Seeds, 5)
@@ -140,6 +156,7 @@ let runMultilabel (ctx: Context) (args: ParseResults<MultilabelArgs>) =
     if args.Contains MultilabelArgs.Json then
         printJson (
             [ "dataset", box train.Name; "energy", box energyName; "regularizer", box options.Regularizer.Name; "seeds", box count
+              "refit", box options.Refit; "weight_decays", box (List.toArray options.WeightDecays)
               "seconds", box (runs |> List.sumBy (fun r -> r.Seconds)) ]
             @ (summary |> List.collect (fun (n, m, s) -> [ n, box m; n + "_std", box s ])))
     0
@@ -154,7 +171,10 @@ let runImitation (ctx: Context) (args: ParseResults<ImitationArgs>) : int =
             Context = ctx
             Bimodal = not (args.Contains Unimodal)
             Epochs = args.GetResult (Imitation_Epochs, ImitationOptions.defaults.Epochs)
-            RolloutStarts = args.GetResult (Starts, ImitationOptions.defaults.RolloutStarts) }
+            RolloutStarts = args.GetResult (Starts, ImitationOptions.defaults.RolloutStarts)
+            Modes = args.GetResult (Modes, ImitationOptions.defaults.Modes)
+            SwitchMargin = args.GetResult (Switch_Margin, ImitationOptions.defaults.SwitchMargin)
+            Demonstrations = args.GetResult (Demonstrations, ImitationOptions.defaults.Demonstrations) }
     let watch = Diagnostics.Stopwatch.StartNew ()
     let scores = EnergyFs.Cli.Progress.withBar "fy imitation" (fun report -> Imitation.run options (fun f -> report (f, "training")))
     printfn "reacher with an obstacle, %s demonstrations (%d episodes), seed %d, %.1f s:" (if options.Bimodal then "bimodal" else "unimodal") options.Demonstrations options.Seed watch.Elapsed.TotalSeconds
@@ -162,7 +182,7 @@ let runImitation (ctx: Context) (args: ParseResults<ImitationArgs>) : int =
     for s in scores do printfn "  %-8s %12.3f %12.3f %10.2f %10.2f" s.Policy s.MeanReturn s.NormalizedReturn s.SuccessRate s.CollisionRate
     if args.Contains ImitationArgs.Json then
         printJson (
-            [ "bimodal", box options.Bimodal; "seed", box options.Seed; "seconds", box watch.Elapsed.TotalSeconds ]
+            [ "bimodal", box options.Bimodal; "seed", box options.Seed; "modes", box options.Modes; "switch_margin", box options.SwitchMargin; "demonstrations", box options.Demonstrations; "seconds", box watch.Elapsed.TotalSeconds ]
             @ (scores |> List.collect (fun s ->
                 [ s.Policy + "_return", box s.MeanReturn; s.Policy + "_normalized", box s.NormalizedReturn
                   s.Policy + "_success", box s.SuccessRate; s.Policy + "_collision", box s.CollisionRate ])))
@@ -190,14 +210,21 @@ let runCalibration (args: ParseResults<CalibrationArgs>) : int =
 let runBench (ctx: Context) (args: ParseResults<BenchArgs>) : int =
     let seconds = args.GetResult (Seconds, 2.0)
     let solves = [ for k in [ 14; 159 ] do yield! FenchelYoungThroughput.solvers ctx 1024 k seconds ]
-    let steps = FenchelYoungThroughput.trainingSteps ctx 1024 103 14 seconds
+    let steps = [ for d, k in [ 103, 14; 1836, 159 ] -> k, FenchelYoungThroughput.trainingSteps ctx 1024 d k seconds ]
     printfn "threads %d, %s" (Runtime.threads ()) (Context.describe ctx)
     for r in solves do printfn "  %-40s %12.0f rows/s  (%.1f iterations)" r.Name r.PerSecond r.Iterations
-    for r in steps do printfn "  %-40s %12.2f steps/s" r.Name r.PerSecond
-    let ratio = steps[0].PerSecond / steps[1].PerSecond
-    printfn "quadratic-energy FY step costs %.2f× a binary logistic step" ratio
+    for _, rs in steps do for r in rs do printfn "  %-40s %12.2f steps/s" r.Name r.PerSecond
+    let ratios = [ for k, rs in steps -> k, rs[0].PerSecond / rs[1].PerSecond ]
+    for c in [ ctx; { ctx with DType = torch.ScalarType.Float64 } ] do
+        for k in [ 14; 159 ] do
+            for name, used, gap in FenchelYoungThroughput.achievableGaps c 1024 k 300 do
+                printfn "  floor %-10s %-8A k=%-4d gap %.2e after %d iterations (tolerance 0)" name c.DType k gap used
+    for k, ratio in ratios do printfn "k = %d: quadratic-energy FY step costs %.2f× a binary logistic step" k ratio
     if args.Contains BenchArgs.Json then
-        printJson ([ for r in solves -> r.Name.Replace(' ', '_'), box r.PerSecond ] @ [ for r in steps -> r.Name.Replace(' ', '_'), box r.PerSecond ] @ [ "fy_step_cost_ratio", box ratio ])
+        printJson ([ for r in solves -> r.Name.Replace(' ', '_'), box r.PerSecond ]
+                   @ [ for _, rs in steps do for r in rs -> r.Name.Replace(' ', '_'), box r.PerSecond ]
+                   @ [ "fy_step_cost_ratio", box (snd ratios[0]) ]
+                   @ [ for k, ratio in ratios -> sprintf "fy_step_cost_ratio_k%d" k, box ratio ])
     0
 
 /// Runs `energyfs fy`: dispatches to the subcommand given. Returns the exit code.

@@ -61,6 +61,57 @@ type InputConcaveEnergyNet(outputs: int, hidden: int) as this =
         let phi = (u * p).sum (1L, false) - this.Convex p
         phi.MoveToOuterDisposeScope ()
 
+/// A mixture-of-modes neural energy over outputs p ∈ [0, 1]ᵏ:
+///   Φ(s, p) = log Σₘ exp( wₘ(s) − (βₘ/2) ‖p − μₘ(s)‖² ),
+/// with a shared SiLU trunk h(s), means μₘ(s) = sigmoid(Wₘ h(s)) ∈ (0, 1)ᵏ, mode log-weights w(s) =
+/// log_softmax(W_w h(s)) and learned precisions βₘ = exp(ρₘ) (initially 20). Each component is
+/// concave in p, the mixture is not: Φ has up to M local maxima, one near each μₘ(s), so it
+/// represents M equally good actions (a multimodal policy) while keeping the inner maximization
+/// easy (each basin is a near-quadratic bump, found by a few starts of projected gradient).
+/// A structured alternative to the MLP energy for the imitation experiment of Blondel et al. 2022
+/// (arXiv 2205.09589, §5.2: there an energy over actions trained with the generalized FY loss).
+/// Not linear in s, not concave in p: no calibration guarantee.
+type MixtureEnergyNet(inputs: int, outputs: int, hidden: int, modes: int) as this =
+    inherit torch.nn.Module<Tensor, Tensor, Tensor>("mixture_energy")
+    do
+        Checks.positiveInt "inputs" inputs
+        Checks.positiveInt "outputs" outputs
+        Checks.positiveInt "hidden" hidden
+        Checks.positiveInt "modes" modes
+    let trunk =
+        torch.nn.Sequential (
+            torch.nn.Linear (int64 inputs, int64 hidden), torch.nn.SiLU (),
+            torch.nn.Linear (int64 hidden, int64 hidden), torch.nn.SiLU ())
+    let means = torch.nn.Linear (int64 hidden, int64 (modes * outputs))
+    let weights = torch.nn.Linear (int64 hidden, int64 modes)
+    let logPrecision = new Parameter (torch.full ([| int64 modes |], Scalar.op_Implicit (log 20.0)))
+    do
+        this.register_module ("trunk", trunk)
+        this.register_module ("means", means)
+        this.register_module ("weights", weights)
+        this.register_parameter ("log_precision", logPrecision)
+
+    /// The mode centres μₘ(s) ∈ (0, 1)ᵏ, shape [n, M, k].
+    member _.Means (s: Tensor) : Tensor =
+        use _scope = torch.NewDisposeScope ()
+        let mu = torch.sigmoid(means.forward (trunk.forward s)).view (s.shape[0], int64 modes, int64 outputs)
+        mu.MoveToOuterDisposeScope ()
+
+    /// Φ(s, p) per row.
+    override this.forward (s: Tensor, p: Tensor) =
+        use _scope = torch.NewDisposeScope ()
+        // Looked up by name: `to(dtype)` replaces the registered parameter object.
+        let logPrecision = this.get_parameter "log_precision"
+        let h = trunk.forward s
+        let mu = torch.sigmoid(means.forward h).view (s.shape[0], int64 modes, int64 outputs)
+        let w = torch.nn.functional.log_softmax (weights.forward h, 1L)
+        let d = (p.unsqueeze 1L - mu).square().sum (2L, false)
+        let phi = torch.logsumexp (w - d * logPrecision.exp () * 0.5, 1L, false)
+        phi.MoveToOuterDisposeScope ()
+
+    /// Number of modes M.
+    member _.Modes = modes
+
 /// Energy records for the neural energies.
 [<RequireQualifiedAccess>]
 module Neural =

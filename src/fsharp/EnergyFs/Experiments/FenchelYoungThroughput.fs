@@ -70,6 +70,21 @@ module FenchelYoungThroughput =
                         float sol.Iterations))
             { Name = sprintf "solve %s k=%d batch=%d" name k batch; PerSecond = calls * float batch / seconds; Iterations = iters; Seconds = seconds } ]
 
+    /// The smallest optimality measure each solver reaches on the solver benchmark's problem (batch
+    /// rows, k labels, Fermi-Dirac) in the context's dtype: tolerance 0 and `cap` iterations, so the
+    /// measure returned is the floor set by the precision (or by the cap). Returns (solver name,
+    /// iterations used, final Gap) per solver; see each solver's doc for what its Gap measures.
+    let achievableGaps (ctx: Context) (batch: int) (k: int) (cap: int) : (string * int * float) list =
+        use rng = new Rng(0L, ctx.Device)
+        let v = solverProblem rng ctx batch k
+        use _u = v.Unary
+        use _a = v.Pairwise
+        let options = { InnerOptions.defaults with Tolerance = 0.0; MaxIterations = cap }
+        [ for name, kind in SolverChoice.all ->
+            Scope.run (fun () ->
+                let sol = SolverChoice.run kind options Quadratic.energy FermiDirac.regularizer v None
+                name, sol.Iterations, sol.Gap) ]
+
     /// Training steps per second of the multilabel network (d inputs, k labels, one hidden layer of
     /// 128) with the independent logistic loss and with the quadratic-energy generalized FY loss.
     let trainingSteps (ctx: Context) (batch: int) (d: int) (k: int) (minSeconds: float) : ThroughputResult list =

@@ -26,6 +26,13 @@ type ImitationOptions =
       /// Random starts of the inner solver during training (plus the target) and at rollout.
       TrainStarts: int
       RolloutStarts: int
+      /// The energy network: 0 for the MLP energy Φ(s, p) = MLP([s, p]); M > 0 for the mixture
+      /// energy with M modes (`MixtureEnergyNet`).
+      Modes: int
+      /// Mode persistence at rollout: from the second step on, the policy keeps the local maximum
+      /// reached from its previous action unless the multi-start maximum is better by more than this
+      /// margin (in units of Φ − Ω); 0 always takes the multi-start maximum.
+      SwitchMargin: float
       Inner: InnerOptions
       Seed: int
       Context: Context }
@@ -37,7 +44,7 @@ module ImitationOptions =
     /// 4 training starts and 8 rollout starts of projected gradient (≤ 30 steps, tolerance 1e-3).
     let defaults =
         { Reacher = Reacher.defaults; Demonstrations = 64; Bimodal = true; Evaluations = 64; Epochs = 30; BatchSize = 256
-          LearningRate = 2e-3; Hidden = 64; TrainStarts = 4; RolloutStarts = 8
+          LearningRate = 2e-3; Hidden = 64; TrainStarts = 4; RolloutStarts = 8; Modes = 0; SwitchMargin = 0.0
           Inner = { InnerOptions.defaults with Tolerance = 1e-3; MaxIterations = 30; AllowNonConcave = true }
           Seed = 0; Context = Context.cpu }
 
@@ -102,9 +109,12 @@ module Imitation =
 
     /// The energy policy trained with the generalized FY loss; returns a maker of policies (one per
     /// rollout: each warm-starts its inner solves from its previous action) and the network.
-    let trainEnergy (options: ImitationOptions) (states: Tensor) (actions: Tensor) (onProgress: float -> unit) : (unit -> Tensor -> Tensor) * NeuralEnergyNet =
+    let trainEnergy (options: ImitationOptions) (states: Tensor) (actions: Tensor) (onProgress: float -> unit) : (unit -> Tensor -> Tensor) * torch.nn.Module<Tensor, Tensor, Tensor> =
         use rng = new Rng(int64 options.Seed, options.Context.Device)
-        let net = new NeuralEnergyNet (4, 2, options.Hidden)
+        if options.Modes < 0 then Checks.fail "Modes" (sprintf "Modes must be ≥ 0 (0: MLP energy), got %d" options.Modes)
+        let net : torch.nn.Module<Tensor, Tensor, Tensor> =
+            if options.Modes = 0 then new NeuralEnergyNet (4, 2, options.Hidden)
+            else new MixtureEnergyNet (4, 2, options.Hidden, options.Modes)
         net.``to`` (options.Context.DType) |> ignore
         Init.reinitialize rng net
         let energy = Neural.energy net 2
@@ -129,7 +139,13 @@ module Imitation =
                     Scope.tensor (fun () ->
                         let init = last |> Option.filter (fun l -> l.shape[0] = s.shape[0])
                         let sol = rolloutSolver rolloutOptions energy regularizer s init
-                        sol.Argmax)
+                        match init with
+                        | Some previous when options.SwitchMargin > 0.0 ->
+                            // Hysteresis between the modes: follow the local maximum of the previous action.
+                            let local = ProjectedGradient.solve { rolloutOptions with AllowNonConcave = true } energy regularizer s (Some previous)
+                            let switch = (sol.Value - local.Value).gt(Pinned.scalar options.SwitchMargin).unsqueeze 1L
+                            torch.where (switch, sol.Argmax, local.Argmax)
+                        | _ -> sol.Argmax)
                 last |> Option.iter (fun l -> l.Dispose ())
                 last <- Some (p.clone ())
                 use p = p

@@ -15,7 +15,7 @@ type MultilabelLoss =
     /// Independent labels: the classic FY loss of the regularizer on u(x) (binary logistic with
     /// Fermi-Dirac), the paper's baseline.
     | Independent
-    /// The generalized FY loss with the quadratic energy ⟨u(x), p⟩ + ½⟨p, Â p⟩ (coordinate ascent).
+    /// The generalized FY loss with the quadratic energy ⟨u(x), p⟩ + ½⟨p, Â p⟩ (solver: `MultilabelOptions.Solver`).
     | QuadraticEnergy
 
 /// Settings of the multilabel experiment; start from `MultilabelOptions.defaults`.
@@ -34,25 +34,37 @@ type MultilabelOptions =
       WeightDecays: float list
       /// Fraction of the training set held out for model selection (never the test set).
       ValidationFraction: float
-      /// Inner solver options (coordinate ascent) for training and prediction.
+      /// Inner solver options for training and prediction.
       Inner: InnerOptions
+      /// The inner solver of the quadratic energy: `ParallelMinorizedAscent` (one matrix product per
+      /// iteration; the default) or `ClosedFormCoordinateAscent` (sequential Gauss-Seidel sweeps).
+      Solver: SolverKind
+      /// After selecting the weight decay and the epoch count on the validation split, retrain on
+      /// the whole training set (training plus validation rows) for the selected number of epochs
+      /// with the selected weight decay; the test set is still used once, for the final model.
+      Refit: bool
       Context: Context }
 
 /// Defaults for MultilabelOptions.
 [<RequireQualifiedAccess>]
 module MultilabelOptions =
     /// Quadratic energy, Fermi-Dirac, u(x) with one hidden layer of 128 ReLU units, ≤ 200 epochs with patience 20, batch 64, Adam 1e-3,
-    /// weight decay in {1e-5, 1e-4, 1e-3}, 20% validation, coordinate ascent to 1e-4 (≤ 30 sweeps), CPU float32.
+    /// weight decay in {1e-4, 1e-3, 1e-2, 3e-2} and the epoch count selected on a 20% validation split, then a
+    /// refit on all training rows (Refit), parallel minorized ascent to 1e-4 (≤ 100 iterations), CPU float32.
     let defaults =
         { Loss = QuadraticEnergy; Regularizer = FermiDirac.regularizer; Hidden = 128; Epochs = 200; Patience = 20
-          BatchSize = 64; LearningRate = 1e-3; WeightDecays = [ 1e-5; 1e-4; 1e-3 ]; ValidationFraction = 0.2
-          Inner = { InnerOptions.defaults with Tolerance = 1e-4; MaxIterations = 30 }; Context = Context.cpu }
+          BatchSize = 64; LearningRate = 1e-3; WeightDecays = [ 1e-4; 1e-3; 1e-2; 3e-2 ]; ValidationFraction = 0.2
+          Inner = { InnerOptions.defaults with Tolerance = 1e-4; MaxIterations = 100 }; Solver = ParallelMinorizedAscent
+          Refit = true; Context = Context.cpu }
 
 /// The outcome of one seed: the selected weight decay, validation and test metrics, wall time.
 type MultilabelRun =
     { Seed: int
       WeightDecay: float
+      /// Epochs run by the selected model (early stopping included) without Refit; with Refit, the
+      /// selected epoch count the final model was retrained for.
       Epochs: int
+      /// Metrics of the selected model on the validation split.
       Validation: (string * float) list
       Test: (string * float) list
       Seconds: float }
@@ -84,14 +96,14 @@ module Multilabel =
                 match options.Loss with
                 | Independent -> options.Regularizer.Predict (net.forward x)
                 | QuadraticEnergy ->
-                    let sol = CoordinateAscent.solve options.Inner Quadratic.energy options.Regularizer (net.Input x) None
+                    let sol = SolverChoice.solver options.Solver options.Inner Quadratic.energy options.Regularizer (net.Input x) None
                     sol.Argmax))
 
     /// The mean training loss of a batch.
     let loss (options: MultilabelOptions) (net: EnergyMultilabelNet) (x: Tensor) (y: Tensor) : Tensor =
         match options.Loss with
         | Independent -> FenchelYoung.meanLoss options.Regularizer (net.forward x) y
-        | QuadraticEnergy -> GeneralizedFenchelYoung.meanLoss CoordinateAscent.solve options.Inner Quadratic.energy options.Regularizer (net.Input x) y
+        | QuadraticEnergy -> GeneralizedFenchelYoung.meanLoss (SolverChoice.solver options.Solver) options.Inner Quadratic.energy options.Regularizer (net.Input x) y
 
     let private binary (p: Tensor) =
         let a = Tensor.toArray2D p
@@ -105,26 +117,48 @@ module Multilabel =
         p.Dispose ()
         MultilabelMetrics.all pred truth
 
+    let private fitOptions (options: MultilabelOptions) (seed: int) (decay: float) epochs onProgress =
+        { FitOptions.defaults with
+            Epochs = epochs; Seed = int64 seed
+            Optimizer = OptimizerOptions.adam options.LearningRate |> OptimizerOptions.withWeightDecay decay
+            OnProgress = onProgress }
+
+    let private task (options: MultilabelOptions) (net: EnergyMultilabelNet) (trainX: Tensor) (trainY: Tensor) validate : TrainingTask<Tensor> =
+        let n = trainX.shape[0]
+        { Model = net
+          Batches = fun rng _ -> Batches.shuffled rng options.Context.Device options.BatchSize n
+          BatchesPerEpoch = Batches.count options.BatchSize n
+          Loss = fun idx -> loss options net (trainX.index_select (0L, idx)) (trainY.index_select (0L, idx))
+          Validate = validate }
+
+    /// Trains one model with a given weight decay on (trainX, trainY), early-stopped on the
+    /// validation Hamming accuracy (the best epoch restored); returns it with the epochs run and
+    /// the number of epochs that gave the best validation accuracy.
+    let trainSelected (options: MultilabelOptions) (seed: int) (decay: float) (trainX: Tensor) (trainY: Tensor) (valX: Tensor) (valTruth: float[][]) (onProgress: Progress -> unit) =
+        use rng = new Rng(int64 seed, options.Context.Device)
+        let net = EnergyMultilabelNet.create rng options.Context (int trainX.shape[1]) (int trainY.shape[1]) options.Hidden
+        let fit =
+            { fitOptions options seed decay options.Epochs onProgress with
+                EarlyStopping = Some { Metric = "val_hamming"; Goal = Maximize; Patience = options.Patience }
+                RestoreBest = true }
+        let validate = Some (fun () -> [ "val_hamming", MultilabelMetrics.hammingAccuracy (binary (predict options net valX)) valTruth ])
+        let result = Fit.run fit (task options net trainX trainY validate)
+        net, result.State.Epoch, max 1 (result.State.BestEpoch + 1)
+
     /// Trains one model with a given weight decay on (trainX, trainY), early-stopped on the
     /// validation Hamming accuracy; returns it with the epochs run.
     let trainOne (options: MultilabelOptions) (seed: int) (decay: float) (trainX: Tensor) (trainY: Tensor) (valX: Tensor) (valTruth: float[][]) (onProgress: Progress -> unit) =
+        let net, epochs, _ = trainSelected options seed decay trainX trainY valX valTruth onProgress
+        net, epochs
+
+    /// Trains one model for a fixed number of epochs with a given weight decay, without validation
+    /// (the refit of `MultilabelOptions.Refit`).
+    let trainFixed (options: MultilabelOptions) (seed: int) (decay: float) (epochs: int) (trainX: Tensor) (trainY: Tensor) (onProgress: Progress -> unit) =
+        Checks.positiveInt "epochs" epochs
         use rng = new Rng(int64 seed, options.Context.Device)
         let net = EnergyMultilabelNet.create rng options.Context (int trainX.shape[1]) (int trainY.shape[1]) options.Hidden
-        let n = trainX.shape[0]
-        let fit =
-            { FitOptions.defaults with
-                Epochs = options.Epochs; Seed = int64 seed
-                Optimizer = OptimizerOptions.adam options.LearningRate |> OptimizerOptions.withWeightDecay decay
-                EarlyStopping = Some { Metric = "val_hamming"; Goal = Maximize; Patience = options.Patience }
-                RestoreBest = true; OnProgress = onProgress }
-        let task : TrainingTask<Tensor> =
-            { Model = net
-              Batches = fun rng _ -> Batches.shuffled rng options.Context.Device options.BatchSize n
-              BatchesPerEpoch = Batches.count options.BatchSize n
-              Loss = fun idx -> loss options net (trainX.index_select (0L, idx)) (trainY.index_select (0L, idx))
-              Validate = Some (fun () -> [ "val_hamming", MultilabelMetrics.hammingAccuracy (binary (predict options net valX)) valTruth ]) }
-        let result = Fit.run fit task
-        net, result.State.Epoch
+        Fit.run (fitOptions options seed decay epochs onProgress) (task options net trainX trainY None) |> ignore
+        net
 
     /// One seed: carve a validation split from train (seeded), select the weight decay on it,
     /// report validation and test metrics of the selected model.
@@ -146,17 +180,26 @@ module Multilabel =
         let vaTruth = pick valIdx train.Labels
         use teX = tensor (scale test.Features)
         let grid = options.WeightDecays
+        let stages = if options.Refit then grid.Length + 1 else grid.Length
         let candidates =
             grid |> List.mapi (fun gi decay ->
-                let net, epochs =
-                    trainOne options seed decay trX trY vaX vaTruth (fun p -> onProgress ((float gi + p.Fraction) / float grid.Length))
+                let net, epochs, bestEpochs =
+                    trainSelected options seed decay trX trY vaX vaTruth (fun p -> onProgress ((float gi + p.Fraction) / float stages))
                 let v = evaluate options net vaX vaTruth
-                net, decay, epochs, v)
+                net, decay, (epochs, bestEpochs), v)
         let best = candidates |> List.maxBy (fun (_, _, _, v) -> v |> List.find (fst >> (=) "hamming_accuracy") |> snd)
-        let net, decay, epochs, v = best
-        let t = evaluate options net teX test.Labels
+        let net, decay, (epochs, bestEpochs), v = best
+        let t =
+            if options.Refit then
+                // Retrain on training plus validation rows for the selected epochs (same standardization).
+                use allX = torch.cat ([| trX; vaX |], 0L)
+                use vaY = tensor vaTruth
+                use allY = torch.cat ([| trY; vaY |], 0L)
+                use refit = trainFixed options seed decay bestEpochs allX allY (fun p -> onProgress ((float grid.Length + p.Fraction) / float stages))
+                evaluate options refit teX test.Labels
+            else evaluate options net teX test.Labels
         for c, _, _, _ in candidates do c.Dispose ()
-        { Seed = seed; WeightDecay = decay; Epochs = epochs; Validation = v; Test = t; Seconds = watch.Elapsed.TotalSeconds }
+        { Seed = seed; WeightDecay = decay; Epochs = (if options.Refit then bestEpochs else epochs); Validation = v; Test = t; Seconds = watch.Elapsed.TotalSeconds }
 
     /// Trains a classifier on a whole data set with one weight decay, early-stopped on a seeded
     /// validation split carved from it (the facade's Fit).

@@ -26,11 +26,12 @@ type EnergyMultilabelNet(inputs: int, labels: int, hidden: int) as this =
     /// The unary scores u(x) [n, k].
     override _.forward (x: Tensor) = body.forward x
 
-    /// The pairwise matrix A (the energy symmetrizes it and drops its diagonal).
-    member _.Pairwise : Tensor = pairwise
+    /// The pairwise matrix A (the energy symmetrizes it and drops its diagonal). Looked up by name:
+    /// `to(dtype)` replaces the registered parameter object.
+    member this.Pairwise : Tensor = this.get_parameter "pairwise" :> Tensor
 
     /// The energy's input for a batch of features: (u(x), A).
-    member this.Input (x: Tensor) : QuadraticInput = { Unary = this.forward x; Pairwise = pairwise }
+    member this.Input (x: Tensor) : QuadraticInput = { Unary = this.forward x; Pairwise = this.Pairwise }
 
     /// Number of labels k.
     member _.Labels = labels

@@ -8,6 +8,8 @@ type SolverKind =
     | EntropicMirrorAscent
     | FrankWolfeMethod
     | ClosedFormCoordinateAscent
+    /// Parallel closed-form ascent with a minorization step (quadratic energies; `ParallelAscent`).
+    | ParallelMinorizedAscent
 
 /// Picking an inner solver by kind or name.
 [<RequireQualifiedAccess>]
@@ -20,19 +22,21 @@ module SolverChoice =
         | EntropicMirrorAscent -> MirrorAscent.solve
         | FrankWolfeMethod -> FrankWolfe.solve
         | ClosedFormCoordinateAscent -> CoordinateAscent.solve
+        | ParallelMinorizedAscent -> ParallelAscent.solve
 
     /// Runs the solver of a kind (all arguments at once, for callers outside F#).
     let run (kind: SolverKind) (options: InnerOptions) (energy: Energies.Energy<'V>) (r: Regularizers.Regularizer) (v: 'V) (init: Tensor option) : InnerSolution =
         solver kind options energy r v init
 
-    /// Parses "pga", "mirror", "fw" or "coordinate" (and the long names).
+    /// Parses "pga", "mirror", "fw", "coordinate" or "parallel" (and the long names).
     let parse (name: string) =
         match name.Trim().ToLowerInvariant () with
         | "pga" | "projected-gradient" -> ProjectedGradientAscent
         | "mirror" | "mirror-ascent" -> EntropicMirrorAscent
         | "fw" | "frank-wolfe" -> FrankWolfeMethod
         | "coordinate" | "coordinate-ascent" | "cd" -> ClosedFormCoordinateAscent
-        | other -> Checks.fail "solver" (sprintf "unknown solver '%s' (expected pga, mirror, fw or coordinate)" other)
+        | "parallel" | "parallel-ascent" | "jacobi" -> ParallelMinorizedAscent
+        | other -> Checks.fail "solver" (sprintf "unknown solver '%s' (expected pga, mirror, fw, coordinate or parallel)" other)
 
     /// Every kind with its short name.
-    let all = [ "pga", ProjectedGradientAscent; "mirror", EntropicMirrorAscent; "fw", FrankWolfeMethod; "coordinate", ClosedFormCoordinateAscent ]
+    let all = [ "pga", ProjectedGradientAscent; "mirror", EntropicMirrorAscent; "fw", FrankWolfeMethod; "coordinate", ClosedFormCoordinateAscent; "parallel", ParallelMinorizedAscent ]
