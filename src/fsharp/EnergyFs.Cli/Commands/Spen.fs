@@ -25,6 +25,8 @@ type SpenArgs =
     | Alpha of float
     | Inner_Lr of float
     | Outer_Lr of float
+    | Pull of float
+    | Refine of int
     | Json
     interface IArgParserTemplate with
         member a.Usage =
@@ -41,6 +43,8 @@ type SpenArgs =
             | Alpha _ -> "implicit: Neumann step α (default 0.01)"
             | Inner_Lr _ -> "implicit: Adam learning rate of the inference network ψ (default 1e-4)"
             | Outer_Lr _ -> "implicit: Adam learning rate of the energy θ (default 1e-3)"
+            | Pull _ -> "implicit: a well-posed inner problem: pull weight λ toward the pretrained weights, CG on H + 2λI (see ImplicitStructured.wellPosed)"
+            | Refine _ -> "implicit: extra inner steps on the differentiated batch before each hypergradient (default 0; 10 with --pull)"
             | Json -> "print the metrics as one JSON object on the last line"
 
 let private meanStd (xs: float list) =
@@ -99,6 +103,11 @@ let run (ctx: Context) (args: ParseResults<SpenArgs>) =
             Hypergradient = hypergradient
             InnerOptimizer = OptimizerOptions.adam (args.GetResult(Inner_Lr, defaultValue = 1e-4))
             OuterOptimizer = OptimizerOptions.adam (args.GetResult(Outer_Lr, defaultValue = 1e-3)) }
+    let implicitOptions =
+        match args.TryGetResult Pull with
+        | Some pull ->
+            Trainers.ImplicitStructured.wellPosed pull (args.GetResult(Refine, defaultValue = 10)) (args.GetResult(Solver_Iterations, defaultValue = 30)) implicitOptions
+        | None -> { implicitOptions with RefineSteps = args.GetResult(Refine, defaultValue = implicitOptions.RefineSteps) }
     let options = { withEpochs baseOptions with Method = methodValue; Context = ctx; Implicit = implicitOptions }
     let results =
         [ for s in first .. first + seeds - 1 ->
@@ -111,7 +120,9 @@ let run (ctx: Context) (args: ParseResults<SpenArgs>) =
         match List.tryFind (fst >> (=) "not_converged") r.Extra with
         | Some (_, n) when n > 0.0 ->
             let res = r.Extra |> List.find (fst >> (=) "max_relative_residual") |> snd
-            eprintfn "warning: the linear solver did not converge in %g solve(s); largest relative residual %.3e" n res
+            let solves = r.Extra |> List.find (fst >> (=) "solves") |> snd
+            let inner = r.Extra |> List.tryFind (fst >> (=) "max_inner_gradient_norm") |> Option.map snd |> Option.defaultValue nan
+            eprintfn "warning: the linear solver did not converge in %g of %g solve(s); largest relative residual %.3e, largest inner residual ‖∇ψ g‖ %.3e: the implicit hypergradient is approximate" n solves res inner
         | _ -> ()
     let testMean, testStd = meanStd (results |> List.map (fun r -> r.TestF1))
     let devMean, devStd = meanStd (results |> List.map (fun r -> r.DevF1))

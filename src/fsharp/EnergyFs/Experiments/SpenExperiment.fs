@@ -88,7 +88,7 @@ module SpenExperiment =
           PretrainOptimizer = OptimizerOptions.adam 1e-3 |> OptimizerOptions.withWeightDecay 1e-5
           EnergyHidden = 16
           Ssvm = { StructuredSvm.defaults with Epochs = 10; Optimizer = OptimizerOptions.adam 1e-3 }
-          InfNet = { InferenceNetworks.defaults with Epochs = 10; RetuneEpochs = 3; EntropyWeight = -1.0 }
+          InfNet = { InferenceNetworks.defaults with Epochs = 10; RetuneEpochs = 3; EntropyWeight = -1.0; EntropyInHinge = true }
           Implicit = { ImplicitStructured.defaults with Epochs = 10; EntropyWeight = -1.0 }
           RetuneOnEvaluationInputs = true
           Context = Context.cpu }
@@ -218,7 +218,12 @@ module SpenExperiment =
                     progress (1.0, sprintf "retuned %d epoch(s), dev F1 by epoch %s" retuned.Length
                                         (retuned |> List.map (fun r -> sprintf "%.2f" r.Validation) |> String.concat " "))
                     let ps = Structured.tensors psi
-                    classifierScores ps xDev, classifierScores ps xTest, []
+                    // Which retuning epoch model selection kept (0: the pretrained start) and the dev
+                    // F1 it had: the diagnosis of "the column equals the MLP".
+                    let best = retuned |> List.fold (fun (e, v) r -> if r.Validation > v then r.Epoch, r.Validation else e, v) (0, pretrainDev)
+                    classifierScores ps xDev, classifierScores ps xTest,
+                    [ "retune_selected_epoch", float (fst best); "retune_dev_f1_selected", snd best
+                      "retune_dev_f1_last", (match List.tryLast retuned with Some r -> r.Validation | None -> nan) ]
                 | Implicit ->
                     let theta = newEnergy ()
                     let psi = InferenceNetwork.initFrom classifier
@@ -228,7 +233,9 @@ module SpenExperiment =
                     classifierScores ps xDev, classifierScores ps xTest,
                     [ "solves", float stats.Solves; "not_converged", float stats.NotConverged
                       "mean_relative_residual", stats.MeanRelativeResidual; "max_relative_residual", stats.MaxRelativeResidual
-                      "hvp_count", float stats.HvpCount ]
+                      "hvp_count", float stats.HvpCount
+                      "mean_inner_gradient_norm", stats.MeanInnerGradientNorm; "max_inner_gradient_norm", stats.MaxInnerGradientNorm
+                      "mean_inner_gradient_ratio", stats.MeanInnerGradientRatio ]
             let threshold, devF1 = MultilabelMetrics.selectThreshold MultilabelMetrics.defaultGrid scoresDev yDev
             let testF1 = MultilabelMetrics.exampleF1At threshold scoresTest yTest
             { Method = methodName options.Method; Seed = options.Seed; DevF1 = 100.0 * devF1; TestF1 = 100.0 * testF1
