@@ -26,6 +26,11 @@ type SpenArgs =
     | Inner_Lr of float
     | Outer_Lr of float
     | Pull of float
+    | Net_Lr of float
+    | Energy_Lr of float
+    | Retune_Epochs of int
+    | Plain_Hinge
+    | Clamp_Local
     | Refine of int
     | Json
     interface IArgParserTemplate with
@@ -43,6 +48,11 @@ type SpenArgs =
             | Alpha _ -> "implicit: Neumann step α (default 0.01)"
             | Inner_Lr _ -> "implicit: Adam learning rate of the inference network ψ (default 1e-4)"
             | Outer_Lr _ -> "implicit: Adam learning rate of the energy θ (default 1e-3)"
+            | Net_Lr _ -> "infnet: Adam learning rate of the inference networks Φ and Ψ (default 1e-4)"
+            | Energy_Lr _ -> "infnet: Adam learning rate of the energy θ (default 1e-3)"
+            | Retune_Epochs _ -> "infnet / infnet-ssvm: test-time retuning epochs (default 3)"
+            | Plain_Hinge -> "infnet: the plain energy in the hinge and τH as a separate term of Φ's loss (Tu & Gimpel eq. 9 as written)"
+            | Clamp_Local -> "spen / infnet: train only the global energy term, the local term clamped at the pretrained classifier (Belanger & McCallum's second stage)"
             | Pull _ -> "implicit: a well-posed inner problem: pull weight λ toward the pretrained weights, CG on H + 2λI (see ImplicitStructured.wellPosed)"
             | Refine _ -> "implicit: extra inner steps on the differentiated batch before each hypergradient (default 0; 10 with --pull)"
             | Json -> "print the metrics as one JSON object on the last line"
@@ -108,7 +118,14 @@ let run (ctx: Context) (args: ParseResults<SpenArgs>) =
         | Some pull ->
             Trainers.ImplicitStructured.wellPosed pull (args.GetResult(Refine, defaultValue = 10)) (args.GetResult(Solver_Iterations, defaultValue = 30)) implicitOptions
         | None -> { implicitOptions with RefineSteps = args.GetResult(Refine, defaultValue = implicitOptions.RefineSteps) }
-    let options = { withEpochs baseOptions with Method = methodValue; Context = ctx; Implicit = implicitOptions }
+    let infNetOptions =
+        let o = (withEpochs baseOptions).InfNet
+        { o with
+            NetworkOptimizer = (match args.TryGetResult Net_Lr with Some lr -> OptimizerOptions.adam lr | None -> o.NetworkOptimizer)
+            EnergyOptimizer = (match args.TryGetResult Energy_Lr with Some lr -> OptimizerOptions.adam lr | None -> o.EnergyOptimizer)
+            RetuneEpochs = args.GetResult(Retune_Epochs, defaultValue = o.RetuneEpochs)
+            EntropyInHinge = o.EntropyInHinge && not (args.Contains Plain_Hinge) }
+    let options = { withEpochs baseOptions with Method = methodValue; Context = ctx; Implicit = implicitOptions; InfNet = infNetOptions; ClampLocalEnergy = baseOptions.ClampLocalEnergy || args.Contains Clamp_Local }
     let results =
         [ for s in first .. first + seeds - 1 ->
             EnergyFs.Cli.Progress.withBar (sprintf "spen %s seed %d" (SpenExperiment.methodName methodValue) s) (fun report ->

@@ -53,6 +53,11 @@ type SpenExperimentOptions =
       /// (transductive; energy minimisation needs no labels; the number of epochs is chosen on dev
       /// F1) rather than on the training inputs.
       RetuneOnEvaluationInputs: bool
+      /// SPEN and inference networks: keep the local term B clamped at the pretrained classifier's
+      /// output layer and train only the global term (C₁, c₂) — Belanger & McCallum 2016 (§7) train
+      /// the local energy as a classifier first and then the global energy with the local one clamped.
+      /// Implicit training ignores it.
+      ClampLocalEnergy: bool
       /// Where tensors live.
       Context: Context }
 
@@ -91,6 +96,7 @@ module SpenExperiment =
           InfNet = { InferenceNetworks.defaults with Epochs = 10; RetuneEpochs = 3; EntropyWeight = -1.0; EntropyInHinge = true }
           Implicit = { ImplicitStructured.defaults with Epochs = 10; EntropyWeight = -1.0 }
           RetuneOnEvaluationInputs = true
+          ClampLocalEnergy = false
           Context = Context.cpu }
 
     /// A configuration that runs in well under 3 minutes on one core on bibtex: fewer epochs.
@@ -182,7 +188,10 @@ module SpenExperiment =
             let newEnergy () =
                 let last = cls[cls.Length - 2]
                 let bias = cls[cls.Length - 1]
-                Spen.createFromClassifier rng ctx (Tensor.cat 1 [ last.detach (); (Tensor.unsqueeze 1 bias).detach () ]) options.EnergyHidden
+                let theta = Spen.createFromClassifier rng ctx (Tensor.cat 1 [ last.detach (); (Tensor.unsqueeze 1 bias).detach () ]) options.EnergyHidden
+                // A parameter without requires_grad gets no gradient, and the optimizers skip it.
+                if options.ClampLocalEnergy && options.Method <> Implicit then theta.Head.requires_grad <- false
+                theta
             let scoresDev, scoresTest, extra =
                 match options.Method with
                 | Mlp -> classifierScores cls xDev, classifierScores cls xTest, []
