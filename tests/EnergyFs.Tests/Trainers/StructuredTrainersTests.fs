@@ -135,7 +135,7 @@ let tests =
                 let inside = { plain with EntropyInHinge = true }
                 let value (t: Tensor) = Tensor.toScalar t
                 // The violation is not clipped in Φ's loss, so moving τH into it changes nothing there.
-                Expect.floatClose Accuracy.high (value (InferenceNetworks.networkLoss inside theta phi phi data))
+                Expect.floatClose Accuracy.medium (value (InferenceNetworks.networkLoss inside theta phi phi data))
                     (value (InferenceNetworks.networkLoss plain theta phi phi data)) "same loss for Φ"
                 let y = InferenceNetwork.predict phi data.Inputs
                 let expected = Spen.energy theta data.Features y - InferenceNetwork.entropy y * 0.7

@@ -30,7 +30,7 @@ type SpenArgs =
     | Energy_Lr of float
     | Retune_Epochs of int
     | Plain_Hinge
-    | Clamp_Local
+    | Train_Local
     | Refine of int
     | Json
     interface IArgParserTemplate with
@@ -43,7 +43,7 @@ type SpenArgs =
             | Seeds _ -> "number of seeds to run, reporting mean ± std (default 1)"
             | Quick -> "the quick configuration (fewer epochs; < 3 minutes on one core)"
             | Epochs _ -> "training epochs of the method (pretraining excluded)"
-            | Solver _ -> "implicit: linear solver, neumann (default) or cg; or unrolled (the unrolled-differentiation baseline, K steps of 1e-3)"
+            | Solver _ -> "implicit: linear solver, neumann or cg (default: CG on H + 2λI, K = 30); or unrolled (the unrolled-differentiation baseline, K steps of 1e-3)"
             | Solver_Iterations _ -> "implicit: Neumann terms / CG iterations K (default 10)"
             | Alpha _ -> "implicit: Neumann step α (default 0.01)"
             | Inner_Lr _ -> "implicit: Adam learning rate of the inference network ψ (default 1e-4)"
@@ -52,7 +52,7 @@ type SpenArgs =
             | Energy_Lr _ -> "infnet: Adam learning rate of the energy θ (default 1e-3)"
             | Retune_Epochs _ -> "infnet / infnet-ssvm: test-time retuning epochs (default 3)"
             | Plain_Hinge -> "infnet: the plain energy in the hinge and τH as a separate term of Φ's loss (Tu & Gimpel eq. 9 as written)"
-            | Clamp_Local -> "spen / infnet: train only the global energy term, the local term clamped at the pretrained classifier (Belanger & McCallum's second stage)"
+            | Train_Local -> "spen / infnet: train the local energy term B too (by default it stays clamped at the pretrained classifier and only the global term trains, Belanger & McCallum's second stage)"
             | Pull _ -> "implicit: a well-posed inner problem: pull weight λ toward the pretrained weights, CG on H + 2λI (see ImplicitStructured.wellPosed)"
             | Refine _ -> "implicit: extra inner steps on the differentiated batch before each hypergradient (default 0; 10 with --pull)"
             | Json -> "print the metrics as one JSON object on the last line"
@@ -109,7 +109,8 @@ let run (ctx: Context) (args: ParseResults<SpenArgs>) =
         | None -> o
     let implicitOptions =
         { (withEpochs baseOptions).Implicit with
-            Solver = solver
+            // Without --solver the configuration's own solver stays (CG on the damped Hessian).
+            Solver = (if args.Contains Solver then solver else (withEpochs baseOptions).Implicit.Solver)
             Hypergradient = hypergradient
             InnerOptimizer = OptimizerOptions.adam (args.GetResult(Inner_Lr, defaultValue = 1e-4))
             OuterOptimizer = OptimizerOptions.adam (args.GetResult(Outer_Lr, defaultValue = 1e-3)) }
@@ -125,7 +126,7 @@ let run (ctx: Context) (args: ParseResults<SpenArgs>) =
             EnergyOptimizer = (match args.TryGetResult Energy_Lr with Some lr -> OptimizerOptions.adam lr | None -> o.EnergyOptimizer)
             RetuneEpochs = args.GetResult(Retune_Epochs, defaultValue = o.RetuneEpochs)
             EntropyInHinge = o.EntropyInHinge && not (args.Contains Plain_Hinge) }
-    let options = { withEpochs baseOptions with Method = methodValue; Context = ctx; Implicit = implicitOptions; InfNet = infNetOptions; ClampLocalEnergy = baseOptions.ClampLocalEnergy || args.Contains Clamp_Local }
+    let options = { withEpochs baseOptions with Method = methodValue; Context = ctx; Implicit = implicitOptions; InfNet = infNetOptions; ClampLocalEnergy = baseOptions.ClampLocalEnergy && not (args.Contains Train_Local) }
     let results =
         [ for s in first .. first + seeds - 1 ->
             EnergyFs.Cli.Progress.withBar (sprintf "spen %s seed %d" (SpenExperiment.methodName methodValue) s) (fun report ->

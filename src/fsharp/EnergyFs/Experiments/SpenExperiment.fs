@@ -87,16 +87,20 @@ module SpenExperiment =
     /// Feature network 2 × 150 ReLU (Belanger & McCallum 2016 use 150-unit layers on bibtex), energy
     /// global term h = 16, dev 20% of train; per-method settings from the trainers' defaults, except
     /// entropy smoothing τ = −1 for the inference networks (so that, at the start, the classifier
-    /// is the optimum of the local energy, as with entropic mirror descent for the SPEN).
+    /// is the optimum of the local energy, as with entropic mirror descent for the SPEN), that
+    /// smoothing inside the inference networks' hinge, the local energy clamped at the classifier
+    /// for SPEN and inference networks (only the global term trains), and a well-posed inner problem for implicit
+    /// training (λ = 1 pull toward the pretrained weights, 10 refinement steps, CG K = 30 on
+    /// H + 2λI: every solve converges on bibtex, see docs/papers/spen.md).
     let defaults =
         { Method = Spen; Seed = 0; SplitSeed = 0; DevFraction = 0.2; Hidden = [ 150; 150 ]; PretrainEpochs = 40
           PretrainOptimizer = OptimizerOptions.adam 1e-3 |> OptimizerOptions.withWeightDecay 1e-5
           EnergyHidden = 16
           Ssvm = { StructuredSvm.defaults with Epochs = 10; Optimizer = OptimizerOptions.adam 1e-3 }
           InfNet = { InferenceNetworks.defaults with Epochs = 10; RetuneEpochs = 3; EntropyWeight = -1.0; EntropyInHinge = true }
-          Implicit = { ImplicitStructured.defaults with Epochs = 10; EntropyWeight = -1.0 }
+          Implicit = { ImplicitStructured.defaults with Epochs = 10; EntropyWeight = -1.0 } |> ImplicitStructured.wellPosed 1.0 10 30
           RetuneOnEvaluationInputs = true
-          ClampLocalEnergy = false
+          ClampLocalEnergy = true
           Context = Context.cpu }
 
     /// A configuration that runs in well under 3 minutes on one core on bibtex: fewer epochs.
