@@ -31,6 +31,7 @@ type SpenArgs =
     | Retune_Epochs of int
     | Plain_Hinge
     | Train_Local
+    | Clamp_Local_Ssvm
     | Refine of int
     | Json
     interface IArgParserTemplate with
@@ -52,7 +53,8 @@ type SpenArgs =
             | Energy_Lr _ -> "infnet: Adam learning rate of the energy θ (default 1e-3)"
             | Retune_Epochs _ -> "infnet / infnet-ssvm: test-time retuning epochs (default 3)"
             | Plain_Hinge -> "infnet: the plain energy in the hinge and τH as a separate term of Φ's loss (Tu & Gimpel eq. 9 as written)"
-            | Train_Local -> "spen / infnet: train the local energy term B too (by default it stays clamped at the pretrained classifier and only the global term trains, Belanger & McCallum's second stage)"
+            | Clamp_Local_Ssvm -> "spen / infnet-ssvm: clamp the local energy term at the pretrained classifier and train only the global term"
+            | Train_Local -> "infnet: train the local energy term B too (by default it stays clamped at the pretrained classifier and only the global term trains, Belanger & McCallum's second stage)"
             | Pull _ -> "implicit: a well-posed inner problem: pull weight λ toward the pretrained weights, CG on H + 2λI (see ImplicitStructured.wellPosed)"
             | Refine _ -> "implicit: extra inner steps on the differentiated batch before each hypergradient (default 0; 10 with --pull)"
             | Json -> "print the metrics as one JSON object on the last line"
@@ -126,7 +128,11 @@ let run (ctx: Context) (args: ParseResults<SpenArgs>) =
             EnergyOptimizer = (match args.TryGetResult Energy_Lr with Some lr -> OptimizerOptions.adam lr | None -> o.EnergyOptimizer)
             RetuneEpochs = args.GetResult(Retune_Epochs, defaultValue = o.RetuneEpochs)
             EntropyInHinge = o.EntropyInHinge && not (args.Contains Plain_Hinge) }
-    let options = { withEpochs baseOptions with Method = methodValue; Context = ctx; Implicit = implicitOptions; InfNet = infNetOptions; ClampLocalEnergy = baseOptions.ClampLocalEnergy && not (args.Contains Train_Local) }
+    let options =
+        { withEpochs baseOptions with
+            Method = methodValue; Context = ctx; Implicit = implicitOptions; InfNet = infNetOptions
+            ClampLocalEnergy = baseOptions.ClampLocalEnergy && not (args.Contains Train_Local)
+            ClampLocalEnergySsvm = baseOptions.ClampLocalEnergySsvm || args.Contains Clamp_Local_Ssvm }
     let results =
         [ for s in first .. first + seeds - 1 ->
             EnergyFs.Cli.Progress.withBar (sprintf "spen %s seed %d" (SpenExperiment.methodName methodValue) s) (fun report ->
