@@ -2,7 +2,7 @@
 # EnergyFs build entry point.
 #
 #   ./build.sh test            restore, build (Release), run every test project, print "N passed, N failed"
-#   ./build.sh run [-- args]   run the energyfs CLI (no args: the main job)
+#   ./build.sh run [-- args]   run the energyfs CLI (no args: the main job, `energyfs reproduce --quick`)
 #   ./build.sh bench [args]    run the benchmarks (side by side with PyTorch when python3 has torch)
 #   ./build.sh build           restore and build (Release)
 #   ./build.sh pack            NuGet packages into artifacts/packages
@@ -195,6 +195,8 @@ run_tests() {
 
 run_cli() {
   dn build "$ROOT/src/fsharp/EnergyFs.Cli" -c "$CONFIG" -v q -nologo -clp:ErrorsOnly >&2
+  # No arguments: the main job, `energyfs reproduce --quick` (report in reports/latest).
+  [ $# -gt 0 ] || set -- reproduce --quick
   dn "$(out_dll "$ROOT/src/fsharp/EnergyFs.Cli" EnergyFs.Cli)" "$@"
 }
 

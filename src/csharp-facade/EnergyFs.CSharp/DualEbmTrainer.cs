@@ -1,102 +1,163 @@
 using TorchSharp;
 using Microsoft.FSharp.Core;
+using static EnergyFs.CSharp.FSharpInterop;
 using EnergyFs.Trainers;
 using EnergyFs.Experiments;
 
 namespace EnergyFs.CSharp;
 
-/// <summary>Options of <see cref="DualEbmTrainer"/> (defaults: η = α_z = α_w = 0.01, β = 10, feature learning, no restarts, 1000 particles, GDA).</summary>
+/// <summary>Options of <see cref="DualEbmTrainer"/>; the defaults are those of the F# <c>Dual.defaults</c>
+/// (η = α_z = α_w = 0.01, β = 10, feature learning, no restarts, 1000 particles, GDA, maximum likelihood).</summary>
 public sealed record DualTrainerOptions
 {
-    /// <summary>Langevin step of the particles.</summary>
-    public double ParticleStep { get; init; } = 0.01;
-    /// <summary>Feature step (projected gradient, then renormalisation).</summary>
-    public double FeatureStep { get; init; } = 0.01;
-    /// <summary>Mass step (multiplicative Fisher–Rao update).</summary>
-    public double MassStep { get; init; } = 0.01;
-    /// <summary>Total-variation bound β on mean(w).</summary>
-    public double TvBound { get; init; } = 10.0;
-    /// <summary>Lazy regime: features frozen, only masses learn.</summary>
-    public bool Lazy { get; init; }
-    /// <summary>Reset all particles to data samples every N iterations (null: never).</summary>
+    private static readonly DualOptions Defaults = Dual.defaults;
+
+    /// <summary>Langevin step η of the particles (default 0.01).</summary>
+    public double ParticleStep { get; init; } = Defaults.ParticleStep;
+    /// <summary>Feature step α_z: projected gradient on the sphere, then renormalisation (default 0.01).</summary>
+    public double FeatureStep { get; init; } = Defaults.FeatureStep;
+    /// <summary>Mass step α_w: multiplicative Fisher–Rao update w ← w·exp(−α_w g_w) (default 0.01).</summary>
+    public double MassStep { get; init; } = Defaults.MassStep;
+    /// <summary>Total-variation bound β: masses are rescaled so that mean(w) ≤ β (default 10).</summary>
+    public double TvBound { get; init; } = Defaults.TvBound;
+    /// <summary>Lazy (F₂/kernel) regime: features frozen, only masses learn (default false: feature learning, F₁).</summary>
+    public bool Lazy { get; init; } = Defaults.Regime.IsLazy;
+    /// <summary>Reset all particles to data samples every N iterations (default null: never; 1 is the score-matching limit).</summary>
     public int? RestartEvery { get; init; }
-    /// <summary>Reset each particle with this probability per iteration (null: never).</summary>
+    /// <summary>Reset each particle to a data sample with this probability per iteration (default null: never).
+    /// Setting both this and <see cref="RestartEvery"/> throws ArgumentException.</summary>
     public double? RestartProbability { get; init; }
-    /// <summary>Number of particles.</summary>
-    public int Particles { get; init; } = 1000;
-    /// <summary>Langevin steps per neuron update (1: GDA; more: persistent contrastive divergence).</summary>
-    public int LangevinSteps { get; init; } = 1;
-    /// <summary>Antithetic Langevin noise.</summary>
-    public bool Antithetic { get; init; }
+    /// <summary>Number of particles (default 1000).</summary>
+    public int Particles { get; init; } = Defaults.Particles;
+    /// <summary>Langevin steps per neuron update (default 1: GDA; more: persistent contrastive divergence PCD-K).</summary>
+    public int LangevinSteps { get; init; } = Defaults.LangevinSteps;
+    /// <summary>Antithetic Langevin noise (default false).</summary>
+    public bool Antithetic { get; init; } = Defaults.Antithetic;
+    /// <summary>When set, neurons follow the gradient of exact score matching on the sphere with this kernel bandwidth for
+    /// the ReLU circle term, instead of the maximum-likelihood estimate E_data[∇f] − E_particles[∇f] (default null).</summary>
+    public double? ScoreMatchingBandwidth { get; init; }
 
     internal DualOptions ToFSharp()
     {
+        if (RestartEvery is not null && RestartProbability is not null)
+            throw new ArgumentException("set RestartEvery or RestartProbability, not both", nameof(RestartProbability));
         var restart = RestartEvery is int n ? Restart.NewEvery(n)
             : RestartProbability is double p ? Restart.NewWithProbability(p) : Restart.NoRestart;
-        return new DualOptions(ParticleStep, FeatureStep, MassStep, TvBound, Lazy ? Regime.Lazy : Regime.FeatureLearning,
-            restart, Particles, LangevinSteps, Antithetic, Estimator.MaximumLikelihood);
+        var estimator = ScoreMatchingBandwidth is double h ? Estimator.NewScoreMatching(h) : Estimator.MaximumLikelihood;
+        var options = new DualOptions(ParticleStep, FeatureStep, MassStep, TvBound, Lazy ? Regime.Lazy : Regime.FeatureLearning,
+            restart, Particles, LangevinSteps, Antithetic, estimator);
+        Dual.validate(options);
+        return options;
     }
 }
 
+/// <summary>Options of <see cref="DualEbmTrainer.TeacherStudent"/>: the paper's quick configuration
+/// (<c>DualTeacherStudent.quick</c>) with a few settings exposed.</summary>
+public sealed record TeacherStudentOptions
+{
+    /// <summary>Seed of the teacher, the data, the student and the particles (default 0).</summary>
+    public long Seed { get; init; }
+    /// <summary>GDA iterations (default null: the quick configuration's).</summary>
+    public int? Iterations { get; init; }
+    /// <summary>Train the student in the lazy regime (default false: feature learning).</summary>
+    public bool Lazy { get; init; }
+    /// <summary>Where to run (default <see cref="DeviceContext.Cpu"/>).</summary>
+    public DeviceContext Context { get; init; } = DeviceContext.Cpu;
+}
+
 /// <summary>Final metrics of a teacher–student run.</summary>
-/// <param name="Kl">KL(teacher ‖ student).</param>
-/// <param name="Fisher">Fisher divergence on teacher samples.</param>
+/// <param name="Kl">KL(teacher ‖ student), by importance sampling on the sphere.</param>
+/// <param name="Fisher">Fisher divergence E_teacher‖∇_T f_teacher − ∇_T f_student‖² on teacher samples.</param>
 /// <param name="TotalVariation">mean(w) of the student.</param>
-/// <param name="AngleDegrees">Mean angle of teacher neurons to their nearest student neuron.</param>
-/// <param name="WallSeconds">Wall time.</param>
+/// <param name="AngleDegrees">Mean angle, in degrees, of the teacher neurons to their nearest student neuron.</param>
+/// <param name="WallSeconds">Wall time of the run.</param>
 public sealed record TeacherStudentMetrics(double Kl, double Fisher, double TotalVariation, double AngleDegrees, double WallSeconds);
 
-/// <summary>Dual training (two-time-scale GDA of particles and neurons) of a shallow energy on the sphere
-/// (Domingo-Enrich et al. 2021, arXiv 2107.05134). Owns its state: dispose it.</summary>
+/// <summary>Dual training of a shallow energy on the sphere by two-time-scale gradient descent–ascent: particles follow
+/// Langevin dynamics on the current energy (ascent on the dual), neurons follow E_data[∇_θ f] − E_particles[∇_θ f]
+/// (descent) (Domingo-Enrich, Bietti, Gabrié, Bruna, Vanden-Eijnden 2021, arXiv 2107.05134).
+/// Owns its state (energy and particles): dispose it. The data and the generator stay the caller's.</summary>
 public sealed class DualEbmTrainer : IDisposable
 {
     private readonly EnergyFs.Rng _rng;
     private readonly DualOptions _options;
     private readonly torch.Tensor _data;
     private DualState _state;
+    private bool _disposed;
 
-    /// <summary>Starts from a copy of <paramref name="initial"/> with particles drawn from <paramref name="data"/> [n, d] (rows on the sphere).</summary>
+    /// <summary>Starts from a copy of <paramref name="initial"/> with particles drawn from <paramref name="data"/>.
+    /// Data off the unit sphere throws ArgumentException.</summary>
+    /// <param name="rng">The generator of the particles and the noise (kept, not owned).</param>
+    /// <param name="initial">The initial energy (copied; the caller keeps it).</param>
+    /// <param name="data">Training samples [n, d], rows on the unit sphere (kept, not owned: keep it alive).</param>
+    /// <param name="options">Step sizes and regime (default: <see cref="DualTrainerOptions"/>'s defaults).</param>
     public DualEbmTrainer(RandomGenerator rng, ShallowSphereEnergy initial, torch.Tensor data, DualTrainerOptions? options = null)
     {
-        _rng = rng.Inner;
+        _rng = NotNull(rng).Inner;
         _options = (options ?? new()).ToFSharp();
-        _data = data;
-        _state = Dual.init(_rng, _options, data, initial.Inner);
+        _data = NotNull(data);
+        _state = ScopedWith(() => Dual.init(_rng, _options, data, NotNull(initial).Inner), s => new[] { s.Particles, s.Energy.Features, s.Energy.Signs, s.Energy.Masses });
+    }
+
+    private DualState State
+    {
+        get { NotDisposed(_disposed, this); return _state; }
     }
 
     /// <summary>Iterations done.</summary>
-    public int Iteration => _state.Iteration;
-    /// <summary>The current particles (owned by the trainer).</summary>
-    public torch.Tensor Particles => _state.Particles;
+    public int Iteration => State.Iteration;
+    /// <summary>The current particles [Particles, d] (owned by the trainer; replaced by <see cref="Run"/>).</summary>
+    public torch.Tensor Particles => State.Particles;
     /// <summary>A copy of the current energy (the caller disposes it).</summary>
-    public ShallowSphereEnergy CurrentEnergy() => new(EnergyFs.Energies.Shallow.copy(_state.Energy));
+    public ShallowSphereEnergy CurrentEnergy() => new(ScopedWith(() => EnergyFs.Energies.Shallow.copy(State.Energy), e => new[] { e.Features, e.Signs, e.Masses }));
 
-    /// <summary>Runs <paramref name="iterations"/> GDA iterations.</summary>
+    /// <summary>Runs <paramref name="iterations"/> GDA iterations (each: LangevinSteps particle steps, one neuron step);
+    /// the previous state's tensors are freed as it goes.</summary>
+    /// <param name="iterations">Number of iterations (≥ 0).</param>
     public void Run(int iterations)
     {
+        NonNegative(iterations);
         for (var i = 0; i < iterations; i++)
         {
-            var next = Dual.step(_rng, _options, _data, _state);
+            var next = ScopedWith(() => Dual.step(_rng, _options, _data, State), s => new[] { s.Particles, s.Energy.Features, s.Energy.Signs, s.Energy.Masses });
             Dual.dispose(_state);
             _state = next;
         }
     }
 
-    /// <summary>The paper's teacher–student experiment (quick configuration) on S^(dim−1) with <paramref name="samples"/> training samples.</summary>
-    public static TeacherStudentMetrics TeacherStudent(int dim, int samples, long seed = 0, int? iterations = null, bool lazy = false, DeviceContext? context = null)
+    /// <summary>The paper's teacher–student experiment (arXiv 2107.05134, quick configuration) on S^(dim−1) with
+    /// <paramref name="samples"/> training samples: trains a student by GDA on samples of a random teacher and returns
+    /// the final KL, Fisher divergence, TV norm and neuron angles.</summary>
+    /// <param name="dim">Ambient dimension d ≥ 2.</param>
+    /// <param name="samples">Number of training samples.</param>
+    /// <param name="options">Seed, iterations, regime and device.</param>
+    public static TeacherStudentMetrics TeacherStudent(int dim, int samples, TeacherStudentOptions? options = null)
     {
+        var t = options ?? new TeacherStudentOptions();
+        Positive(samples);
+        if (dim < 2) throw new ArgumentOutOfRangeException(nameof(dim), dim, $"dim must be ≥ 2 (the sphere S^(d−1)), got {dim}");
+        if (t.Iterations is int it) Positive(it, nameof(TeacherStudentOptions.Iterations));
         var q = DualTeacherStudent.quick(dim, samples);
         var o = q.Options;
-        var options = new DualOptions(o.ParticleStep, o.FeatureStep, o.MassStep, o.TvBound, lazy ? Regime.Lazy : Regime.FeatureLearning,
+        var dual = new DualOptions(o.ParticleStep, o.FeatureStep, o.MassStep, o.TvBound, t.Lazy ? Regime.Lazy : Regime.FeatureLearning,
             o.Restart, o.Particles, o.LangevinSteps, o.Antithetic, o.Estimator);
+        var iterations = t.Iterations ?? q.Iterations;
         var c = new TeacherStudentConfig(q.Dim, q.Samples, q.EvalSamples, q.TeacherNeurons, q.Beta, q.StudentNeurons, q.InitialMass,
-            q.Method, options, iterations ?? q.Iterations, Math.Min(q.EvalEvery, iterations ?? q.Iterations), seed);
-        var r = DualTeacherStudent.run((context ?? DeviceContext.Cpu).Inner, c, FuncConvert.FromAction<Tuple<double, string>>(_ => { }));
-        var f = r.Final;
-        DualTeacherStudent.dispose(r);
-        return new TeacherStudentMetrics(f.Kl, f.Fisher, f.Tv, f.AngleDegrees, r.WallSeconds);
+            q.Method, dual, iterations, Math.Min(q.EvalEvery, iterations), t.Seed);
+        return ScopedValue(() =>
+        {
+            var r = DualTeacherStudent.run(NotNull(t.Context).Inner, c, FuncConvert.FromAction<Tuple<double, string>>(_ => { }));
+            var f = r.Final;
+            DualTeacherStudent.dispose(r);
+            return new TeacherStudentMetrics(f.Kl, f.Fisher, f.Tv, f.AngleDegrees, r.WallSeconds);
+        });
     }
 
-    /// <inheritdoc />
-    public void Dispose() => Dual.dispose(_state);
+    /// <summary>Frees the trainer's energy and particles; later use throws ObjectDisposedException.</summary>
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        Dual.dispose(_state);
+    }
 }

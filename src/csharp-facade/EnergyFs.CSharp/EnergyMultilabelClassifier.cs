@@ -1,71 +1,146 @@
+using static EnergyFs.CSharp.FSharpInterop;
+using FsMultilabel = EnergyFs.Experiments.MultilabelOptionsModule;
+
 namespace EnergyFs.CSharp;
 
-/// <summary>Options of <see cref="EnergyMultilabelClassifier"/>.</summary>
-public sealed class EnergyMultilabelOptions
+/// <summary>Options of <see cref="EnergyMultilabelClassifier"/>; the defaults are those of the F#
+/// <c>MultilabelOptions.defaults</c> (the paper's multilabel setting), except the weight decay, which the F# experiment
+/// searches on a grid {1e-5, 1e-4, 1e-3} and this class takes as one value (default 1e-4, the grid's middle).</summary>
+public sealed record EnergyMultilabelOptions
 {
-    /// <summary>Use the quadratic energy (generalized FY loss); false: independent sigmoid baseline.</summary>
-    public bool QuadraticEnergy { get; init; } = true;
-    /// <summary>Regularizer on the box: <see cref="FyRegularizer.FermiDirac"/> (default) or <see cref="FyRegularizer.SquaredNormBox"/>.</summary>
-    public FyRegularizer Regularizer { get; init; } = FyRegularizer.FermiDirac;
-    /// <summary>Hidden units of the unary network (0: linear).</summary>
-    public int Hidden { get; init; }
-    /// <summary>Maximum epochs (early stopping on a validation split carved from the training data).</summary>
-    public int Epochs { get; init; } = 200;
-    /// <summary>Epochs without validation improvement before stopping.</summary>
-    public int Patience { get; init; } = 20;
-    /// <summary>Minibatch size.</summary>
-    public int BatchSize { get; init; } = 64;
-    /// <summary>Adam learning rate.</summary>
-    public double LearningRate { get; init; } = 1e-3;
-    /// <summary>L2 weight decay.</summary>
+    private static readonly EnergyFs.Experiments.MultilabelOptions Defaults = FsMultilabel.defaults;
+
+    /// <summary>Use the quadratic energy Φ(x, p) = ⟨u(x), p⟩ + ½⟨p, A p⟩ with the generalized FY loss (default true);
+    /// false: the independent sigmoid baseline (A = 0).</summary>
+    public bool QuadraticEnergy { get; init; } = Defaults.Loss.IsQuadraticEnergy;
+    /// <summary>Regularizer on the box: <see cref="FyRegularizer.FermiDirac"/> (default) or <see cref="FyRegularizer.SquaredNormBox"/>;
+    /// simplex regularizers throw ArgumentException.</summary>
+    public FyRegularizer Regularizer { get; init; } = new(Defaults.Regularizer);
+    /// <summary>Hidden ReLU units of the unary network u(x) (default 128; 0: linear).</summary>
+    public int Hidden { get; init; } = Defaults.Hidden;
+    /// <summary>Maximum epochs (default 200; early stopping on a validation split carved from the training rows).</summary>
+    public int Epochs { get; init; } = Defaults.Epochs;
+    /// <summary>Epochs without validation improvement before stopping (default 20).</summary>
+    public int Patience { get; init; } = Defaults.Patience;
+    /// <summary>Minibatch size (default 64).</summary>
+    public int BatchSize { get; init; } = Defaults.BatchSize;
+    /// <summary>Adam learning rate (default 1e-3).</summary>
+    public double LearningRate { get; init; } = Defaults.LearningRate;
+    /// <summary>L2 weight decay (default 1e-4).</summary>
     public double WeightDecay { get; init; } = 1e-4;
-    /// <summary>Seed of the split, the initialization and the batches.</summary>
+    /// <summary>Fraction of the training rows held out for early stopping (default 0.2).</summary>
+    public double ValidationFraction { get; init; } = Defaults.ValidationFraction;
+    /// <summary>Seed of the split, the initialization and the batches (default 0).</summary>
     public int Seed { get; init; }
-    /// <summary>Where to train.</summary>
+    /// <summary>Where to train (default <see cref="DeviceContext.Cpu"/>).</summary>
     public DeviceContext Context { get; init; } = DeviceContext.Cpu;
+
+    internal EnergyFs.Experiments.MultilabelOptions ToFSharp()
+    {
+        NotNull(Regularizer, nameof(Regularizer));
+        if (Regularizer.OnSimplex)
+            throw new ArgumentException($"Regularizer {Regularizer.Name} lives on the simplex; multilabel prediction needs a box regularizer (FermiDirac or SquaredNormBox)", nameof(Regularizer));
+        NonNegative(Hidden, nameof(Hidden));
+        Positive(Epochs, nameof(Epochs));
+        Positive(Patience, nameof(Patience));
+        Positive(BatchSize, nameof(BatchSize));
+        Positive(LearningRate, nameof(LearningRate));
+        if (!(WeightDecay >= 0)) throw new ArgumentOutOfRangeException(nameof(WeightDecay), WeightDecay, "WeightDecay must be ≥ 0");
+        if (!(ValidationFraction > 0 && ValidationFraction < 1))
+            throw new ArgumentOutOfRangeException(nameof(ValidationFraction), ValidationFraction, "ValidationFraction must be in (0, 1)");
+        return new(QuadraticEnergy ? EnergyFs.Experiments.MultilabelLoss.QuadraticEnergy : EnergyFs.Experiments.MultilabelLoss.Independent,
+            Regularizer.Inner, Hidden, Epochs, Patience, BatchSize, LearningRate, List(new[] { WeightDecay }),
+            ValidationFraction, Defaults.Inner, NotNull(Context, nameof(Context)).Inner);
+    }
 }
 
 /// <summary>A multilabel classifier trained with the generalized Fenchel-Young loss of a quadratic energy
-/// (Blondel et al. 2022, §5.1), predicting p̂ = argmax_p Φ(x, p) − Ω(p) thresholded at 0.5.</summary>
+/// Φ(x, p) = ⟨u(x), p⟩ + ½⟨p, A p⟩ on the unit box (Blondel, Llinares-López, Dadashi, Hussenot, Geist 2022,
+/// arXiv 2205.09589, multilabel experiment), predicting p̂ = argmax_{p ∈ [0,1]ᴸ} Φ(x, p) − Ω(p) thresholded at 0.5.
+/// Features are standardized with the training rows' statistics. Owns its network once fitted: dispose it.</summary>
 public sealed class EnergyMultilabelClassifier : IDisposable
 {
     private readonly EnergyMultilabelOptions options;
     private EnergyFs.Experiments.FittedMultilabel? fitted;
+    private bool disposed;
 
     /// <summary>An untrained classifier.</summary>
+    /// <param name="options">Training settings (default: <see cref="EnergyMultilabelOptions"/>'s defaults).</param>
     public EnergyMultilabelClassifier(EnergyMultilabelOptions? options = null) => this.options = options ?? new EnergyMultilabelOptions();
 
-    private EnergyFs.Experiments.MultilabelOptions FSharpOptions() =>
-        new(options.QuadraticEnergy ? EnergyFs.Experiments.MultilabelLoss.QuadraticEnergy : EnergyFs.Experiments.MultilabelLoss.Independent,
-            options.Regularizer.Inner, options.Hidden, options.Epochs, options.Patience, options.BatchSize, options.LearningRate,
-            Microsoft.FSharp.Collections.ListModule.OfArray(new[] { options.WeightDecay }),
-            EnergyFs.Experiments.MultilabelOptionsModule.defaults.ValidationFraction,
-            EnergyFs.Experiments.MultilabelOptionsModule.defaults.Inner, options.Context.Inner);
+    /// <summary>The training settings.</summary>
+    public EnergyMultilabelOptions Options => options;
 
-    /// <summary>Trains on feature rows and 0/1 label rows.</summary>
+    /// <summary>Whether <see cref="Fit"/> has run.</summary>
+    public bool IsFitted => fitted is not null;
+
+    private static void CheckRows(double[][] rows, string name, int? width = null)
+    {
+        NotNull(rows, name);
+        for (var i = 0; i < rows.Length; i++)
+        {
+            if (rows[i] is null) throw new ArgumentException($"{name}[{i}] is null", name);
+            if (rows[i].Length != (width ?? rows[0].Length))
+                throw new ArgumentException($"{name}[{i}] has {rows[i].Length} columns but {(width is null ? $"{name}[0] has" : "the model expects")} {width ?? rows[0].Length}", name);
+        }
+    }
+
+    /// <summary>Trains on feature rows [n][d] and 0/1 label rows [n][L] (a previous fit is discarded). Ragged rows,
+    /// mismatched row counts, labels outside {0, 1} or fewer than 2 rows throw ArgumentException.</summary>
+    /// <param name="features">Feature rows, all of the same length.</param>
+    /// <param name="labels">Label rows of 0/1 values, all of the same length.</param>
     public EnergyMultilabelClassifier Fit(double[][] features, double[][] labels)
     {
+        NotDisposed(disposed, this);
+        CheckRows(features, nameof(features));
+        CheckRows(labels, nameof(labels));
         if (features.Length != labels.Length)
             throw new ArgumentException($"features has {features.Length} rows but labels has {labels.Length}", nameof(labels));
-        if (labels.Length == 0) throw new ArgumentException("no training rows", nameof(features));
+        if (labels.Length < 2) throw new ArgumentException($"need at least 2 training rows, got {labels.Length}", nameof(features));
+        for (var i = 0; i < labels.Length; i++)
+            if (labels[i].Any(v => v != 0.0 && v != 1.0))
+                throw new ArgumentException($"labels[{i}] holds a value other than 0 or 1", nameof(labels));
+        var fsOptions = options.ToFSharp();
         var names = Enumerable.Range(0, labels[0].Length).Select(i => $"label{i}").ToArray();
         var data = new EnergyFs.Experiments.MultilabelData("data", features, labels, names);
         fitted?.Net.Dispose();
-        fitted = EnergyFs.Experiments.Multilabel.fit(FSharpOptions(), options.Seed, options.WeightDecay, data);
+        fitted = null;
+        // Training temporaries are freed on return; only the network's parameters and buffers survive.
+        fitted = ScopedWith(() => EnergyFs.Experiments.Multilabel.fit(fsOptions, options.Seed, options.WeightDecay, data),
+                            m => m.Net.parameters().Cast<TorchSharp.torch.Tensor>().Concat(m.Net.buffers()));
         return this;
     }
 
-    /// <summary>0/1 predictions for feature rows.</summary>
+    /// <summary>0/1 predictions [n][L] for feature rows [n][d]: argmax_p Φ(x, p) − Ω(p) thresholded at 0.5.
+    /// Throws InvalidOperationException before <see cref="Fit"/>.</summary>
+    /// <param name="features">Feature rows with the training width.</param>
     public double[][] Predict(double[][] features)
     {
+        NotDisposed(disposed, this);
         if (fitted is null) throw new InvalidOperationException("call Fit before Predict");
-        return EnergyFs.Experiments.Multilabel.predictLabels(fitted, features);
+        CheckRows(features, nameof(features), fitted.Net.Inputs);
+        return ScopedValue(() => EnergyFs.Experiments.Multilabel.predictLabels(fitted, features));
     }
 
-    /// <summary>Hamming accuracy, example F1, micro F1 and macro F1 of the predictions against 0/1 labels.</summary>
-    public IReadOnlyDictionary<string, double> Evaluate(double[][] features, double[][] labels) =>
-        EnergyFs.Experiments.MultilabelMetrics.all(Predict(features), labels).ToDictionary(t => t.Item1, t => t.Item2);
+    /// <summary>Hamming accuracy, example F1, micro F1 and macro F1 of the predictions against 0/1 labels, keyed
+    /// "hamming_accuracy", "example_f1", "micro_f1", "macro_f1".</summary>
+    /// <param name="features">Feature rows.</param>
+    /// <param name="labels">The true 0/1 label rows.</param>
+    public IReadOnlyDictionary<string, double> Evaluate(double[][] features, double[][] labels)
+    {
+        var predicted = Predict(features);
+        CheckRows(labels, nameof(labels), predicted[0].Length);
+        if (labels.Length != features.Length)
+            throw new ArgumentException($"features has {features.Length} rows but labels has {labels.Length}", nameof(labels));
+        return EnergyFs.Experiments.MultilabelMetrics.all(predicted, labels).ToDictionary(t => t.Item1, t => t.Item2);
+    }
 
-    /// <inheritdoc />
-    public void Dispose() => fitted?.Net.Dispose();
+    /// <summary>Frees the network; later use throws ObjectDisposedException.</summary>
+    public void Dispose()
+    {
+        if (disposed) return;
+        disposed = true;
+        fitted?.Net.Dispose();
+        fitted = null;
+    }
 }

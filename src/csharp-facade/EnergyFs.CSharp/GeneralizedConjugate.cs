@@ -1,4 +1,5 @@
 using TorchSharp;
+using static EnergyFs.CSharp.FSharpInterop;
 
 namespace EnergyFs.CSharp;
 
@@ -15,22 +16,26 @@ public enum InnerSolverKind
     CoordinateAscent,
 }
 
-/// <summary>Options of the inner solver.</summary>
-public sealed class InnerSolverOptions
+/// <summary>Options of the inner solver; the defaults are those of the F# <c>InnerOptions.defaults</c>.</summary>
+public sealed record InnerSolverOptions
 {
-    /// <summary>Stopping tolerance on the solver's optimality measure (default 1e-5).</summary>
-    public double Tolerance { get; init; } = 1e-5;
-    /// <summary>Iteration cap (default 500).</summary>
-    public int MaxIterations { get; init; } = 500;
-    /// <summary>Initial step size (default 1).</summary>
-    public double StepSize { get; init; } = 1.0;
-    /// <summary>Let solvers that need concavity run on energies where it is unknown or violated.</summary>
-    public bool AllowNonConcave { get; init; }
+    private static readonly EnergyFs.Solvers.InnerOptions Defaults = EnergyFs.Solvers.InnerOptionsModule.defaults;
 
-    internal EnergyFs.Solvers.InnerOptions ToFSharp() => new(Tolerance, MaxIterations, StepSize, AllowNonConcave);
+    /// <summary>Stopping tolerance on the solver's optimality measure (default 1e-5).</summary>
+    public double Tolerance { get; init; } = Defaults.Tolerance;
+    /// <summary>Iteration cap (default 500).</summary>
+    public int MaxIterations { get; init; } = Defaults.MaxIterations;
+    /// <summary>Initial step size of the gradient-type solvers (default 1).</summary>
+    public double StepSize { get; init; } = Defaults.StepSize;
+    /// <summary>Let solvers that need concavity run on energies where it is unknown or violated (default false:
+    /// ArgumentException saying the energy is not concave).</summary>
+    public bool AllowNonConcave { get; init; } = Defaults.AllowNonConcave;
+
+    internal EnergyFs.Solvers.InnerOptions ToFSharp() =>
+        new(Positive(Tolerance, nameof(Tolerance)), Positive(MaxIterations, nameof(MaxIterations)), Positive(StepSize, nameof(StepSize)), AllowNonConcave);
 }
 
-/// <summary>The result of an inner solve; owns its tensors.</summary>
+/// <summary>The result of an inner solve max_{p ∈ C} Φ(v, p) − Ω(p). Owns its tensors: dispose it.</summary>
 public sealed class InnerSolverResult : IDisposable
 {
     internal InnerSolverResult(EnergyFs.Solvers.InnerSolution s)
@@ -47,12 +52,14 @@ public sealed class InnerSolverResult : IDisposable
     public double Gap { get; }
     /// <summary>Whether the tolerance was reached.</summary>
     public bool Converged { get; }
-    /// <inheritdoc />
+    /// <summary>Frees <see cref="Value"/> and <see cref="Argmax"/>.</summary>
     public void Dispose() { Value.Dispose(); Argmax.Dispose(); }
 }
 
 /// <summary>The generalized conjugate Ω^Φ(v) = max_{p ∈ C} Φ(v, p) − Ω(p) of Blondel et al. 2022 for the quadratic
-/// energy Φ = ⟨u, p⟩ + ½⟨p, A p⟩ (A symmetrized, zero diagonal), with its generalized Fenchel-Young loss.</summary>
+/// energy Φ(v, p) = ⟨u, p⟩ + ½⟨p, A p⟩ (v = (u, A), A symmetrized, zero diagonal), with its generalized Fenchel-Young
+/// loss (Blondel, Llinares-López, Dadashi, Hussenot, Geist 2022, "Learning Energy Networks with Generalized
+/// Fenchel-Young Losses", NeurIPS, arXiv 2205.09589). Immutable; owns no native memory.</summary>
 public sealed class GeneralizedConjugate
 {
     private readonly FyRegularizer regularizer;
@@ -60,6 +67,9 @@ public sealed class GeneralizedConjugate
     private readonly EnergyFs.Solvers.InnerOptions options;
 
     /// <summary>A conjugate for a regularizer, a solver and its options.</summary>
+    /// <param name="regularizer">Ω and its domain C.</param>
+    /// <param name="solver">The inner solver (default: closed-form coordinate ascent, for box regularizers).</param>
+    /// <param name="options">Tolerance and iteration cap of the solver.</param>
     public GeneralizedConjugate(FyRegularizer regularizer, InnerSolverKind solver = InnerSolverKind.CoordinateAscent, InnerSolverOptions? options = null)
     {
         this.regularizer = regularizer ?? throw new ArgumentNullException(nameof(regularizer));
@@ -75,17 +85,38 @@ public sealed class GeneralizedConjugate
         _ => EnergyFs.Solvers.SolverKind.ClosedFormCoordinateAscent,
     };
 
+    // Shapes: u [n, k]; A [k, k] or [n, k, k]; p₀ and y [n, k]. ArgumentException naming the tensor otherwise.
+    private static EnergyFs.Energies.QuadraticInput Input(torch.Tensor unary, torch.Tensor pairwise, torch.Tensor? rows = null, string rowsName = "y")
+    {
+        Rank(unary, 2, "unary scores u [n, k]");
+        NotNull(pairwise);
+        long n = unary.shape[0], k = unary.shape[1];
+        var okPairwise = (pairwise.dim() == 2 && pairwise.shape[0] == k && pairwise.shape[1] == k)
+                         || (pairwise.dim() == 3 && pairwise.shape[0] == n && pairwise.shape[1] == k && pairwise.shape[2] == k);
+        if (!okPairwise)
+            throw new ArgumentException($"pairwise must have shape [{k}, {k}] or [{n}, {k}, {k}] for unary {Shape(unary)}, got {Shape(pairwise)}", nameof(pairwise));
+        if (rows is not null && !(rows.dim() == 2 && rows.shape[0] == n && rows.shape[1] == k))
+            throw new ArgumentException($"{rowsName} must have shape [{n}, {k}] like unary, got {Shape(rows)}", rowsName);
+        return new EnergyFs.Energies.QuadraticInput(unary, pairwise);
+    }
+
     private EnergyFs.Solvers.InnerSolution Run(EnergyFs.Energies.QuadraticInput v, torch.Tensor? init) =>
         EnergyFs.Solvers.SolverChoice.run(Kind, options, EnergyFs.Energies.Quadratic.energy, regularizer.Inner, v,
             init is null ? null : Microsoft.FSharp.Core.FSharpOption<torch.Tensor>.Some(init));
 
-    /// <summary>Solves max_p ⟨u, p⟩ + ½⟨p, A p⟩ − Ω(p) for unary [n, k] and pairwise [k, k] or [n, k, k].</summary>
+    /// <summary>Solves max_{p ∈ C} ⟨u, p⟩ + ½⟨p, A p⟩ − Ω(p) row by row.</summary>
+    /// <param name="unary">u [n, k].</param>
+    /// <param name="pairwise">A [k, k] (shared) or [n, k, k] (per row).</param>
+    /// <param name="init">Optional warm start p₀ [n, k].</param>
     public InnerSolverResult Solve(torch.Tensor unary, torch.Tensor pairwise, torch.Tensor? init = null) =>
-        new(Run(new EnergyFs.Energies.QuadraticInput(unary, pairwise), init));
+        new(ScopedWith(() => Run(Input(unary, pairwise, init, nameof(init)), init), s => new[] { s.Value, s.Argmax }));
 
     /// <summary>The generalized FY loss per row, L = Ω^Φ(v) + Ω(y) − Φ(v, y); its gradient in u and A is
-    /// ∇Φ(v, p̂) − ∇Φ(v, y) (Danskin).</summary>
+    /// ∇Φ(v, p̂) − ∇Φ(v, y) (Danskin's theorem).</summary>
+    /// <param name="unary">u [n, k].</param>
+    /// <param name="pairwise">A [k, k] or [n, k, k].</param>
+    /// <param name="y">Targets [n, k] in C.</param>
     public torch.Tensor Loss(torch.Tensor unary, torch.Tensor pairwise, torch.Tensor y) =>
-        EnergyFs.Losses.GeneralizedFenchelYoung.loss(EnergyFs.Solvers.SolverChoice.solver<EnergyFs.Energies.QuadraticInput>(Kind), options,
-            EnergyFs.Energies.Quadratic.energy, regularizer.Inner, new EnergyFs.Energies.QuadraticInput(unary, pairwise), y);
+        Scoped(() => EnergyFs.Losses.GeneralizedFenchelYoung.loss(EnergyFs.Solvers.SolverChoice.solver<EnergyFs.Energies.QuadraticInput>(Kind), options,
+            EnergyFs.Energies.Quadratic.energy, regularizer.Inner, Input(unary, pairwise, NotNull(y)), y));
 }

@@ -1,62 +1,116 @@
 using TorchSharp;
 using EnergyFs.Energies;
+using static EnergyFs.CSharp.FSharpInterop;
 
 namespace EnergyFs.CSharp;
 
+/// <summary>The activation σ of the neurons of a <see cref="ShallowSphereEnergy"/>.</summary>
+public enum ShallowActivation
+{
+    /// <summary>σ(t) = max(t, 0): the paper's choice (Domingo-Enrich et al. 2021, arXiv 2107.05134).</summary>
+    Relu,
+    /// <summary>σ(t) = max(t, 0)² / 2: C¹ with bounded σ'', so exact score matching needs no smoothing.</summary>
+    SquaredRelu,
+    /// <summary>σ(t) = log(1 + eᵗ): smooth.</summary>
+    Softplus,
+}
+
 /// <summary>A shallow energy on the sphere S^(d−1): f(x) = (1/m) Σᵢ cᵢ wᵢ σ(⟨x, zᵢ⟩) with unit features zᵢ,
 /// signs cᵢ = ±1 and masses wᵢ ≥ 0; the density is ∝ exp(−f) w.r.t. the uniform measure
-/// (Domingo-Enrich et al. 2021, arXiv 2107.05134). Owns its tensors: dispose it.</summary>
+/// (Domingo-Enrich, Bietti, Gabrié, Bruna, Vanden-Eijnden 2021, "Dual training of energy-based models with
+/// overparametrized shallow neural networks", arXiv 2107.05134). Owns its tensors: dispose it.</summary>
 public sealed class ShallowSphereEnergy : IDisposable
 {
-    internal ShallowSphere Inner { get; }
+    private readonly ShallowSphere inner;
+    private bool disposed;
 
-    internal ShallowSphereEnergy(ShallowSphere inner) => Inner = inner;
+    internal ShallowSphere Inner
+    {
+        get { NotDisposed(disposed, this); return inner; }
+    }
 
-    private static Activation ParseActivation(string activation) => EnergyFs.Energies.ActivationModule.parse(activation);
+    internal ShallowSphereEnergy(ShallowSphere inner) => this.inner = inner;
 
-    /// <summary>An energy from tensors (features [m, d] of unit rows, signs [m] of ±1, masses [m] ≥ 0);
-    /// the tensors are copied. <paramref name="activation"/>: "relu" (default), "squared-relu" or "softplus".</summary>
-    public static ShallowSphereEnergy FromTensors(torch.Tensor features, torch.Tensor signs, torch.Tensor masses, string activation = "relu") =>
-        new(Shallow.copy(Shallow.create(ParseActivation(activation), features, signs, masses)));
+    internal static Activation ToFSharp(ShallowActivation activation) => activation switch
+    {
+        ShallowActivation.Relu => Activation.Relu,
+        ShallowActivation.SquaredRelu => Activation.SquaredRelu,
+        ShallowActivation.Softplus => Activation.Softplus,
+        _ => throw new ArgumentOutOfRangeException(nameof(activation), activation, "unknown activation"),
+    };
 
-    /// <summary>m random neurons: uniform features, alternating signs, equal masses.</summary>
-    public static ShallowSphereEnergy Random(RandomGenerator rng, DeviceContext context, int neurons, int dim, double mass = 1.0, string activation = "relu") =>
-        new(Shallow.random(rng.Inner, context.Inner, ParseActivation(activation), neurons, dim, mass));
+    /// <summary>An energy from tensors (features [m, d] of unit rows, signs [m] of ±1, masses [m] ≥ 0); the tensors are
+    /// copied, so the caller keeps ownership of its own. Bad shapes throw ArgumentException naming the tensor.</summary>
+    /// <param name="features">Features zᵢ [m, d], unit rows.</param>
+    /// <param name="signs">Signs cᵢ [m], ±1.</param>
+    /// <param name="masses">Masses wᵢ [m], ≥ 0.</param>
+    /// <param name="activation">The activation σ (default ReLU).</param>
+    public static ShallowSphereEnergy FromTensors(torch.Tensor features, torch.Tensor signs, torch.Tensor masses, ShallowActivation activation = ShallowActivation.Relu) =>
+        new(ScopedWith(() => Shallow.copy(Shallow.create(ToFSharp(activation), NotNull(features), NotNull(signs), NotNull(masses))), e => new[] { e.Features, e.Signs, e.Masses }));
 
-    /// <summary>The paper's teacher: random features, all with cᵢwᵢ = −β.</summary>
+    /// <summary><paramref name="neurons"/> random neurons: features uniform on S^(d−1), alternating signs +1, −1, all
+    /// masses equal to <paramref name="mass"/>.</summary>
+    /// <param name="rng">The generator of the features.</param>
+    /// <param name="context">Device and type.</param>
+    /// <param name="neurons">m &gt; 0.</param>
+    /// <param name="dim">d ≥ 2.</param>
+    /// <param name="mass">The initial mass of every neuron (≥ 0).</param>
+    /// <param name="activation">The activation σ (default ReLU).</param>
+    public static ShallowSphereEnergy Random(RandomGenerator rng, DeviceContext context, int neurons, int dim, double mass = 1.0, ShallowActivation activation = ShallowActivation.Relu) =>
+        new(ScopedWith(() => Shallow.random(NotNull(rng).Inner, NotNull(context).Inner, ToFSharp(activation), neurons, dim, mass), e => new[] { e.Features, e.Signs, e.Masses }));
+
+    /// <summary>The paper's teacher (arXiv 2107.05134): random ReLU features, every neuron with cᵢwᵢ = −β, so the
+    /// density concentrates around the features.</summary>
+    /// <param name="rng">The generator of the features.</param>
+    /// <param name="context">Device and type.</param>
+    /// <param name="neurons">Number of teacher neurons.</param>
+    /// <param name="dim">d ≥ 2.</param>
+    /// <param name="beta">β &gt; 0 (default 10).</param>
     public static ShallowSphereEnergy Teacher(RandomGenerator rng, DeviceContext context, int neurons, int dim, double beta = 10.0) =>
-        new(Shallow.teacher(rng.Inner, context.Inner, neurons, dim, beta));
+        new(ScopedWith(() => Shallow.teacher(NotNull(rng).Inner, NotNull(context).Inner, neurons, dim, beta), e => new[] { e.Features, e.Signs, e.Masses }));
 
     /// <summary>Number of neurons m.</summary>
     public int Neurons => Inner.Neurons;
     /// <summary>Ambient dimension d.</summary>
     public int Dim => Inner.Dim;
-    /// <summary>Features [m, d] (owned by the energy; do not dispose).</summary>
+    /// <summary>Features [m, d] (owned by the energy: do not dispose; invalid after <see cref="Dispose"/>).</summary>
     public torch.Tensor Features => Inner.Features;
     /// <summary>Signs [m] (owned by the energy).</summary>
     public torch.Tensor Signs => Inner.Signs;
     /// <summary>Masses [m] (owned by the energy).</summary>
     public torch.Tensor Masses => Inner.Masses;
 
-    /// <summary>f(x) per row of x [n, d].</summary>
-    public torch.Tensor Energy(torch.Tensor x) => Shallow.energy(Inner, x);
-    /// <summary>Euclidean gradient ∇f(x) per row.</summary>
-    public torch.Tensor Gradient(torch.Tensor x) => Shallow.gradient(Inner, x);
-    /// <summary>Riemannian gradient (I − xxᵀ)∇f(x) per row.</summary>
-    public torch.Tensor TangentGradient(torch.Tensor x) => Shallow.tangentGradient(Inner, x);
-    /// <summary>Laplace–Beltrami Δ_S f(x) per row (absolutely continuous part for ReLU).</summary>
-    public torch.Tensor LaplaceBeltrami(torch.Tensor x) => Shallow.laplaceBeltrami(Inner, x);
-    /// <summary>Total-variation norm mean(w).</summary>
+    /// <summary>f(x) per row of x [n, d] → [n].</summary>
+    /// <param name="x">Points [n, d].</param>
+    public torch.Tensor Energy(torch.Tensor x) => Scoped(() => Shallow.energy(Inner, NotNull(x)));
+    /// <summary>Euclidean gradient ∇f(x) = (1/m) Σᵢ cᵢwᵢ σ'(⟨x, zᵢ⟩) zᵢ per row, [n, d].</summary>
+    /// <param name="x">Points [n, d].</param>
+    public torch.Tensor Gradient(torch.Tensor x) => Scoped(() => Shallow.gradient(Inner, NotNull(x)));
+    /// <summary>Riemannian gradient ∇_T f(x) = (I − xxᵀ)∇f(x) per row (orthogonal to x), [n, d].</summary>
+    /// <param name="x">Points [n, d] on the sphere.</param>
+    public torch.Tensor TangentGradient(torch.Tensor x) => Scoped(() => Shallow.tangentGradient(Inner, NotNull(x)));
+    /// <summary>Laplace–Beltrami Δ_S f(x) per row, [n] (the absolutely continuous part for ReLU).</summary>
+    /// <param name="x">Points [n, d] on the sphere.</param>
+    public torch.Tensor LaplaceBeltrami(torch.Tensor x) => Scoped(() => Shallow.laplaceBeltrami(Inner, NotNull(x)));
+    /// <summary>Total-variation norm mean(w) of the masses (the F₁ norm bounded by β in training).</summary>
     public double TotalVariation => Shallow.totalVariation(Inner);
-    /// <summary>A lower bound of f on the sphere (for rejection sampling).</summary>
+    /// <summary>A lower bound of f on the sphere, −(1/m) Σᵢ wᵢ max σ (for rejection sampling).</summary>
     public double LowerBound => Shallow.lowerBound(Inner);
-    /// <summary>Exact score-matching objective E_data[½‖∇_T f‖² − Δ_S f] (ReLU kinks smoothed at <paramref name="bandwidth"/>).</summary>
+
+    /// <summary>Exact score-matching objective E_data[½‖∇_T f‖² − Δ_S f] on the sphere (Hyvärinen 2005; the ReLU kinks'
+    /// circle term smoothed at <paramref name="bandwidth"/>).</summary>
+    /// <param name="data">Samples [n, d] on the sphere.</param>
+    /// <param name="bandwidth">Kernel bandwidth of the ReLU circle term (&gt; 0).</param>
     public double ScoreMatchingLoss(torch.Tensor data, double bandwidth = 0.05)
     {
-        using var l = EnergyFs.Losses.ScoreMatching.sphereShallow(bandwidth, Inner, data);
-        return l.ToDouble();
+        return ScopedValue(() => EnergyFs.Losses.ScoreMatching.sphereShallow(bandwidth, Inner, NotNull(data)).ToDouble());
     }
 
-    /// <inheritdoc />
-    public void Dispose() => Shallow.dispose(Inner);
+    /// <summary>Frees the features, signs and masses; later use throws ObjectDisposedException.</summary>
+    public void Dispose()
+    {
+        if (disposed) return;
+        disposed = true;
+        Shallow.dispose(inner);
+    }
 }

@@ -5,6 +5,7 @@ open System
 open Argu
 open EnergyFs
 
+/// Arguments of `energyfs info`.
 type InfoArgs =
     | Json
     interface IArgParserTemplate with
@@ -12,6 +13,7 @@ type InfoArgs =
             match a with
             | Json -> "print one JSON object"
 
+/// The command line of energyfs: global options (device, threads) and one subcommand per paper.
 type CliArgs =
     | [<AltCommandLine("-d")>] Device of string
     | Threads of int
@@ -20,6 +22,7 @@ type CliArgs =
     | [<CliPrefix(CliPrefix.None)>] Regression of ParseResults<Commands.Regression.RegressionArgs>
     | [<CliPrefix(CliPrefix.None)>] Fy of ParseResults<Commands.Fy.FyArgs>
     | [<CliPrefix(CliPrefix.None)>] Spen of ParseResults<Commands.Spen.SpenArgs>
+    | [<CliPrefix(CliPrefix.None)>] Reproduce of ParseResults<Commands.Reproduce.ReproduceArgs>
     interface IArgParserTemplate with
         member a.Usage =
             match a with
@@ -30,7 +33,10 @@ type CliArgs =
             | Regression _ -> "learned proposals for energy-based regression (Gustafsson et al. 2022): toy1|toy2|uci"
             | Fy _ -> "generalized Fenchel-Young losses (Blondel et al. 2022): multilabel and imitation experiments"
             | Spen _ -> "multilabel SPEN / inference networks / implicit training on a MULAN folder"
+            | Reproduce _ -> "the main job: run every paper's experiments (cached) and write report.md and report.html"
 
+/// Entry point: parses the command line (Argu prints usage and exits on errors), applies the thread
+/// and device options, and runs the subcommand; returns its exit code.
 [<EntryPoint>]
 let main argv =
     let parser = ArgumentParser.Create<CliArgs>(programName = "energyfs", errorHandler = ProcessExiter())
@@ -45,6 +51,7 @@ let main argv =
         | Some (Regression r) -> Commands.Regression.run ctx r
         | Some (Fy fy) -> Commands.Fy.run ctx fy
         | Some (Spen spen) -> Commands.Spen.run ctx spen
+        | Some (Reproduce r) -> Commands.Reproduce.run ctx r
         | _ -> Commands.Info.run ctx false
     with
     | :? ArgumentException as e ->

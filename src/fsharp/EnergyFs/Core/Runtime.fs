@@ -124,6 +124,66 @@ module Runtime =
         | None ->
             invalidArg "folder" (sprintf "%s not found in %s" (file "LibTorchSharp") (String.Join(" or ", candidates)))
 
+    /// For F# scripts that take EnergyFs from NuGet (`#r "nuget: EnergyFs"` together with
+    /// `#r "nuget: libtorch-cpu-linux-x64, 2.10.0"`, or the osx-arm64/win-x64 package): gathers the
+    /// native libraries of the libtorch package and of the TorchSharp package, found in the NuGet
+    /// packages folder TorchSharp.dll was loaded from (or NUGET_PACKAGES, or ~/.nuget/packages), into
+    /// one folder (symbolic links; copies on Windows) under the temporary folder, and loads libtorch
+    /// from there with `loadNativeFrom` (libtorch finds its own dependencies next to itself, which two
+    /// separate package folders do not give). Returns that folder. Call it before the first tensor is
+    /// created. When several libtorch versions are restored, the newest is taken. Fails naming the
+    /// folders searched when a package is missing.
+    let loadNativeFromPackages () =
+        let rid =
+            if OperatingSystem.IsWindows() then "win-x64"
+            elif OperatingSystem.IsMacOS() then "osx-arm64"
+            else "linux-x64"
+        // TorchSharp.dll sits in <packages>/torchsharp/<version>/lib/<tfm>/.
+        let torchSharpDir = IO.Path.GetDirectoryName(typeof<torch>.Assembly.Location)
+        let torchSharpVersionDir = IO.Path.GetFullPath(IO.Path.Combine(torchSharpDir, "..", ".."))
+        let roots =
+            [ IO.Path.GetFullPath(IO.Path.Combine(torchSharpVersionDir, "..", ".."))
+              (match Environment.GetEnvironmentVariable "NUGET_PACKAGES" with null | "" -> "" | p -> p)
+              IO.Path.Combine(Environment.GetFolderPath Environment.SpecialFolder.UserProfile, ".nuget", "packages") ]
+            |> List.filter (fun r -> r <> "" && IO.Directory.Exists r)
+            |> List.distinct
+        let nativeOf (versionDir: string) = IO.Path.Combine(versionDir, "runtimes", rid, "native")
+        let shim = nativeOf torchSharpVersionDir
+        if not (IO.Directory.Exists shim) then
+            invalidOp (sprintf "TorchSharp's native shim folder %s does not exist: was TorchSharp restored from NuGet?" shim)
+        let libtorchPackage = "libtorch-cpu-" + rid
+        let libtorch =
+            roots
+            |> List.collect (fun root ->
+                let dir = IO.Path.Combine(root, libtorchPackage)
+                if IO.Directory.Exists dir then
+                    [ for v in IO.Directory.GetDirectories dir do
+                        if IO.Directory.Exists(nativeOf v) then
+                            match Version.TryParse(IO.Path.GetFileName v) with
+                            | true, version -> yield version, nativeOf v
+                            | _ -> () ]
+                else [])
+            |> List.sortByDescending fst
+            |> List.tryHead
+        match libtorch with
+        | None ->
+            invalidOp (sprintf "the %s package was not found in %s: add #r \"nuget: %s, 2.10.0\" to the script"
+                           libtorchPackage (String.Join(", ", roots)) libtorchPackage)
+        | Some (libtorchVersion, libtorchNative) ->
+            let folder =
+                IO.Path.Combine(IO.Path.GetTempPath(), "energyfs-native",
+                                sprintf "torchsharp-%s-libtorch-%O-%s" (IO.Path.GetFileName torchSharpVersionDir) libtorchVersion rid)
+            IO.Directory.CreateDirectory folder |> ignore
+            for source in Array.append (IO.Directory.GetFiles libtorchNative) (IO.Directory.GetFiles shim) do
+                let target = IO.Path.Combine(folder, IO.Path.GetFileName source)
+                if not (IO.File.Exists target) then
+                    try
+                        if OperatingSystem.IsWindows() then IO.File.Copy(source, target)
+                        else IO.File.CreateSymbolicLink(target, source) |> ignore
+                    with :? IO.IOException when IO.File.Exists target -> () // another process made it first
+            loadNativeFrom folder
+            folder
+
     /// Applies ENERGYFS_THREADS when it is set (benchmarks and CI pin thread counts with it).
     let applyThreadsFromEnvironment () =
         match Environment.GetEnvironmentVariable "ENERGYFS_THREADS" with

@@ -8,7 +8,9 @@ open EnergyFs
 
 /// Whether a monitored metric should go down or up.
 type Goal =
+    /// Smaller is better (losses, errors).
     | Minimize
+    /// Larger is better (accuracies, F1, log-likelihoods).
     | Maximize
 
 /// Stop when a validation metric has not improved for `Patience` epochs.
@@ -86,15 +88,23 @@ type TrainingTask<'Batch> =
 
 /// Why a run ended.
 type StopReason =
+    /// All planned epochs ran.
     | Completed
+    /// Early stopping ended the run after this epoch (0-based, like Progress.Epoch; the history's
+    /// row key is epoch + 1): the monitored metric had not improved for `Patience` epochs.
     | EarlyStopped of epoch: int
 
 /// The outcome of a run: the per-epoch history (rows: epoch 1..n; columns: train_loss, grad_norm,
 /// lr, seconds and the validation metrics), the final state, why it stopped.
 type FitResult =
-    { History: Frame<int, string>
+    { /// Per-epoch history: rows keyed by epoch (1-based), columns train_loss, grad_norm, lr,
+      /// seconds and the validation metrics.
+      History: Frame<int, string>
+      /// The final training state (parameters restored to the best epoch when RestoreBest is on).
       State: TrainingState
+      /// Why the run ended.
       Stopped: StopReason
+      /// Wall time of this call (a resumed run counts only the time since resumption).
       Elapsed: TimeSpan }
 
 /// The training loop shared by every trainer of EnergyFs.

@@ -1,0 +1,71 @@
+using TorchSharp;
+
+namespace EnergyFs.CSharp.Tests;
+
+public class FenchelYoungLossTests
+{
+    [Fact]
+    public void ShannonLossIsCrossEntropyAndGradientIsSoftmaxMinusTarget()
+    {
+        using var theta = torch.tensor(new[,] { { 1.0, 2.0, 0.5 } });
+        using var y = torch.tensor(new[,] { { 0.0, 1.0, 0.0 } });
+        var loss = new FenchelYoungLoss(FyRegularizer.Shannon);
+        Assert.Same(FyRegularizer.Shannon, loss.Regularizer);
+        using var l = loss.Loss(theta, y);
+        double z = Math.Exp(1.0) + Math.Exp(2.0) + Math.Exp(0.5);
+        Assert.Equal(Math.Log(z) - 2.0, l.ToDouble(), 10);
+        using var g = Autodiff.Grad(t => loss.Loss(t, y).sum(), theta);
+        Assert.Equal(Math.Exp(2.0) / z - 1.0, g[0, 1].ToDouble(), 10);
+        using var closed = loss.Gradient(theta, y);
+        Assert.True(g.allclose(closed, 1e-10, 1e-12));
+    }
+
+    [Fact]
+    public void LossIsZeroAtThePredictionAndPositiveElsewhere()
+    {
+        using var theta = torch.tensor(new[,] { { 0.2, -0.4, 1.0 }, { 2.0, 2.0, -1.0 } });
+        foreach (var r in new[] { FyRegularizer.Sparsemax, FyRegularizer.FermiDirac })
+        {
+            var loss = new FenchelYoungLoss(r);
+            using var p = r.Predict(theta);
+            using var atP = loss.Loss(theta, p);
+            Assert.True(atP.abs().max().ToDouble() < 1e-8, r.Name);
+            using var other = torch.tensor(new[,] { { 0.0, 1.0, 0.0 }, { 0.0, 0.0, 1.0 } });
+            using var elsewhere = loss.Loss(theta, other);
+            Assert.True(elsewhere.min().ToDouble() > 0, r.Name);
+        }
+    }
+
+    [Fact]
+    public void LabelsAndMeanAgreeWithOneHotTargets()
+    {
+        using var theta = torch.tensor(new[,] { { 1.0, 2.0, 0.5 }, { 0.0, -1.0, 3.0 } });
+        using var labels = torch.tensor(new long[] { 1, 2 });
+        using var oneHot = torch.tensor(new[,] { { 0.0, 1.0, 0.0 }, { 0.0, 0.0, 1.0 } });
+        var loss = new FenchelYoungLoss(FyRegularizer.Shannon);
+        using var a = loss.LossOfLabels(theta, labels);
+        using var b = loss.Loss(theta, oneHot);
+        Assert.True(a.allclose(b, 1e-12, 1e-12));
+        using var mean = loss.MeanLoss(theta, oneHot);
+        Assert.Equal(b.mean().ToDouble(), mean.ToDouble(), 12);
+    }
+
+    [Fact]
+    public void TargetOutsideTheSimplexIsRefused()
+    {
+        using var theta = torch.tensor(new[,] { { 1.0, 2.0 } });
+        using var y = torch.tensor(new[,] { { 0.9, 0.9 } });
+        var ex = Assert.ThrowsAny<ArgumentException>(() => new FenchelYoungLoss(FyRegularizer.Sparsemax).Loss(theta, y));
+        Assert.Contains("simplex", ex.Message);
+        Assert.Throws<ArgumentNullException>(() => new FenchelYoungLoss(null!));
+    }
+
+    [Fact]
+    public void MismatchedShapesAreRefused()
+    {
+        using var theta = torch.tensor(new[,] { { 1.0, 2.0, 3.0 } });
+        using var y = torch.tensor(new[,] { { 0.0, 1.0 } });
+        var ex = Assert.ThrowsAny<ArgumentException>(() => new FenchelYoungLoss(FyRegularizer.Shannon).Loss(theta, y));
+        Assert.Contains("[1, 2]", ex.Message);
+    }
+}
