@@ -153,7 +153,7 @@ public sealed record ImplicitTrainingOptions
             : HypergradientMethod.ImplicitFunction;
         return new EnergyFs.Trainers.ImplicitTrainingOptions(Epochs, BatchSize, InnerSteps,
             EnergyFs.Training.OptimizerOptionsModule.adam(InnerLearningRate), EnergyFs.Training.OptimizerOptionsModule.adam(OuterLearningRate),
-            EntropyWeight, PullWeight, method, Solver?.Build() ?? Defaults.Solver, Solver?.RequireConvergence ?? Defaults.RequireConvergence, Seed);
+            EntropyWeight, PullWeight, method, Solver?.Build() ?? Defaults.Solver, Solver?.RequireConvergence ?? Defaults.RequireConvergence, Defaults.RefineSteps, Seed);
     }
 }
 

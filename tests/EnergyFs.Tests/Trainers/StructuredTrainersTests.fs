@@ -7,6 +7,7 @@ open EnergyFs.Training
 open EnergyFs.Models
 open EnergyFs.Energies
 open EnergyFs.Inference
+open EnergyFs.Losses
 open EnergyFs.Implicit
 open EnergyFs.Trainers
 open EnergyFs.Experiments
@@ -123,4 +124,48 @@ let tests =
                 let strict = { options with Solver = LinearSolvers.conjugateGradient { Iterations = 1; Tolerance = 1e-14 }; RequireConvergence = true }
                 let e = raisesOf<SolverNotConvergedException> (fun () -> ImplicitStructured.train strict (fun () -> nan) ignore theta psi data |> ignore)
                 Expect.stringContains e.Message "residual" "the error gives the residual")
+
+        testCase "entropy inside the hinge: Φ's loss is unchanged, θ's hinge sees E + τH of relaxed outputs and E at gold" <| fun () ->
+            Scope.run (fun () ->
+                let cls, data = smallData 4
+                use rng = new Rng(4L, torch.CPU)
+                let theta = Spen.create rng Context.cpu 4 8 4 |> Structured.tensors
+                let phi = FunctionalMlp.tensors cls
+                let plain = { InferenceNetworks.defaults with EntropyWeight = -0.7; EntropyInHinge = false }
+                let inside = { plain with EntropyInHinge = true }
+                let value (t: Tensor) = Tensor.toScalar t
+                // The violation is not clipped in Φ's loss, so moving τH into it changes nothing there.
+                Expect.floatClose Accuracy.medium (value (InferenceNetworks.networkLoss inside theta phi phi data))
+                    (value (InferenceNetworks.networkLoss plain theta phi phi data)) "same loss for Φ"
+                let y = InferenceNetwork.predict phi data.Inputs
+                let expected = Spen.energy theta data.Features y - InferenceNetwork.entropy y * 0.7
+                Expect.isLessThan (Tensor.maxAbsDiff (InferenceNetworks.hingeEnergy inside theta data.Features y) expected) 1e-5 "E + τH"
+                Expect.isLessThan (Tensor.maxAbsDiff (InferenceNetworks.hingeEnergy inside theta data.Features data.Labels) (Spen.energy theta data.Features data.Labels)) 1e-5 "H = 0 at 0/1 labels"
+                let hinge =
+                    Tensor.mean (Tensor.relu (StructuredHinge.l1Cost y data.Labels - expected + Spen.energy theta data.Features data.Labels))
+                Expect.floatClose Accuracy.medium (value (InferenceNetworks.energyLoss inside theta phi data)) (value hinge) "θ's loss is the smoothed hinge")
+
+        testCase "well-posed implicit training: refinement lowers the inner residual, CG converges, warnings name the residual" <| fun () ->
+            Scope.run (fun () ->
+                let cls, data = smallData 3
+                use rng = new Rng(3L, torch.CPU)
+                let theta = Spen.create rng Context.cpu 4 8 4
+                let psi = InferenceNetwork.initFrom cls
+                let options =
+                    { ImplicitStructured.defaults with
+                        Epochs = 1; BatchSize = 16; InnerSteps = 2; EntropyWeight = -1.0; InnerOptimizer = OptimizerOptions.adam 1e-2 }
+                    |> ImplicitStructured.wellPosed 1.0 30 60
+                let _, stats = ImplicitStructured.train options (fun () -> nan) ignore theta psi data
+                Expect.equal stats.Solves 2 "two outer steps"
+                Expect.equal stats.NotConverged 0 (sprintf "CG on H + 2λI converges (max relative residual %g)" stats.MaxRelativeResidual)
+                Expect.isLessThan stats.MeanInnerGradientRatio 0.5 "the inner steps reduce ‖∇ψ g‖"
+                Expect.isTrue (stats.MaxInnerGradientNorm >= stats.MeanInnerGradientNorm && stats.MeanInnerGradientNorm > 0.0) "inner residual reported"
+                let messages = ResizeArray<string>()
+                let poor = { options with Solver = LinearSolvers.conjugateGradient { Iterations = 1; Tolerance = 1e-14 } }
+                let _, poorStats = ImplicitStructured.train poor (fun () -> nan) (snd >> messages.Add) theta psi data
+                Expect.equal poorStats.NotConverged poorStats.Solves "one CG step does not converge"
+                let warning = messages |> Seq.tryFind (fun m -> m.StartsWith "warning")
+                Expect.isSome warning "a warning is reported"
+                Expect.stringContains warning.Value "relative residual" "naming the linear solver's residual"
+                Expect.stringContains warning.Value "inner residual" "and the inner residual")
     ]

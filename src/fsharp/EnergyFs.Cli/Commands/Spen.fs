@@ -25,6 +25,14 @@ type SpenArgs =
     | Alpha of float
     | Inner_Lr of float
     | Outer_Lr of float
+    | Pull of float
+    | Net_Lr of float
+    | Energy_Lr of float
+    | Retune_Epochs of int
+    | Plain_Hinge
+    | Train_Local
+    | Clamp_Local_Ssvm
+    | Refine of int
     | Json
     interface IArgParserTemplate with
         member a.Usage =
@@ -36,11 +44,19 @@ type SpenArgs =
             | Seeds _ -> "number of seeds to run, reporting mean ± std (default 1)"
             | Quick -> "the quick configuration (fewer epochs; < 3 minutes on one core)"
             | Epochs _ -> "training epochs of the method (pretraining excluded)"
-            | Solver _ -> "implicit: linear solver, neumann (default) or cg; or unrolled (the unrolled-differentiation baseline, K steps of 1e-3)"
+            | Solver _ -> "implicit: linear solver, neumann or cg (default: CG on H + 2λI, K = 30); or unrolled (the unrolled-differentiation baseline, K steps of 1e-3)"
             | Solver_Iterations _ -> "implicit: Neumann terms / CG iterations K (default 10)"
             | Alpha _ -> "implicit: Neumann step α (default 0.01)"
             | Inner_Lr _ -> "implicit: Adam learning rate of the inference network ψ (default 1e-4)"
             | Outer_Lr _ -> "implicit: Adam learning rate of the energy θ (default 1e-3)"
+            | Net_Lr _ -> "infnet: Adam learning rate of the inference networks Φ and Ψ (default 1e-4)"
+            | Energy_Lr _ -> "infnet: Adam learning rate of the energy θ (default 1e-3)"
+            | Retune_Epochs _ -> "infnet / infnet-ssvm: test-time retuning epochs (default 3)"
+            | Plain_Hinge -> "infnet: the plain energy in the hinge and τH as a separate term of Φ's loss (Tu & Gimpel eq. 9 as written)"
+            | Clamp_Local_Ssvm -> "spen / infnet-ssvm: clamp the local energy term at the pretrained classifier and train only the global term"
+            | Train_Local -> "infnet: train the local energy term B too (by default it stays clamped at the pretrained classifier and only the global term trains, Belanger & McCallum's second stage)"
+            | Pull _ -> "implicit: a well-posed inner problem: pull weight λ toward the pretrained weights, CG on H + 2λI (see ImplicitStructured.wellPosed)"
+            | Refine _ -> "implicit: extra inner steps on the differentiated batch before each hypergradient (default 0; 10 with --pull)"
             | Json -> "print the metrics as one JSON object on the last line"
 
 let private meanStd (xs: float list) =
@@ -95,11 +111,28 @@ let run (ctx: Context) (args: ParseResults<SpenArgs>) =
         | None -> o
     let implicitOptions =
         { (withEpochs baseOptions).Implicit with
-            Solver = solver
+            // Without --solver the configuration's own solver stays (CG on the damped Hessian).
+            Solver = (if args.Contains Solver then solver else (withEpochs baseOptions).Implicit.Solver)
             Hypergradient = hypergradient
             InnerOptimizer = OptimizerOptions.adam (args.GetResult(Inner_Lr, defaultValue = 1e-4))
             OuterOptimizer = OptimizerOptions.adam (args.GetResult(Outer_Lr, defaultValue = 1e-3)) }
-    let options = { withEpochs baseOptions with Method = methodValue; Context = ctx; Implicit = implicitOptions }
+    let implicitOptions =
+        match args.TryGetResult Pull with
+        | Some pull ->
+            Trainers.ImplicitStructured.wellPosed pull (args.GetResult(Refine, defaultValue = 10)) (args.GetResult(Solver_Iterations, defaultValue = 30)) implicitOptions
+        | None -> { implicitOptions with RefineSteps = args.GetResult(Refine, defaultValue = implicitOptions.RefineSteps) }
+    let infNetOptions =
+        let o = (withEpochs baseOptions).InfNet
+        { o with
+            NetworkOptimizer = (match args.TryGetResult Net_Lr with Some lr -> OptimizerOptions.adam lr | None -> o.NetworkOptimizer)
+            EnergyOptimizer = (match args.TryGetResult Energy_Lr with Some lr -> OptimizerOptions.adam lr | None -> o.EnergyOptimizer)
+            RetuneEpochs = args.GetResult(Retune_Epochs, defaultValue = o.RetuneEpochs)
+            EntropyInHinge = o.EntropyInHinge && not (args.Contains Plain_Hinge) }
+    let options =
+        { withEpochs baseOptions with
+            Method = methodValue; Context = ctx; Implicit = implicitOptions; InfNet = infNetOptions
+            ClampLocalEnergy = baseOptions.ClampLocalEnergy && not (args.Contains Train_Local)
+            ClampLocalEnergySsvm = baseOptions.ClampLocalEnergySsvm || args.Contains Clamp_Local_Ssvm }
     let results =
         [ for s in first .. first + seeds - 1 ->
             EnergyFs.Cli.Progress.withBar (sprintf "spen %s seed %d" (SpenExperiment.methodName methodValue) s) (fun report ->
@@ -111,7 +144,9 @@ let run (ctx: Context) (args: ParseResults<SpenArgs>) =
         match List.tryFind (fst >> (=) "not_converged") r.Extra with
         | Some (_, n) when n > 0.0 ->
             let res = r.Extra |> List.find (fst >> (=) "max_relative_residual") |> snd
-            eprintfn "warning: the linear solver did not converge in %g solve(s); largest relative residual %.3e" n res
+            let solves = r.Extra |> List.find (fst >> (=) "solves") |> snd
+            let inner = r.Extra |> List.tryFind (fst >> (=) "max_inner_gradient_norm") |> Option.map snd |> Option.defaultValue nan
+            eprintfn "warning: the linear solver did not converge in %g of %g solve(s); largest relative residual %.3e, largest inner residual ‖∇ψ g‖ %.3e: the implicit hypergradient is approximate" n solves res inner
         | _ -> ()
     let testMean, testStd = meanStd (results |> List.map (fun r -> r.TestF1))
     let devMean, devStd = meanStd (results |> List.map (fun r -> r.DevF1))

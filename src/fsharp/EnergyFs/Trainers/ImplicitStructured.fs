@@ -40,6 +40,10 @@ type ImplicitTrainingOptions =
       /// Fail with SolverNotConvergedException when a solve does not converge (otherwise count it
       /// and report the residuals).
       RequireConvergence: bool
+      /// Extra optimizer steps of ψ on the last inner batch (the batch whose g the implicit
+      /// function theorem differentiates) right before the hypergradient, so that ψ is closer to a
+      /// stationary point of that g (0: none, the original warm-started schedule).
+      RefineSteps: int
       /// Seed of the batch order.
       Seed: int64 }
 
@@ -54,7 +58,15 @@ type SolverStatistics =
       /// Largest relative residual.
       MaxRelativeResidual: float
       /// Hessian-vector products spent in total.
-      HvpCount: int }
+      HvpCount: int
+      /// Mean inner residual ‖∇_ψ g(θ, ψ)‖ at the points where hypergradients were taken (the
+      /// implicit function theorem assumes 0).
+      MeanInnerGradientNorm: float
+      /// Largest inner residual ‖∇_ψ g(θ, ψ)‖.
+      MaxInnerGradientNorm: float
+      /// Mean of ‖∇_ψ g‖ at the hypergradient over ‖∇_ψ g‖ at the first inner step of the same
+      /// outer step (how much the inner steps reduced the inner residual; < 1 is progress).
+      MeanInnerGradientRatio: float }
 
 /// Implicit training of an energy model for structured prediction (Shankar & Piratla 2022, arXiv
 /// 2211.11649, §3): the bilevel problem
@@ -68,12 +80,31 @@ type SolverStatistics =
 module ImplicitStructured =
 
     /// 20 epochs, batch 32, 5 inner steps, Adam 1e-4 (ψ) and 1e-3 (θ), τ = 0, λ = 1e-2,
-    /// Neumann series with 10 terms and α = 0.1, failures counted.
+    /// Neumann series with 10 terms and α = 0.1, failures counted, no refinement steps.
     let defaults =
         { Epochs = 20; BatchSize = 32; InnerSteps = 5; InnerOptimizer = OptimizerOptions.adam 1e-4; OuterOptimizer = OptimizerOptions.adam 1e-3
           EntropyWeight = 0.0; PullWeight = 1e-2; Hypergradient = ImplicitFunction
           Solver = LinearSolvers.neumann { LinearSolvers.neumannDefaults with Terms = 10; Alpha = 0.1 }
-          RequireConvergence = false; Seed = 0L }
+          RequireConvergence = false; RefineSteps = 0; Seed = 0L }
+
+    /// A well-posed inner problem for the implicit function theorem: the pull λ‖ψ − ψ₀‖² toward
+    /// the pretrained weights with λ = `pull` adds 2λI to the inner Hessian (Shankar & Piratla's
+    /// regularised inner problem allows it), `refine` extra inner steps on the differentiated batch,
+    /// and conjugate gradient (K = `iterations`, relative tolerance 1e-2) on H + δI with δ = 2λ as a
+    /// guard against the remaining negative curvature of the energy term.
+    let wellPosed (pull: float) (refine: int) (iterations: int) (options: ImplicitTrainingOptions) =
+        Checks.nonNegative "pull" pull
+        { options with
+            PullWeight = pull; RefineSteps = refine
+            Solver = LinearSolvers.damped (2.0 * pull) (LinearSolvers.conjugateGradient { LinearSolvers.cgDefaults with Iterations = iterations; Tolerance = 1e-2 }) }
+
+    /// ‖∇_ψ g(θ, ψ)‖ over all blocks of ψ: the inner residual.
+    let innerGradientNorm (g: Tensor list -> Tensor list -> Tensor) (theta: Tensor list) (psi: Tensor list) : float =
+        Scope.run (fun () ->
+            let ps = psi |> List.map (fun p -> p.detach().requires_grad_ true)
+            let th = theta |> List.map Tensor.detach
+            let gs = torch.autograd.grad (ResizeArray [ g th ps ], ResizeArray ps, null, false, false, true)
+            gs |> Seq.sumBy (fun t -> if isNull t || t.Handle = System.IntPtr.Zero then 0.0 else Tensor.toScalar (Tensor.sum (Tensor.square t))) |> sqrt)
 
     /// The inner objective g(θ, ψ) on a batch.
     let innerObjective (options: ImplicitTrainingOptions) (psi0: Tensor list) (b: MultilabelExamples) (theta: Tensor list) (psi: Tensor list) =
@@ -94,6 +125,7 @@ module ImplicitStructured =
         Checks.positiveInt "Epochs" options.Epochs
         Checks.positiveInt "InnerSteps" options.InnerSteps
         Checks.nonNegative "PullWeight" options.PullWeight
+        if options.RefineSteps < 0 then invalidArg "RefineSteps" (sprintf "RefineSteps must be ≥ 0, got %d" options.RefineSteps)
         Structured.check "data" data
         use rng = new Rng(options.Seed, data.Labels.device)
         use innerOptimizer = Optimizer.ofParameters options.InnerOptimizer psi
@@ -105,20 +137,32 @@ module ImplicitStructured =
         let n = Structured.count data
         let mutable solves, notConverged, hvps = 0, 0, 0
         let mutable sumResidual, maxResidual = 0.0, 0.0
+        let mutable sumInner, maxInner, sumRatio, innerCount = 0.0, 0.0, 0.0, 0
         let records =
             [ for epoch in 1 .. options.Epochs do
                 let watch = Stopwatch.StartNew ()
                 let batches = Batches.shuffled rng data.Labels.device options.BatchSize n |> Array.ofSeq
                 let losses = ResizeArray()
+                let solvesBefore, failuresBefore = solves, notConverged
+                let mutable epochMaxResidual, epochMaxInner = 0.0, 0.0
                 let mutable i = 0
                 while i < batches.Length do
                     Scope.run (fun () ->
                         // Inner: InnerSteps steps of ψ on the energy (warm start).
                         let mutable last = Structured.select batches[i] data
+                        let startNorm = innerGradientNorm (innerObjective options psi0 last) th ps
                         for k in 0 .. options.InnerSteps - 1 do
                             if i + k < batches.Length then
                                 last <- Structured.select batches[i + k] data
                                 Structured.step innerOptimizer namedPsi (epoch - 1) (innerObjective options psi0 last th ps) |> ignore
+                        for _ in 1 .. options.RefineSteps do
+                            Structured.step innerOptimizer namedPsi (epoch - 1) (innerObjective options psi0 last th ps) |> ignore
+                        let endNorm = innerGradientNorm (innerObjective options psi0 last) th ps
+                        sumInner <- sumInner + endNorm
+                        maxInner <- max maxInner endNorm
+                        epochMaxInner <- max epochMaxInner endNorm
+                        if startNorm > 0.0 then sumRatio <- sumRatio + endNorm / startNorm
+                        innerCount <- innerCount + 1
                         // Outer: a batch the inner steps did not see.
                         let j = i + options.InnerSteps
                         let outer = Structured.select batches[if j < batches.Length then j else (i + batches.Length / 2) % batches.Length] data
@@ -139,6 +183,7 @@ module ImplicitStructured =
                             if Double.IsFinite d.RelativeResidual then
                                 sumResidual <- sumResidual + d.RelativeResidual
                                 maxResidual <- max maxResidual d.RelativeResidual
+                                epochMaxResidual <- max epochMaxResidual d.RelativeResidual
                         | None -> ()
                         outerOptimizer.ZeroGrad ()
                         Hypergradient.accumulateInto th r.Gradient
@@ -150,9 +195,15 @@ module ImplicitStructured =
                 keeper.Offer score
                 let mean = if losses.Count = 0 then nan else Seq.average losses
                 progress (float epoch / float options.Epochs, sprintf "epoch %d  outer BCE %.4f  dev %.4f" epoch mean score)
+                if notConverged > failuresBefore then
+                    progress (float epoch / float options.Epochs,
+                              sprintf "warning: epoch %d: %d of %d linear solves did not converge (largest relative residual %.3e; largest inner residual ‖∇ψ g‖ %.3e): the implicit hypergradient is approximate"
+                                  epoch (notConverged - failuresBefore) (solves - solvesBefore) epochMaxResidual epochMaxInner)
                 yield { Epoch = epoch; Loss = mean; Validation = score; Seconds = watch.Elapsed.TotalSeconds } ]
         keeper.RestoreBest ()
         Scope.disposeAll psi0
         records,
         { Solves = solves; NotConverged = notConverged; HvpCount = hvps
-          MeanRelativeResidual = (if solves > 0 then sumResidual / float solves else nan); MaxRelativeResidual = maxResidual }
+          MeanRelativeResidual = (if solves > 0 then sumResidual / float solves else nan); MaxRelativeResidual = maxResidual
+          MeanInnerGradientNorm = (if innerCount > 0 then sumInner / float innerCount else nan); MaxInnerGradientNorm = maxInner
+          MeanInnerGradientRatio = (if innerCount > 0 then sumRatio / float innerCount else nan) }

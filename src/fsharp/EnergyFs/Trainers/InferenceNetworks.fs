@@ -27,6 +27,13 @@ type InferenceNetworkOptions =
       PullWeight: float
       /// Epochs of test-time retuning of Ψ with θ fixed (0: use Φ at test time).
       RetuneEpochs: int
+      /// When true, the hinge compares the smoothed energy E_θ(x, ȳ) + τH(ȳ) (τ the entropy
+      /// weight) of the network's relaxed output with the energy of the gold labels (whose entropy
+      /// is 0), and Φ gets no separate entropy term: θ then learns the same smoothed energy that
+      /// test-time retuning minimises (as the structured SVM does with its entropy-smoothed
+      /// inference). When false, the plain energy goes into the hinge and τH is a separate term of
+      /// Φ's loss (the original formulation, eq. 9).
+      EntropyInHinge: bool
       /// Seed of the batch order.
       Seed: int64 }
 
@@ -43,21 +50,29 @@ module InferenceNetworks =
     /// 5 retuning epochs.
     let defaults =
         { Epochs = 20; BatchSize = 32; EnergyOptimizer = OptimizerOptions.adam 1e-3; NetworkOptimizer = OptimizerOptions.adam 1e-4
-          Margin = MarginRescaled; EntropyWeight = 0.1; PullWeight = 1e-3; RetuneEpochs = 5; Seed = 0L }
+          Margin = MarginRescaled; EntropyWeight = 0.1; PullWeight = 1e-3; RetuneEpochs = 5; EntropyInHinge = false; Seed = 0L }
 
-    /// The loss of Φ on a batch (to minimise): −mean violation + τ mean H + λ‖Φ − Φ₀‖², θ fixed.
+    /// The energy the hinge sees for relaxed outputs ȳ: E_θ(x, ȳ) + τH(ȳ) when EntropyInHinge, else
+    /// E_θ(x, ȳ) (per example).
+    let hingeEnergy (options: InferenceNetworkOptions) (theta: Tensor list) (features: Tensor) (y: Tensor) : Tensor =
+        if options.EntropyInHinge && options.EntropyWeight <> 0.0 then
+            Spen.energy theta features y + InferenceNetwork.entropy y * options.EntropyWeight
+        else Spen.energy theta features y
+
+    /// The loss of Φ on a batch (to minimise): −mean violation + τ mean H + λ‖Φ − Φ₀‖², θ fixed
+    /// (with EntropyInHinge the τH term sits inside the violation instead).
     let networkLoss (options: InferenceNetworkOptions) (theta: Tensor list) (phi0: Tensor list) (phi: Tensor list) (b: MultilabelExamples) =
         let th = theta |> List.map Tensor.detach
         let y = InferenceNetwork.predict phi b.Inputs
         let violation =
-            StructuredHinge.violation options.Margin (StructuredHinge.l1Cost y b.Labels) (Spen.energy th b.Features y) (Spen.energy th b.Features b.Labels)
-        -(Tensor.mean violation) + Tensor.mean (InferenceNetwork.entropy y) * options.EntropyWeight
-        + InferenceNetwork.pullToward phi0 phi * options.PullWeight
+            StructuredHinge.violation options.Margin (StructuredHinge.l1Cost y b.Labels) (hingeEnergy options th b.Features y) (Spen.energy th b.Features b.Labels)
+        let loss = -(Tensor.mean violation) + InferenceNetwork.pullToward phi0 phi * options.PullWeight
+        if options.EntropyInHinge then loss else loss + Tensor.mean (InferenceNetwork.entropy y) * options.EntropyWeight
 
     /// The loss of θ on a batch (to minimise): the mean hinge at ȳ = F_Φ(x), Φ fixed.
     let energyLoss (options: InferenceNetworkOptions) (theta: Tensor list) (phi: Tensor list) (b: MultilabelExamples) =
         let y = Diff.noGrad (fun () -> InferenceNetwork.predict phi b.Inputs)
-        Tensor.mean (StructuredHinge.hinge options.Margin (StructuredHinge.l1Cost y b.Labels) (Spen.energy theta b.Features y) (Spen.energy theta b.Features b.Labels))
+        Tensor.mean (StructuredHinge.hinge options.Margin (StructuredHinge.l1Cost y b.Labels) (hingeEnergy options theta b.Features y) (Spen.energy theta b.Features b.Labels))
 
     /// Test-time retuning of Ψ in place with θ fixed; keeps the Ψ of the best validation score.
     /// Only the inputs and features of `data` are read (the labels are not): retuning may run on
