@@ -38,7 +38,7 @@ type RegressionArgs =
             | Splits _ -> "uci: how many of the train/test splits to run, a number or all (default all: the folder's 20)"
             | Steps _ -> "uci: optimizer steps per split (sets the epochs from the training size; default: 40 epochs, at least 2000 steps)"
             | Quick -> "uci: a quick per-split configuration (M = 64, 1000 steps) for runs on all splits on a CPU"
-            | Plot _ -> "toy1/toy2: write heatmaps of the true and learned densities to this HTML file"
+            | Plot _ -> "toy1/toy2: write heatmaps and fixed-x slices of the true and learned densities (EBM by quadrature, MDN exact) into this folder (or to this .html file and its -slices.html)"
             | Paper -> "the paper's scale (M = 1024, 75 epochs); slower"
             | Json -> "print the metrics as one JSON object on the last line"
 
@@ -73,9 +73,17 @@ let run (ctx: Context) (args: ParseResults<RegressionArgs>) =
             EnergyFs.Cli.Progress.withBar (sprintf "%s %s" task methodName) (fun report ->
                 ToyRegression.run ctx set { options with Regression = { options.Regression with OnProgress = fun p -> report (p.Fraction, sprintf "loss %.4f" p.Loss) } })
         args.TryGetResult Plot |> Option.iter (fun path ->
-            let axis, panels = ToyRegression.densityGrids ctx set 200 model
-            ToyRegression.densityChart (sprintf "%s, method %s" task methodName) axis panels |> EnergyFs.Reports.Charts.saveHtml path
-            if not json then printfn "densities written to %s" path)
+            // A folder (two files named after the task and method), or an .html file (its slices beside it).
+            let heatPath, slicePath =
+                if path.EndsWith (".html", StringComparison.OrdinalIgnoreCase) then path, path.Substring (0, path.Length - 5) + "-slices.html"
+                else
+                    IO.Directory.CreateDirectory path |> ignore
+                    IO.Path.Combine (path, sprintf "%s-%s-heatmaps.html" task methodName), IO.Path.Combine (path, sprintf "%s-%s-slices.html" task methodName)
+            let xAxis, yAxis, panels = ToyRegression.densityHeatmaps ctx set 200 model
+            ToyRegression.heatmapChart (sprintf "%s, method %s" task methodName) xAxis yAxis panels |> EnergyFs.Reports.Charts.saveHtml heatPath
+            let slices = ToyRegression.densitySlices ctx set (ToyRegression.sliceXs set) 800 model
+            ToyRegression.slicesChart (sprintf "%s, method %s: p(y | x) at fixed x" task methodName) slices |> EnergyFs.Reports.Charts.saveHtml slicePath
+            if not json then printfn "densities written to %s and %s" heatPath slicePath)
         model.Dispose ()
         if not json then
             printfn "%s, method %s, seed %d, M = %d, K = %d, %d epochs" task methodName seed options.Regression.Samples options.Regression.Components options.Regression.Epochs
