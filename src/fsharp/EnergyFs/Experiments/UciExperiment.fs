@@ -24,12 +24,17 @@ type SplitMetrics =
 
 /// One method's metrics summarised over splits (mean ± population std).
 type UciSummary =
-    { Method: RegressionMethod
+    { /// The method summarised.
+      Method: RegressionMethod
       /// Number of splits run.
       Splits: int
+      /// Mean over splits of the test NLL (original units).
       NllMean: float
+      /// Population std over splits of the test NLL.
       NllStd: float
+      /// Mean over splits of the test RMSE (original units).
       RmseMean: float
+      /// Population std over splits of the test RMSE.
       RmseStd: float
       /// The second model's NLL (the joint EBM's proposal, the teacher-trained MDN's teacher EBM); NaN if none.
       SecondNllMean: float
