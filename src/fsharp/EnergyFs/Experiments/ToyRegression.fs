@@ -140,11 +140,12 @@ module ToyRegression =
             else Mdn.logDensity (model.Proposal x).Value cand)
 
     /// The plotting and KL domain (x low, x high, y low, y high) of a set: [−3, 3]² for set 1 (the
-    /// paper's KL grid); x ∈ [0, 1], y ∈ [−6, 10] for set 2 (its data lie in y ∈ [−4.5, 9]).
+    /// paper's KL grid); x ∈ [0, 1], y ∈ [−9, 10] for set 2 (its density lies in y ∈ [−8.75, 9]:
+    /// the symmetric zone reaches μ = −5 with σ = 1.25).
     let domain (set: ToySet) =
         match set with
         | Toy1 -> (-3.0, 3.0, -3.0, 3.0)
-        | Toy2 -> (0.0, 1.0, -6.0, 10.0)
+        | Toy2 -> (0.0, 1.0, -9.0, 10.0)
 
     /// KL(p ‖ p̂) between the true and the model's conditional, each normalised on a g-point grid
     /// over the set's y range, averaged over g values of x on its x range (`domain`; for set 1 the
