@@ -21,6 +21,7 @@ type RegressionArgs =
     | Components of k: int
     | Splits of splits: string
     | Steps of steps: int
+    | First_Split of first: int
     | Quick
     | Plot of html: string
     | Paper
@@ -37,6 +38,7 @@ type RegressionArgs =
             | Components _ -> "mixture components K (default 4)"
             | Splits _ -> "uci: how many of the train/test splits to run, a number or all (default all: the folder's 20)"
             | Steps _ -> "uci: optimizer steps per split (sets the epochs from the training size; default: 40 epochs, at least 2000 steps)"
+            | First_Split _ -> "uci: start at this split (default 0): --first-split 10 --splits 10 runs splits 10..19, with the seeds a full run gives them"
             | Quick -> "uci: a quick per-split configuration (M = 64, 1000 steps) for runs on all splits on a CPU"
             | Plot _ -> "toy1/toy2: write heatmaps and fixed-x slices of the true and learned densities (EBM by quadrature, MDN exact) into this folder (or to this .html file and its -slices.html)"
             | Paper -> "the paper's scale (M = 1024, 75 epochs); slower"
@@ -115,14 +117,19 @@ let run (ctx: Context) (args: ParseResults<RegressionArgs>) =
                         with :? IO.DirectoryNotFoundException as e -> invalidArg "data" (sprintf "no UCI folder '%s': %s" dir e.Message)
                 (fun i -> UciExperiment.loadSplit ctx folder i), UciExperiment.splitCount folder, IO.Path.GetFileName (IO.Path.TrimEndingDirectorySeparator (IO.Path.GetFullPath folder))
             | None -> (fun i -> UciExperiment.syntheticSplit ctx (1000L + int64 i) 1000), 20, "synthetic"
+        let first = args.GetResult (First_Split, defaultValue = 0)
+        if first < 0 || first >= splitCount then invalidArg "first-split" (sprintf "--first-split must be in 0..%d, got %d" (splitCount - 1) first)
         let splits =
             match args.TryGetResult Splits with
-            | None -> splitCount
-            | Some s when s.Trim().ToLowerInvariant () = "all" -> splitCount
+            | None -> splitCount - first
+            | Some s when s.Trim().ToLowerInvariant () = "all" -> splitCount - first
             | Some s ->
                 match Int32.TryParse s with
-                | true, n when n >= 1 -> min splitCount n
+                | true, n when n >= 1 -> min (splitCount - first) n
                 | _ -> invalidArg "splits" (sprintf "--splits takes a positive number or all, got '%s'" s)
+        // Split first + i is trained with seed (seed + first + i), as in a run from split 0.
+        let load = fun i -> load (first + i)
+        let options = { options with Seed = options.Seed + int64 first }
         let methods = if allMethods then [ MdnAlone; Teacher; NceFixedNoise; Joint ] else [ method' ]
         let total = float (splits * methods.Length)
         let summaries =
@@ -138,7 +145,7 @@ let run (ctx: Context) (args: ParseResults<RegressionArgs>) =
         let fieldsOf (s: UciSummary) =
             [ "test_nll_mean", box s.NllMean; "test_nll_std", box s.NllStd; "test_rmse_mean", box s.RmseMean; "test_rmse_std", box s.RmseStd
               "second_nll_mean", box s.SecondNllMean; "second_nll_std", box s.SecondNllStd; "train_seconds", box s.Seconds ]
-        let head = [ "task", box "uci"; "data", box name; "method", box methodName; "seed", box seed; "splits", box splits
+        let head = [ "task", box "uci"; "data", box name; "method", box methodName; "seed", box seed; "first_split", box first; "splits", box splits
                      "samples", box options.Samples; "steps", box minSteps ]
         match summaries with
         | [ s ] when not allMethods -> printJson (head @ fieldsOf s)
