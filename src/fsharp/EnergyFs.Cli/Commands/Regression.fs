@@ -137,7 +137,7 @@ let run (ctx: Context) (args: ParseResults<RegressionArgs>) =
                 let mutable done' = 0
                 UciExperiment.compare ctx options minSteps load splits methods (fun m i r ->
                     done' <- done' + 1
-                    report (float done' / total, sprintf "%s split %d NLL %.3f" (RegressionMethod.name m) i r.Nll)))
+                    report (float done' / total, sprintf "%s split %d NLL %.3f" (RegressionMethod.name m) (first + i) r.Nll)))
         if not json then
             printfn "uci %s, %d splits, seed %d, M = %d, %s" name splits seed options.Samples
                 (if minSteps > 0 && options.Epochs = 1 then sprintf "%d steps per split" minSteps else sprintf "%d epochs (≥ %d steps)" options.Epochs minSteps)
