@@ -75,6 +75,36 @@ let tests =
                 let klOnly = Diff.gradParams false klPart headParams
                 List.iter2 (fun (a: Tensor) b -> Expect.isLessThan (Tensor.maxAbsDiff a b) 1e-6 "head gradient = KL gradient") totalHead klOnly)
 
+        testCase "teacher: the EBM's gradient is NCE's alone, the MDN's is ½ KL + ½ NLL (the authors' teacher loss)" <| fun () ->
+            Scope.run (fun () ->
+                let x, y = bimodalData 6L
+                let options = { quick with Method = Teacher }
+                use rng0 = new Rng(0L, ctx.Device)
+                use model = Regression.create ctx rng0 options 1 1
+                let ebm = model.Ebm.Value
+                let ebmParams = ebm.parameters () |> List.ofSeq |> List.map (fun p -> p :> Tensor)
+                let allParams = model.parameters () |> List.ofSeq |> List.map (fun p -> p :> Tensor)
+                let mdnParams = allParams |> List.filter (fun p -> not (ebmParams |> List.exists (fun e -> Object.ReferenceEquals (e, p))))
+                Expect.isGreaterThan mdnParams.Length 0 "the teacher model has a separate MDN"
+                let total () =
+                    use rng = new Rng(11L, ctx.Device)
+                    Regression.loss options rng model x y
+                let parts () =
+                    use rng = new Rng(11L, ctx.Device)
+                    let q = (model.Proposal x).Value
+                    let s = Mdn.sample rng options.Samples q
+                    let c = Tensor.cat 1 [ y.unsqueeze 1L; s ]
+                    let f = ebm.forward (x, c)
+                    let logQ = Mdn.logDensity q c
+                    let rest (t: Tensor) = t.narrow (1L, 1L, int64 options.Samples)
+                    EnergyFs.Losses.Nce.ranking f logQ, EnergyFs.Losses.ProposalKl.loss (rest f) (rest logQ), Mdn.nll q y
+                let nce, _, _ = parts ()
+                List.iter2 (fun (a: Tensor) b -> Expect.isLessThan (Tensor.maxAbsDiff a b) 1e-6 "EBM gradient = NCE gradient")
+                    (Diff.gradParams false (total ()) ebmParams) (Diff.gradParams false nce ebmParams)
+                let _, kl, nll = parts ()
+                List.iter2 (fun (a: Tensor) b -> Expect.isLessThan (Tensor.maxAbsDiff a b) 1e-6 "MDN gradient = ½ KL + ½ NLL gradient")
+                    (Diff.gradParams false (total ()) mdnParams) (Diff.gradParams false (kl * 0.5 + nll * 0.5) mdnParams))
+
         testCase "the same seed gives the same model, for every method" <| fun () ->
             Scope.run (fun () ->
                 let x, y = bimodalData 4L

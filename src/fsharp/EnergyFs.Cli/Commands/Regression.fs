@@ -19,7 +19,10 @@ type RegressionArgs =
     | Epochs of epochs: int
     | Samples of samples: int
     | Components of k: int
-    | Splits of splits: int
+    | Splits of splits: string
+    | Steps of steps: int
+    | First_Split of first: int
+    | Quick
     | Plot of html: string
     | Paper
     | Json
@@ -28,13 +31,16 @@ type RegressionArgs =
             match a with
             | Task _ -> "toy1, toy2 or uci"
             | Data _ -> "the UCI data set folder (data.txt, index_*.txt) for uci; without it, a synthetic stand-in"
-            | Method _ -> "joint (default), mdn, nce or teacher"
+            | Method _ -> "joint (default), mdn, nce or teacher; uci also takes all (one table of every method)"
             | Seed _ -> "seed of the model, batches and samples (default 0)"
             | Epochs _ -> "training epochs (default: 60 toy; uci: 40, raised to reach 2000 steps on small sets)"
             | Samples _ -> "proposal samples M per example (default: 256; 1024 with --paper)"
             | Components _ -> "mixture components K (default 4)"
-            | Splits _ -> "uci: how many of the train/test splits to run (default 20)"
-            | Plot _ -> "toy1/toy2: write heatmaps of the true and learned densities to this HTML file"
+            | Splits _ -> "uci: how many of the train/test splits to run, a number or all (default all: the folder's 20)"
+            | Steps _ -> "uci: optimizer steps per split (sets the epochs from the training size; default: 40 epochs, at least 2000 steps)"
+            | First_Split _ -> "uci: start at this split (default 0): --first-split 10 --splits 10 runs splits 10..19, with the seeds a full run gives them"
+            | Quick -> "uci: a quick per-split configuration (M = 64, 1000 steps) for runs on all splits on a CPU"
+            | Plot _ -> "toy1/toy2: write heatmaps and fixed-x slices of the true and learned densities (EBM by quadrature, MDN exact) into this folder (or to this .html file and its -slices.html)"
             | Paper -> "the paper's scale (M = 1024, 75 epochs); slower"
             | Json -> "print the metrics as one JSON object on the last line"
 
@@ -48,7 +54,8 @@ let private printJson (fields: (string * obj) list) =
 let run (ctx: Context) (args: ParseResults<RegressionArgs>) =
     let task = args.GetResult(Task).Trim().ToLowerInvariant()
     let methodName = args.GetResult (Method, defaultValue = "joint")
-    let method' = RegressionMethod.parse methodName
+    let allMethods = methodName.Trim().ToLowerInvariant () = "all"
+    let method' = if allMethods then Joint else RegressionMethod.parse methodName
     let seed = int64 (args.GetResult (Seed, defaultValue = 0))
     let json = args.Contains Json
     let withOverrides (o: RegressionOptions) =
@@ -59,6 +66,7 @@ let run (ctx: Context) (args: ParseResults<RegressionArgs>) =
             Samples = args.GetResult (Samples, defaultValue = o.Samples)
             Components = args.GetResult (Components, defaultValue = o.Components) }
     match task with
+    | "toy1" | "toy2" when allMethods -> invalidArg "method" "--method all is for uci; toy runs take one method"
     | "toy1" | "toy2" ->
         let set = if task = "toy1" then Toy1 else Toy2
         let baseOptions = if args.Contains Paper then ToyOptions.paper else ToyOptions.quick
@@ -67,9 +75,17 @@ let run (ctx: Context) (args: ParseResults<RegressionArgs>) =
             EnergyFs.Cli.Progress.withBar (sprintf "%s %s" task methodName) (fun report ->
                 ToyRegression.run ctx set { options with Regression = { options.Regression with OnProgress = fun p -> report (p.Fraction, sprintf "loss %.4f" p.Loss) } })
         args.TryGetResult Plot |> Option.iter (fun path ->
-            let axis, panels = ToyRegression.densityGrids ctx set 200 model
-            ToyRegression.densityChart (sprintf "%s, method %s" task methodName) axis panels |> EnergyFs.Reports.Charts.saveHtml path
-            if not json then printfn "densities written to %s" path)
+            // A folder (two files named after the task and method), or an .html file (its slices beside it).
+            let heatPath, slicePath =
+                if path.EndsWith (".html", StringComparison.OrdinalIgnoreCase) then path, path.Substring (0, path.Length - 5) + "-slices.html"
+                else
+                    IO.Directory.CreateDirectory path |> ignore
+                    IO.Path.Combine (path, sprintf "%s-%s-heatmaps.html" task methodName), IO.Path.Combine (path, sprintf "%s-%s-slices.html" task methodName)
+            let xAxis, yAxis, panels = ToyRegression.densityHeatmaps ctx set 200 model
+            ToyRegression.heatmapChart (sprintf "%s, method %s" task methodName) xAxis yAxis panels |> EnergyFs.Reports.Charts.saveHtml heatPath
+            let slices = ToyRegression.densitySlices ctx set (ToyRegression.sliceXs set) 800 model
+            ToyRegression.slicesChart (sprintf "%s, method %s: p(y | x) at fixed x" task methodName) slices |> EnergyFs.Reports.Charts.saveHtml slicePath
+            if not json then printfn "densities written to %s and %s" heatPath slicePath)
         model.Dispose ()
         if not json then
             printfn "%s, method %s, seed %d, M = %d, K = %d, %d epochs" task methodName seed options.Regression.Samples options.Regression.Components options.Regression.Epochs
@@ -81,8 +97,14 @@ let run (ctx: Context) (args: ParseResults<RegressionArgs>) =
     | "uci" ->
         let options = withOverrides { RegressionOptions.defaults with Samples = 256; Epochs = 40; LearningRate = 1e-3 }
         let options = if args.Contains Paper then { options with Samples = 1024; Epochs = 75 } else options
-        // Small sets get more epochs: at least 2000 optimizer steps unless --epochs is given.
-        let minSteps = if args.Contains Epochs then 0 else 2000
+        let options = if args.Contains Quick then { options with Samples = args.GetResult (Samples, defaultValue = 64) } else options
+        // Steps per split: --steps N (or --quick: 1000) fixes them (epochs = ⌈N / batches⌉); otherwise
+        // small sets get more epochs, at least 2000 optimizer steps unless --epochs is given.
+        let options, minSteps =
+            match args.TryGetResult Steps, args.Contains Quick with
+            | Some n, _ -> Checks.positiveInt "steps" n; { options with Epochs = 1 }, n
+            | None, true -> { options with Epochs = 1 }, 1000
+            | None, false -> options, (if args.Contains Epochs then 0 else 2000)
         let load, splitCount, name =
             match args.TryGetResult Data with
             | Some dir ->
@@ -95,22 +117,44 @@ let run (ctx: Context) (args: ParseResults<RegressionArgs>) =
                         with :? IO.DirectoryNotFoundException as e -> invalidArg "data" (sprintf "no UCI folder '%s': %s" dir e.Message)
                 (fun i -> UciExperiment.loadSplit ctx folder i), UciExperiment.splitCount folder, IO.Path.GetFileName (IO.Path.TrimEndingDirectorySeparator (IO.Path.GetFullPath folder))
             | None -> (fun i -> UciExperiment.syntheticSplit ctx (1000L + int64 i) 1000), 20, "synthetic"
-        let splits = min splitCount (args.GetResult (Splits, defaultValue = splitCount))
-        let results =
+        let first = args.GetResult (First_Split, defaultValue = 0)
+        if first < 0 || first >= splitCount then invalidArg "first-split" (sprintf "--first-split must be in 0..%d, got %d" (splitCount - 1) first)
+        let splits =
+            match args.TryGetResult Splits with
+            | None -> splitCount - first
+            | Some s when s.Trim().ToLowerInvariant () = "all" -> splitCount - first
+            | Some s ->
+                match Int32.TryParse s with
+                | true, n when n >= 1 -> min (splitCount - first) n
+                | _ -> invalidArg "splits" (sprintf "--splits takes a positive number or all, got '%s'" s)
+        // Split first + i is trained with seed (seed + first + i), as in a run from split 0.
+        let load = fun i -> load (first + i)
+        let options = { options with Seed = options.Seed + int64 first }
+        let methods = if allMethods then [ MdnAlone; Teacher; NceFixedNoise; Joint ] else [ method' ]
+        let total = float (splits * methods.Length)
+        let summaries =
             EnergyFs.Cli.Progress.withBar (sprintf "uci %s %s" name methodName) (fun report ->
-                UciExperiment.run ctx options minSteps load splits (fun i r -> report (float (i + 1) / float splits, sprintf "split %d NLL %.3f" i r.Nll)))
-        let nllM, nllS = UciExperiment.meanStd (results |> List.map (fun r -> r.Nll))
-        let rmseM, rmseS = UciExperiment.meanStd (results |> List.map (fun r -> r.Rmse))
-        let propM, propS = UciExperiment.meanStd (results |> List.map (fun r -> r.ProposalNll))
-        let secs = results |> List.sumBy (fun r -> r.Seconds)
+                let mutable done' = 0
+                UciExperiment.compare ctx options minSteps load splits methods (fun m i r ->
+                    done' <- done' + 1
+                    report (float done' / total, sprintf "%s split %d NLL %.3f" (RegressionMethod.name m) (first + i) r.Nll)))
         if not json then
-            printfn "uci %s, method %s, %d splits, seed %d, M = %d, %d epochs" name methodName splits seed options.Samples options.Epochs
-            printfn "  test NLL   %.3f ± %.3f" nllM nllS
-            printfn "  test RMSE  %.3f ± %.3f" rmseM rmseS
-            if not (Double.IsNaN propM) then printfn "  second model's NLL (proposal / teacher EBM) %.3f ± %.3f" propM propS
-            printfn "  training   %.1f s" secs
-        printJson [ "task", box "uci"; "data", box name; "method", box methodName; "seed", box seed; "splits", box splits
-                    "test_nll_mean", box nllM; "test_nll_std", box nllS; "test_rmse_mean", box rmseM; "test_rmse_std", box rmseS
-                    "second_nll_mean", box propM; "second_nll_std", box propS; "train_seconds", box secs ]
+            printfn "uci %s, %d splits, seed %d, M = %d, %s" name splits seed options.Samples
+                (if minSteps > 0 && options.Epochs = 1 then sprintf "%d steps per split" minSteps else sprintf "%d epochs (≥ %d steps)" options.Epochs minSteps)
+            printfn "%s" (UciExperiment.markdownTable summaries)
+        let fieldsOf (s: UciSummary) =
+            [ "test_nll_mean", box s.NllMean; "test_nll_std", box s.NllStd; "test_rmse_mean", box s.RmseMean; "test_rmse_std", box s.RmseStd
+              "second_nll_mean", box s.SecondNllMean; "second_nll_std", box s.SecondNllStd; "train_seconds", box s.Seconds ]
+        let head = [ "task", box "uci"; "data", box name; "method", box methodName; "seed", box seed; "first_split", box first; "splits", box splits
+                     "samples", box options.Samples; "steps", box minSteps ]
+        match summaries with
+        | [ s ] when not allMethods -> printJson (head @ fieldsOf s)
+        | _ ->
+            // One object: the common settings, then one entry per method with its metrics.
+            let clean (fields: (string * obj) list) =
+                let d = Dictionary<string, obj>()
+                for k, v in fields do d[k] <- (match v with :? float as f when Double.IsNaN f || Double.IsInfinity f -> null | _ -> v)
+                d
+            printJson (head @ [ for s in summaries -> RegressionMethod.name s.Method, box (clean (fieldsOf s)) ])
         0
     | other -> invalidArg "task" (sprintf "unknown regression task '%s' (expected toy1, toy2 or uci)" other)

@@ -12,11 +12,14 @@ type ToySet =
     /// Gustafsson, Danelljan & Schön 2022 (arXiv 2110.11948), Sec. 5.1, first set: x ~ U(−3, 3);
     /// for x < 0, y ~ 0.8 N(sin x, 0.075²) + 0.2 N(−sin x, 0.075²); for x ≥ 0, y = LogNormal(0, 0.25) − 1.
     | Toy1
-    /// A four-zone set (our construction after the paper's second toy set): x ~ U(−3, 3);
-    /// x < −1.5: heteroscedastic N(1 + ½(x + 1.5), σ(x)²), σ(x) = 0.05 + 0.2(−1.5 − x)/1.5;
-    /// −1.5 ≤ x < 0: asymmetric y = 1 − LogNormal(0, 0.4);
-    /// 0 ≤ x < 1.5: bimodal ½N(x, 0.1²) + ½N(−x, 0.1²);
-    /// x ≥ 1.5: trimodal 0.2 N(−1.5, 0.15²) + 0.5 N(0, 0.15²) + 0.3 N(1.5, 0.15²).
+    /// The paper's second set (Sec. 5.1; the synthetic set of Brando et al., "Modelling heterogeneous
+    /// distributions with an uncountable mixture of asymmetric Laplacians", NeurIPS 2019, as generated
+    /// by the authors' released data script): 3800 points with x = i/3799 in four zones,
+    /// i < 800 (asymmetric): y = 0.5 + 5u, u ~ Beta(0.5, 1);
+    /// 800 ≤ i < 1800 (symmetric, heteroscedastic): y ~ N(μ, (|μ|/4)²), μ = 3 cos(5(i − 800)/999) − 2;
+    /// 1800 ≤ i < 2300 (uniform, widening): y ~ U(−2 − 2.5 j, −0.5 + 9.5 j), j = (i − 1800)/499;
+    /// i ≥ 2300 (multimodal): y ~ ⅓U(8, 8.5) + ⅓U(1, 4) + ⅓U(−4.5, −3).
+    /// Here x ~ U(0, 1) is continuous (the zone of x is that of i = 3799x) rather than the 3800-point lattice.
     | Toy2
 
 /// Settings of a toy run; start from `ToyOptions.quick`.
@@ -75,20 +78,30 @@ module ToyRegression =
             let right = logLogNormal 0.25 (y + 1.0)
             torch.where (xb.lt (Pinned.scalar 0.0), left, right)
         | Toy2 ->
-            let zoneA = logNormalSd ((xb + 1.5) * 0.5 + 1.0) ((-1.5 - xb) * (0.2 / 1.5) + 0.05) y
-            let zoneB = logLogNormal 0.4 (1.0 - y)
-            let zoneC = mix [ 0.5, logNormal xb 0.1 y; 0.5, logNormal (-xb) 0.1 y ]
+            let idx = xb * 3799.0
+            let negInf = torch.full_like (y, Pinned.scalar Double.NegativeInfinity)
+            let inside (lo: Tensor) (hi: Tensor) = y.ge(lo).logical_and (y.le hi)
+            let uniform (lo: Tensor) (hi: Tensor) = torch.where (inside lo hi, -(Tensor.log (hi - lo)), negInf)
             let c (v: float) = torch.full_like (y, Pinned.scalar v)
-            let zoneD = mix [ 0.2, logNormal (c -1.5) 0.15 y; 0.5, logNormal (c 0.0) 0.15 y; 0.3, logNormal (c 1.5) 0.15 y ]
-            torch.where (xb.lt (Pinned.scalar -1.5), zoneA,
-                torch.where (xb.lt (Pinned.scalar 0.0), zoneB,
-                    torch.where (xb.lt (Pinned.scalar 1.5), zoneC, zoneD)))
+            // y = 0.5 + 5u, u ~ Beta(0.5, 1) (density ½u^(−½)): p(y) = 0.1 ((y − 0.5)/5)^(−½) on (0.5, 5.5].
+            let u = (y - 0.5) / 5.0
+            // (u ≥ 0 with u clamped at 1e-12: a float32 sample 0.5 + 5u² rounds to exactly 0.5 when u < 1e-4.)
+            let asymmetric = torch.where (u.ge(Pinned.scalar 0.0).logical_and (u.le (Pinned.scalar 1.0)),
+                                          Tensor.log (Tensor.clampMin 1e-12 u) * -0.5 + log 0.1, negInf)
+            let mu = (idx - 800.0) * (5.0 / 999.0) |> fun t -> t.cos () * 3.0 - 2.0
+            let symmetric = logNormalSd mu (Tensor.clampMin 1e-4 (Tensor.abs mu * 0.25)) y
+            let j = (idx - 1800.0) / 499.0
+            let widening = uniform (j * -2.5 - 2.0) (j * 9.5 - 0.5)
+            let multimodal = mix [ 1.0 / 3.0, uniform (c 8.0) (c 8.5); 1.0 / 3.0, uniform (c 1.0) (c 4.0); 1.0 / 3.0, uniform (c -4.5) (c -3.0) ]
+            torch.where (idx.lt (Pinned.scalar 800.0), asymmetric,
+                torch.where (idx.lt (Pinned.scalar 1800.0), symmetric,
+                    torch.where (idx.lt (Pinned.scalar 2300.0), widening, multimodal)))
 
     /// n points (x [n, 1], y [n, 1]) of the set, drawn from `rng`.
     let generate (ctx: Context) (rng: Rng) (set: ToySet) (n: int) : Tensor * Tensor =
         Checks.positiveInt "n" n
         let n = int64 n
-        let x = Tensor.uniform rng ctx -3.0 3.0 [ n; 1L ]
+        let x = match set with Toy1 -> Tensor.uniform rng ctx -3.0 3.0 [ n; 1L ] | Toy2 -> Tensor.rand rng ctx [ n; 1L ]
         let u = Tensor.rand rng ctx [ n; 1L ]
         let z = Tensor.randn rng ctx [ n; 1L ]
         let choose (cond: Tensor) (a: Tensor) (b: Tensor) = torch.where (cond, a, b)
@@ -101,12 +114,18 @@ module ToyRegression =
                     let right = Tensor.exp (z * 0.25) - 1.0
                     choose (x.lt (Pinned.scalar 0.0)) left right
                 | Toy2 ->
-                    let zoneA = (x + 1.5) * 0.5 + 1.0 + z * ((-1.5 - x) * (0.2 / 1.5) + 0.05)
-                    let zoneB = 1.0 - Tensor.exp (z * 0.4)
-                    let zoneC = choose (u.lt (Pinned.scalar 0.5)) x (-x) + z * 0.1
-                    let centre = choose (u.lt (Pinned.scalar 0.2)) (Tensor.full ctx [ n; 1L ] -1.5) (choose (u.lt (Pinned.scalar 0.7)) (Tensor.zeros ctx [ n; 1L ]) (Tensor.full ctx [ n; 1L ] 1.5))
-                    let zoneD = centre + z * 0.15
-                    choose (x.lt (Pinned.scalar -1.5)) zoneA (choose (x.lt (Pinned.scalar 0.0)) zoneB (choose (x.lt (Pinned.scalar 1.5)) zoneC zoneD)))
+                    let v = Tensor.rand rng ctx [ n; 1L ]
+                    let idx = x * 3799.0
+                    let asymmetric = Tensor.square u * 5.0 + 0.5                      // Beta(0.5, 1) = U²
+                    let mu = (idx - 800.0) * (5.0 / 999.0) |> fun t -> t.cos () * 3.0 - 2.0
+                    let symmetric = mu + Tensor.abs mu * 0.25 * z
+                    let j = (idx - 1800.0) / 499.0
+                    let lo = j * -2.5 - 2.0
+                    let widening = lo + (j * 9.5 - 0.5 - lo) * u
+                    let third = 1.0 / 3.0
+                    let multimodal = choose (v.lt (Pinned.scalar third)) (u * 0.5 + 8.0) (choose (v.lt (Pinned.scalar (2.0 * third))) (u * 3.0 + 1.0) (u * 1.5 - 4.5))
+                    choose (idx.lt (Pinned.scalar 800.0)) asymmetric
+                        (choose (idx.lt (Pinned.scalar 1800.0)) symmetric (choose (idx.lt (Pinned.scalar 2300.0)) widening multimodal)))
         u.Dispose ()
         z.Dispose ()
         x, y
@@ -120,14 +139,24 @@ module ToyRegression =
             if useEbm then model.Ebm.Value.forward (x, cand)
             else Mdn.logDensity (model.Proposal x).Value cand)
 
+    /// The plotting and KL domain (x low, x high, y low, y high) of a set: [−3, 3]² for set 1 (the
+    /// paper's KL grid); x ∈ [0, 1], y ∈ [−9, 10] for set 2 (its density lies in y ∈ [−8.75, 9]:
+    /// the symmetric zone reaches μ = −5 with σ = 1.25).
+    let domain (set: ToySet) =
+        match set with
+        | Toy1 -> (-3.0, 3.0, -3.0, 3.0)
+        | Toy2 -> (0.0, 1.0, -9.0, 10.0)
+
     /// KL(p ‖ p̂) between the true and the model's conditional, each normalised on a g-point grid
-    /// over y ∈ [−3, 3], averaged over g values of x on [−3, 3] (the paper's metric with g = 2048):
+    /// over the set's y range, averaged over g values of x on its x range (`domain`; for set 1 the
+    /// paper's metric on [−3, 3]² with g = 2048; set 2 has no KL in the paper, this one is ours):
     /// (1/g) Σᵢ Σⱼ pᵢⱼ (log pᵢⱼ − log p̂ᵢⱼ), with 0 log 0 = 0.
     let klOnGrid (ctx: Context) (set: ToySet) (g: int) (useEbm: bool) (model: RegressionModel) : float =
         if g < 2 then invalidArg "g" (sprintf "the KL grid needs ≥ 2 points, got %d" g)
+        let xLo, xHi, yLo, yHi = domain set
         Scope.run (fun () ->
-            let grid = torch.linspace (-3.0, 3.0, int64 g, dtype = ctx.DType, device = ctx.Device)
-            let xs = grid.reshape (int64 g, 1L)
+            let grid = torch.linspace (yLo, yHi, int64 g, dtype = ctx.DType, device = ctx.Device)
+            let xs = torch.linspace(xLo, xHi, int64 g, dtype = ctx.DType, device = ctx.Device).reshape (int64 g, 1L)
             let mutable total = 0.0
             for start in 0L .. 64L .. int64 g - 1L do
                 Scope.run (fun () ->
@@ -144,8 +173,15 @@ module ToyRegression =
     let trueNll (set: ToySet) (x: Tensor) (y: Tensor) : float =
         Scope.run (fun () -> -(Tensor.toScalar (Tensor.mean (trueLogDensity set x y))))
 
-    /// Quadrature range and points of the test NLL of an EBM on the toy sets.
+    /// Quadrature range and points of the test NLL of an EBM on toy set 1.
     let quadrature = (-5.0, 5.0, 2048)
+
+    /// Quadrature range and points of the test NLL of an EBM on a set: [−5, 5] with 2048 points
+    /// for set 1; the paper's [−12.5, 12.5] with 8192 points for set 2.
+    let quadratureFor (set: ToySet) =
+        match set with
+        | Toy1 -> quadrature
+        | Toy2 -> (-12.5, 12.5, 8192)
 
     /// Trains one method on the set and returns its metrics: kl_ebm / kl_proposal on the grid, and
     /// test_nll_ebm (quadrature) / test_nll_ebm_is (importance sampling, M = 1024) /
@@ -158,7 +194,7 @@ module ToyRegression =
         let model, _ = Regression.train ctx options.Regression x y
         let seconds = watch.Elapsed.TotalSeconds
         let m = options.Regression.Method
-        let lo, hi, n = quadrature
+        let lo, hi, n = quadratureFor set
         use evalRng = new Rng(options.Regression.Seed + 17L, ctx.Device)
         let metrics =
             [ if RegressionMethod.hasEbm m then
@@ -174,7 +210,7 @@ module ToyRegression =
         Scope.disposeAll [ x; y; xt; yt ]
         metrics, model
 
-    /// Densities on a g × g grid over [−3, 3]² for plots, each column (one x) normalised to a
+    /// Densities on a g × g grid over [−3, 3]² (set 1's domain; see `densityHeatmaps` for any set) for plots, each column (one x) normalised to a
     /// density in y: the truth, then the EBM and the proposal when the model has them. Rows index y,
     /// columns index x.
     let densityGrids (ctx: Context) (set: ToySet) (g: int) (model: RegressionModel) : float[] * (string * float[][]) list =
@@ -203,3 +239,92 @@ module ToyRegression =
         |> Chart.Grid (1, panels.Length)
         |> Chart.withTitle title
         |> Chart.withSize (420 * panels.Length, 420)
+
+    /// Densities for plots on a g × g grid over the set's `domain`, each column (one x) normalised
+    /// to a density in y on the grid: the truth, then the EBM (normalised numerically on the grid)
+    /// and the proposal / MDN when the model has them. Returns the x axis, the y axis and the panels
+    /// (rows index y, columns index x).
+    let densityHeatmaps (ctx: Context) (set: ToySet) (g: int) (model: RegressionModel) : float[] * float[] * (string * float[][]) list =
+        if g < 2 then invalidArg "g" (sprintf "the plot grid needs ≥ 2 points, got %d" g)
+        let xLo, xHi, yLo, yHi = domain set
+        Scope.run (fun () ->
+            let ys = torch.linspace (yLo, yHi, int64 g, dtype = ctx.DType, device = ctx.Device)
+            let xs = torch.linspace (xLo, xHi, int64 g, dtype = ctx.DType, device = ctx.Device)
+            let x = xs.reshape (int64 g, 1L)
+            let dy = (yHi - yLo) / float (g - 1)
+            let toRows (logUnnormalised: Tensor) =
+                let p = (Tensor.exp (torch.nn.functional.log_softmax (logUnnormalised, 1L)) / dy).t().contiguous ()
+                let flat = Tensor.toArray p
+                Array.init g (fun i -> Array.sub flat (i * g) g)
+            let truth = "true p(y | x)", toRows (trueLogDensity set x (ys.unsqueeze(0L).expand (int64 g, int64 g)))
+            let m = model.Method
+            let ebm = if RegressionMethod.hasEbm m then [ "EBM p_θ(y | x)", toRows (modelLogDensityOnGrid true model x ys) ] else []
+            let q = if RegressionMethod.hasProposal m then [ "proposal / MDN q(y | x)", toRows (modelLogDensityOnGrid false model x ys) ] else []
+            Tensor.toArray xs, Tensor.toArray ys, truth :: ebm @ q)
+
+    /// Heatmaps of `densityHeatmaps` side by side (x across, y up); each panel's colour scale is
+    /// capped at its 99th percentile so that narrow peaks (set 2's y^(−½) pole) do not wash it out.
+    let heatmapChart (title: string) (xAxis: float[]) (yAxis: float[]) (panels: (string * float[][]) list) : GenericChart =
+        let capped (z: float[][]) =
+            let sorted = Array.concat z |> Array.sort
+            let cap = sorted[min (sorted.Length - 1) (int (0.99 * float sorted.Length))]
+            z |> Array.map (Array.map (fun v -> min v cap))
+        panels
+        |> List.map (fun (name, z) ->
+            Chart.Heatmap (zData = capped z, X = xAxis, Y = yAxis, Name = name, ShowScale = false)
+            |> Chart.withXAxisStyle "x"
+            |> Chart.withYAxisStyle "y")
+        |> Chart.Grid (1, panels.Length)
+        |> Chart.withTitle (sprintf "%s — panels: %s" title (String.Join (", ", panels |> List.map fst)))
+        |> Chart.withSize (420 * panels.Length, 460)
+
+    /// Default x values of the density slices: three in each half of set 1 (bimodal x < 0,
+    /// log-normal x ≥ 0); at least one in each of set 2's four zones.
+    let sliceXs (set: ToySet) =
+        match set with
+        | Toy1 -> [ -2.5; -1.5; -0.5; 0.5; 1.5; 2.5 ]
+        | Toy2 -> [ 0.1; 0.3; 0.42; 0.55; 0.7; 0.9 ]
+
+    /// Conditional densities p(y | x) on n points of the set's y range at each x of `xs`: the
+    /// truth (exact), the EBM exp f / Z with Z by trapezoidal quadrature on the same points, and the
+    /// proposal / MDN exactly (exp log q, not renormalised). One entry per x: (x, y values, curves).
+    let densitySlices (ctx: Context) (set: ToySet) (xs: float list) (n: int) (model: RegressionModel) : (float * float[] * (string * float[]) list) list =
+        if n < 2 then invalidArg "n" (sprintf "a slice needs ≥ 2 points, got %d" n)
+        let _, _, yLo, yHi = domain set
+        Scope.run (fun () ->
+            let ys = torch.linspace (yLo, yHi, int64 n, dtype = ctx.DType, device = ctx.Device)
+            let x = Tensor.ofArray ctx (Array.ofList xs) |> fun t -> t.reshape (int64 xs.Length, 1L)
+            let rows (t: Tensor) = let flat = Tensor.toArray t in Array.init xs.Length (fun i -> Array.sub flat (i * n) n)
+            let truth = rows (Tensor.exp (trueLogDensity set x (ys.unsqueeze(0L).expand (int64 xs.Length, int64 n))))
+            let m = model.Method
+            let ebm =
+                if RegressionMethod.hasEbm m then
+                    let f = modelLogDensityOnGrid true model x ys
+                    let logZ = EnergyFs.Samplers.Quadrature.logIntegral yLo yHi f
+                    Some (rows (Tensor.exp (f - logZ.unsqueeze 1L)))
+                else None
+            let q = if RegressionMethod.hasProposal m then Some (rows (Tensor.exp (modelLogDensityOnGrid false model x ys))) else None
+            let yArr = Tensor.toArray ys
+            xs |> List.mapi (fun i xv ->
+                xv, yArr,
+                [ yield "truth", truth[i]
+                  match ebm with Some e -> yield "EBM (quadrature)", e[i] | None -> ()
+                  match q with Some p -> yield "MDN / proposal (exact)", p[i] | None -> () ]))
+
+    /// Line charts of `densitySlices`, one panel per x (truth, EBM and MDN overlaid), in a grid of
+    /// three columns.
+    let slicesChart (title: string) (slices: (float * float[] * (string * float[]) list) list) : GenericChart =
+        let colours = [ "truth", "black"; "EBM (quadrature)", "crimson"; "MDN / proposal (exact)", "royalblue" ] |> Map.ofList
+        let rowsCount = (slices.Length + 2) / 3
+        slices
+        |> List.mapi (fun i (x, ys, curves) ->
+            curves
+            |> List.map (fun (name, p) ->
+                Chart.Line (x = ys, y = p, Name = name, ShowLegend = (i = 0),
+                            LineColor = Color.fromString (Map.tryFind name colours |> Option.defaultValue "gray")))
+            |> Chart.combine
+            |> Chart.withXAxisStyle (sprintf "y  (x = %.2f)" x)
+            |> Chart.withYAxisStyle "p(y | x)")
+        |> Chart.Grid (rowsCount, 3)
+        |> Chart.withTitle title
+        |> Chart.withSize (1200, 330 * rowsCount)

@@ -22,6 +22,26 @@ type SplitMetrics =
       ProposalNll: float
       Seconds: float }
 
+/// One method's metrics summarised over splits (mean ± population std).
+type UciSummary =
+    { /// The method summarised.
+      Method: RegressionMethod
+      /// Number of splits run.
+      Splits: int
+      /// Mean over splits of the test NLL (original units).
+      NllMean: float
+      /// Population std over splits of the test NLL.
+      NllStd: float
+      /// Mean over splits of the test RMSE (original units).
+      RmseMean: float
+      /// Population std over splits of the test RMSE.
+      RmseStd: float
+      /// The second model's NLL (the joint EBM's proposal, the teacher-trained MDN's teacher EBM); NaN if none.
+      SecondNllMean: float
+      SecondNllStd: float
+      /// Total training seconds over the splits.
+      Seconds: float }
+
 /// The UCI regression benchmark (concrete, energy, yacht, power-plant; 20 standard train/test splits
 /// of Hernández-Lobato & Adams 2015) for the methods of Gustafsson, Danelljan & Schön 2022
 /// (arXiv 2110.11948). The paper's real-data experiments are four computer-vision tasks; the UCI
@@ -116,3 +136,31 @@ module UciExperiment =
     let meanStd (values: float list) =
         let m = List.average values
         m, sqrt (values |> List.averageBy (fun v -> (v - m) ** 2.0))
+
+    /// The summary of one method's per-split metrics: mean ± (population) std over splits of the
+    /// test NLL, RMSE and the second model's NLL, and the total training time.
+    let summarize (method: RegressionMethod) (results: SplitMetrics list) : UciSummary =
+        Checks.require "results" (not results.IsEmpty) "no split results to summarise"
+        let nll, nllSd = meanStd (results |> List.map (fun r -> r.Nll))
+        let rmse, rmseSd = meanStd (results |> List.map (fun r -> r.Rmse))
+        let second, secondSd = meanStd (results |> List.map (fun r -> r.ProposalNll))
+        { Method = method; Splits = results.Length; NllMean = nll; NllStd = nllSd; RmseMean = rmse; RmseStd = rmseSd
+          SecondNllMean = second; SecondNllStd = secondSd; Seconds = results |> List.sumBy (fun r -> r.Seconds) }
+
+    /// Every method of `methods` on the same `splits` splits (each split loaded once per method, the
+    /// same seeds per split for every method), summarised per method; `onSplit` is called with the
+    /// method, the split index and its metrics.
+    let compare (ctx: Context) (options: RegressionOptions) (minSteps: int) (load: int -> RegressionSplit) (splits: int)
+                (methods: RegressionMethod list) (onSplit: RegressionMethod -> int -> SplitMetrics -> unit) : UciSummary list =
+        Checks.require "methods" (not methods.IsEmpty) "no methods to compare"
+        [ for m in methods -> summarize m (run ctx { options with Method = m } minSteps load splits (onSplit m)) ]
+
+    /// A Markdown table of summaries, one row per method: test NLL and RMSE as mean ± std, the second
+    /// model's NLL (proposal of the joint EBM, teacher EBM of the teacher-trained MDN) and training time.
+    let markdownTable (summaries: UciSummary list) : string =
+        let pm (m: float) (s: float) = if Double.IsNaN m then "–" else sprintf "%.3f ± %.3f" m s
+        let rows =
+            [ for s in summaries ->
+                sprintf "| %s | %d | %s | %s | %s | %.0f |" (RegressionMethod.name s.Method) s.Splits (pm s.NllMean s.NllStd)
+                    (pm s.RmseMean s.RmseStd) (pm s.SecondNllMean s.SecondNllStd) s.Seconds ]
+        String.Join ("\n", "| method | splits | test NLL | test RMSE | second model's NLL | train s |" :: "|---|---|---|---|---|---|" :: rows)
