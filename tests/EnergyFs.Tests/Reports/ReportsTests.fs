@@ -44,5 +44,6 @@ let tests =
                 Expect.isGreaterThan html.Length 1_000_000 "plotly.js inlined"
                 Expect.isFalse (html.Contains "src=\"https://cdn.plot.ly") "no script loaded from the CDN"
                 Expect.stringContains html "\"loss\"" "the trace is there"
+                Expect.stringContains html "<meta charset=\"utf-8\">" "the page declares UTF-8"
             finally File.Delete path
     ]

@@ -4,9 +4,10 @@ open System
 open TorchSharp
 
 /// Raised when a file cannot be read as the format it claims to be. The message names the file and
-/// the line, and says what was expected there.
+/// the line, and says what was expected there. It is a System.FormatException, so .NET callers can
+/// catch it without referring to EnergyFs.
 type DataFormatException(file: string, line: int, message: string) =
-    inherit Exception(if line > 0 then sprintf "%s:%d: %s" file line message else sprintf "%s: %s" file message)
+    inherit FormatException(if line > 0 then sprintf "%s:%d: %s" file line message else sprintf "%s: %s" file message)
     /// The file that failed to parse.
     member _.File = file
     /// The 1-based line where the problem is (0 when it concerns the whole file).

@@ -27,11 +27,19 @@ module Charts =
             |> lines title "epoch" "value"
         if logY then chart |> Chart.withYAxis (LayoutObjects.LinearAxis.init (AxisType = StyleParam.AxisType.Log)) else chart
 
-    /// The chart as a complete HTML page with plotly.js inlined.
+    /// The chart as a complete HTML page with plotly.js inlined. The page declares UTF-8 (Plotly.NET's
+    /// template does not), so a page opened from disk shows Plotly's minus signs and the titles' Greek
+    /// letters correctly.
     let toHtml (chart: GenericChart) : string =
-        chart
-        |> Chart.withDisplayOptions (DisplayOptions.init (PlotlyJSReference = PlotlyJSReference.Full))
-        |> GenericChart.toEmbeddedHTML
+        let html =
+            chart
+            |> Chart.withDisplayOptions (DisplayOptions.init (PlotlyJSReference = PlotlyJSReference.Full))
+            |> GenericChart.toEmbeddedHTML
+        let head = html.IndexOf("<head>", System.StringComparison.OrdinalIgnoreCase)
+        // Only the page's own head counts: plotly.js itself contains the text "<meta charset".
+        let ownHead = if head < 0 then "" else html.Substring(head, min 200 (html.Length - head))
+        if head < 0 || ownHead.Contains("<meta charset", System.StringComparison.OrdinalIgnoreCase) then html
+        else html.Insert(head + "<head>".Length, "<meta charset=\"utf-8\">")
 
     /// Writes the chart to `path` as a self-contained HTML page.
     let saveHtml (path: string) (chart: GenericChart) =
