@@ -15,6 +15,7 @@ type ReacherSettings =
       Horizon: int
       /// Start position (x, y); y gets N(0, StartNoise²) noise.
       Start: float * float
+      /// Standard deviation of the Gaussian noise added to the start's y coordinate (default 0.05).
       StartNoise: float
       /// Goal position.
       Goal: float * float

@@ -67,7 +67,9 @@ type SpenExperimentOptions =
 
 /// The outcome of one run.
 type SpenResult =
-    { Method: string
+    { /// The method's name from `SpenExperiment.methodName`: "mlp", "spen", "infnet", "implicit" or "infnet-ssvm".
+      Method: string
+      /// The training seed of the run (`SpenExperimentOptions.Seed`; the split seed is separate).
       Seed: int
       /// Example F1 ×100 on dev at the chosen threshold.
       DevF1: float
