@@ -13,12 +13,13 @@ open EnergyFs.Training
 type ImitationOptions =
     { /// Dynamics, horizon, start, goal and obstacle of the reacher (default `Reacher.defaults`).
       Reacher: ReacherSettings
-      /// Demonstration episodes.
+      /// Expert episodes whose visited (state, action) pairs, `Reacher.Horizon` per episode, form the
+      /// training set of both policies (default 64).
       Demonstrations: int
       /// Expert modes: true for a fair coin between going above and below the obstacle (two
       /// equally good modes); false for always above.
       Bimodal: bool
-      /// Evaluation episodes.
+      /// Evaluation episodes, from the same random starts for every policy (default 64).
       Evaluations: int
       /// Training epochs over the demonstration (state, action) pairs, for both the MSE and the
       /// energy policy (no early stopping; default 30).
@@ -180,7 +181,9 @@ module Imitation =
           SuccessRate = Array.map2 (fun s d -> if not s && d < 0.3 then 1.0 else 0.0) stuck distance |> Array.average
           CollisionRate = stuck |> Array.averageBy (fun s -> if s then 1.0 else 0.0) }
 
-    /// The whole experiment: demonstrations, both policies, scores of expert, idle, MSE and energy policies.
+    /// The whole experiment: demonstrations, both policies, and the scores of the expert, MSE and
+    /// energy policies, in that order (the idle policy, a = 0, is rolled out only to normalise the
+    /// returns).
     let run (options: ImitationOptions) (onProgress: float -> unit) : PolicyScore list =
         use rng = new Rng(int64 options.Seed, options.Context.Device)
         let states, actions = demonstrations options rng

@@ -37,7 +37,7 @@ type ToyOptions =
       /// Seed of the data (the model's seed is Regression.Seed).
       DataSeed: int64 }
 
-/// Defaults for ToyOptions.
+/// The two standard configurations of ToyOptions: `quick` (CPU, minutes) and `paper` (the paper's scale).
 [<RequireQualifiedAccess>]
 module ToyOptions =
     /// A configuration that runs in about two minutes on one core: 2000 points, 60 epochs of batch
