@@ -27,13 +27,10 @@ open Microsoft.FSharp.Core
 open Microsoft.FSharp.Reflection
 open EnergyFs.Tests.ReadmeTests
 
-/// Namespace prefixes whose undocumented members are listed but not yet failing the test: the paper
-/// folders, edited on other branches while this test was written. Empty this list once they are
-/// documented; the test then holds every namespace to the rule.
-let pendingNamespaces =
-    [ "EnergyFs.Regularizers"; "EnergyFs.Projections"; "EnergyFs.Conjugates"; "EnergyFs.Solvers"
-      "EnergyFs.Losses"; "EnergyFs.Energies"; "EnergyFs.Samplers"; "EnergyFs.Models"
-      "EnergyFs.Implicit"; "EnergyFs.Inference"; "EnergyFs.Trainers"; "EnergyFs.Experiments" ]
+/// Namespace prefixes whose undocumented members would be listed but not fail the test. Empty: every
+/// namespace of the library, the paper folders included, is held to the rule. A branch that adds a
+/// new folder still being written may list its namespace here temporarily; it must be empty on main.
+let pendingNamespaces : string list = []
 
 /// The C# facade's undocumented members are listed but not failing while this is true (the facade
 /// is reviewed on its own branch); set it to false once that branch has landed.

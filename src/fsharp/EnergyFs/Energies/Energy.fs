@@ -35,7 +35,11 @@ type Energy<'V> =
 /// [k, k] matrix shared by the batch (a learned parameter) or one per example [n, k, k] (produced by
 /// the network).
 type QuadraticInput =
-    { Unary: Tensor
+    { /// Unary scores u [n, k]: the linear term ⟨u, p⟩ of Φ, one row per example.
+      Unary: Tensor
+      /// Pairwise interactions A, [k, k] (shared by the batch) or [n, k, k] (one per example); only
+      /// its symmetrized off-diagonal part Â = ½(A + Aᵀ) with zero diagonal enters Φ, in the term
+      /// ½⟨p, Â p⟩.
       Pairwise: Tensor }
 
 /// Helpers shared by energies.

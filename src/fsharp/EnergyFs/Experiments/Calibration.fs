@@ -11,15 +11,26 @@ open EnergyFs.Training
 
 /// Settings of the calibration check; start from `CalibrationOptions.defaults`.
 type CalibrationOptions =
-    { Inputs: int
+    { /// Input dimension d of x ~ N(0, I_d) (default 5).
+      Inputs: int
+      /// Number of labels k, the dimension of u, p and y ∈ {0, 1}ᵏ (default 3).
       Labels: int
+      /// Number of sampled training pairs (x, y) the linear model is fitted on (default 2000).
       TrainSize: int
+      /// Number of evaluation inputs x on which both excess risks are computed exactly from the
+      /// known η(x) (no label noise; default 2000).
       EvalSize: int
+      /// Number of full-batch Adam steps on the generalized FY loss (default 120).
       Steps: int
       /// Record both excess risks every this many steps.
       Every: int
+      /// Adam learning rate of the linear model u = W x (default 0.05).
       LearningRate: float
+      /// Seeds the one Rng that draws the concave network g's weights, the true W*, the training and
+      /// evaluation inputs, the Bernoulli labels and the initial W (default 0).
       Seed: int
+      /// Mirror-ascent options of the inner argmax p̂(u), used both in the training loss and to
+      /// measure the excess risks (defaults: tolerance 1e-6, at most 300 iterations).
       Inner: InnerOptions }
 
 /// Defaults for CalibrationOptions.
@@ -33,7 +44,9 @@ module CalibrationOptions =
 
 /// One checkpoint of the calibration curve.
 type CalibrationPoint =
-    { Step: int
+    { /// Adam steps taken when the point was recorded: 0 (before training), then every
+      /// `CalibrationOptions.Every` steps.
+      Step: int
       /// E_x [min-attaining gap] of the generalized FY risk: E_x[Ω^Φ(u(x)) − ⟨u(x), η(x)⟩ + (Ω + g)(η(x))].
       FyExcess: float
       /// Excess Hamming risk of thresholding p̂ at 0.5: E_x Σⱼ |2ηⱼ − 1| 1[(p̂ⱼ > ½) ≠ (ηⱼ > ½)].

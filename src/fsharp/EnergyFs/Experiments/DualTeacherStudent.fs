@@ -28,21 +28,32 @@ type TeacherStudentConfig =
       EvalSamples: int
       /// Teacher neurons (paper: 2) and their mass β (paper: 10, signs −1).
       TeacherNeurons: int
+      /// Mass β of each teacher neuron (cᵢ wᵢ = −β, so the teacher f = −(β/m) Σᵢ σ(⟨x, zᵢ⟩) has a
+      /// well at each feature; the paper and `quick`: 10). Larger β makes the teacher more peaked.
       Beta: float
       /// Student neurons (paper: 64).
       StudentNeurons: int
       /// Initial student mass per neuron.
       InitialMass: float
+      /// The training method: GDA, PCD-K or exact score matching (`quick`: GDA); it overrides the
+      /// matching fields of `Options` (LangevinSteps and Restart for PCD; the estimator for score
+      /// matching).
       Method: DualMethod
+      /// The dual trainer's step sizes η, α_z, α_w, TV bound, regime and particle count (`quick`:
+      /// η = α_z = α_w = 0.02, 500 particles; `full`: 2000 particles).
       Options: DualOptions
+      /// Neuron updates (outer iterations) of the run (`quick`: 4000; `full`: 20 000).
       Iterations: int
       /// Metrics every this many iterations.
       EvalEvery: int
+      /// Seeds one Rng split into independent streams for the teacher's features, the training and
+      /// evaluation samples, the student's initialisation and the training (Langevin noise, restarts).
       Seed: int64 }
 
 /// One row of metrics over iterations.
 type TeacherStudentMetrics =
-    { Iteration: int
+    { /// Neuron updates done when the metrics were taken (0: the initial student).
+      Iteration: int
       /// KL(teacher ‖ student) by reweighting teacher samples.
       Kl: float
       /// Fisher divergence E_teacher‖∇_T f_teacher − ∇_T f_student‖².
@@ -54,12 +65,18 @@ type TeacherStudentMetrics =
 
 /// The outcome of a run.
 type TeacherStudentResult =
-    { History: TeacherStudentMetrics list
+    { /// Metrics at iteration 0, then every `EvalEvery` iterations and at the last one, in order.
+      History: TeacherStudentMetrics list
+      /// The metrics at the last iteration (the last entry of `History`).
       Final: TeacherStudentMetrics
+      /// Wall-clock seconds of the run (sampling, training and metrics).
       WallSeconds: float
       /// Final student, teacher and particles (owned by the result; dispose with `DualTeacherStudent.dispose`).
       Student: ShallowSphere
+      /// The teacher energy the training samples were drawn from (owned by the result).
       Teacher: ShallowSphere
+      /// The final Langevin particles [Options.Particles, d] on S^(d−1) (owned by the result; one
+      /// particle for score matching, which uses none).
       Particles: Tensor }
 
 /// The teacher–student experiment of arXiv 2107.05134 (numerical experiments): a 2-neuron ReLU teacher with c = −β on

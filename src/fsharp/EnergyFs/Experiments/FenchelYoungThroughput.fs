@@ -11,11 +11,14 @@ open EnergyFs.Training
 
 /// One throughput measurement.
 type ThroughputResult =
-    { Name: string
+    { /// What was timed, with its sizes: "solve <solver> k=… batch=…" or "train step <loss> d=… k=… batch=…".
+      Name: string
       /// Solves (rows) per second, or training steps per second.
       PerSecond: float
       /// Mean inner iterations per call (0 for training steps).
       Iterations: float
+      /// Wall-clock seconds of the timed calls (after one warm-up call; at least the requested
+      /// minimum time and three calls).
       Seconds: float }
 
 /// Throughput measurements for the generalized Fenchel-Young machinery (Blondel et al. 2022): inner

@@ -11,20 +11,29 @@ open EnergyFs.Training
 
 /// Settings of the imitation experiment; start from `ImitationOptions.defaults`.
 type ImitationOptions =
-    { Reacher: ReacherSettings
-      /// Demonstration episodes.
+    { /// Dynamics, horizon, start, goal and obstacle of the reacher (default `Reacher.defaults`).
+      Reacher: ReacherSettings
+      /// Expert episodes whose visited (state, action) pairs, `Reacher.Horizon` per episode, form the
+      /// training set of both policies (default 64).
       Demonstrations: int
       /// Expert modes: true for a fair coin between going above and below the obstacle (two
       /// equally good modes); false for always above.
       Bimodal: bool
-      /// Evaluation episodes.
+      /// Evaluation episodes, from the same random starts for every policy (default 64).
       Evaluations: int
+      /// Training epochs over the demonstration (state, action) pairs, for both the MSE and the
+      /// energy policy (no early stopping; default 30).
       Epochs: int
+      /// (state, action) pairs per minibatch, reshuffled each epoch (default 256).
       BatchSize: int
+      /// Adam learning rate of both policies (default 2e-3).
       LearningRate: float
+      /// Hidden units per layer of the MSE policy MLP and of the energy network Φ(s, a) (default 64).
       Hidden: int
       /// Random starts of the inner solver during training (plus the target) and at rollout.
       TrainStarts: int
+      /// Random starts of the multi-start projected-gradient solver when the energy policy acts
+      /// (plus its previous action as a warm start), run for 3 × `Inner.MaxIterations` (default 8).
       RolloutStarts: int
       /// The energy network: 0 for the MLP energy Φ(s, p) = MLP([s, p]); M > 0 for the mixture
       /// energy with M modes (`MixtureEnergyNet`).
@@ -33,8 +42,13 @@ type ImitationOptions =
       /// reached from its previous action unless the multi-start maximum is better by more than this
       /// margin (in units of Φ − Ω); 0 always takes the multi-start maximum.
       SwitchMargin: float
+      /// Projected-gradient options of the inner argmax over actions p ∈ [0, 1]² (non-concave Φ
+      /// allowed; defaults: tolerance 1e-3, at most 30 iterations in training).
       Inner: InnerOptions
+      /// Seeds the Rng of the demonstrations, evaluation starts and expert modes, both networks'
+      /// initialization, the minibatch order and the solver's random starts (default 0).
       Seed: int
+      /// Device and dtype of the networks and rollouts (default CPU float32).
       Context: Context }
 
 /// Defaults for ImitationOptions.
@@ -50,12 +64,17 @@ module ImitationOptions =
 
 /// Returns of one policy over the evaluation episodes.
 type PolicyScore =
-    { Policy: string
+    { /// The policy's name: "expert", "mse" (behavioural cloning by regression) or "energy" (the
+      /// generalized-FY energy policy).
+      Policy: string
+      /// Mean undiscounted return over the evaluation episodes: Σₜ −‖xₜ − goal‖·dt (≤ 0; higher is
+      /// better).
       MeanReturn: float
       /// (R − R_idle) / (R_expert − R_idle): 1 = expert, 0 = doing nothing.
       NormalizedReturn: float
       /// Episodes that end within 0.3 of the goal without touching the obstacle.
       SuccessRate: float
+      /// Fraction of evaluation episodes that entered the obstacle disk (and stayed stuck there).
       CollisionRate: float }
 
 /// Imitation learning (Blondel et al. 2022, arXiv 2205.09589, §5.2, there on MuJoCo tasks; here a
@@ -162,7 +181,9 @@ module Imitation =
           SuccessRate = Array.map2 (fun s d -> if not s && d < 0.3 then 1.0 else 0.0) stuck distance |> Array.average
           CollisionRate = stuck |> Array.averageBy (fun s -> if s then 1.0 else 0.0) }
 
-    /// The whole experiment: demonstrations, both policies, scores of expert, idle, MSE and energy policies.
+    /// The whole experiment: demonstrations, both policies, and the scores of the expert, MSE and
+    /// energy policies, in that order (the idle policy, a = 0, is rolled out only to normalise the
+    /// returns).
     let run (options: ImitationOptions) (onProgress: float -> unit) : PolicyScore list =
         use rng = new Rng(int64 options.Seed, options.Context.Device)
         let states, actions = demonstrations options rng

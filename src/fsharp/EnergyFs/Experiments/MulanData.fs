@@ -7,12 +7,19 @@ open EnergyFs
 
 /// A multilabel data set: features [n, d] and binary labels [n, k] (float64 arrays on the host).
 type MultilabelData =
-    { Name: string
+    { /// The data set's name (the MULAN folder name, e.g. "yeast").
+      Name: string
+      /// Feature rows [n][d], raw (not standardized).
       Features: float[][]
+      /// Label rows [n][k], each entry 0.0 or 1.0, columns in the order of `LabelNames`.
       Labels: float[][]
+      /// The k label names, in column order (from the MULAN XML file).
       LabelNames: string[] }
+    /// Number of examples n.
     member d.Count = d.Features.Length
+    /// Number of features d (0 for an empty set).
     member d.Dimension = if d.Features.Length = 0 then 0 else d.Features[0].Length
+    /// Number of labels k.
     member d.LabelCount = d.LabelNames.Length
 
 /// The MULAN benchmarks (yeast, scene, emotions, bibtex) as host arrays for the Fenchel-Young

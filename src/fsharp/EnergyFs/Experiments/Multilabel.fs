@@ -20,15 +20,21 @@ type MultilabelLoss =
 
 /// Settings of the multilabel experiment; start from `MultilabelOptions.defaults`.
 type MultilabelOptions =
-    { Loss: MultilabelLoss
+    { /// The training loss: the independent-label baseline or the generalized FY loss with the
+      /// quadratic energy (default `QuadraticEnergy`).
+      Loss: MultilabelLoss
       /// Ω on [0, 1]ᵏ: Fermi-Dirac (sigmoid) or the squared norm (clipping).
       Regularizer: Regularizer
       /// Hidden units of u(x) (0: linear).
       Hidden: int
       /// Maximum epochs (early stopping on validation Hamming accuracy picks the epoch).
       Epochs: int
+      /// Early stopping: epochs without an improvement of the validation Hamming accuracy before
+      /// training stops; the best epoch is restored (default 20).
       Patience: int
+      /// Examples per minibatch, reshuffled each epoch (default 64).
       BatchSize: int
+      /// Adam learning rate (default 1e-3); the weight decay comes from `WeightDecays`.
       LearningRate: float
       /// Weight-decay grid searched on the validation split.
       WeightDecays: float list
@@ -43,6 +49,7 @@ type MultilabelOptions =
       /// the whole training set (training plus validation rows) for the selected number of epochs
       /// with the selected weight decay; the test set is still used once, for the final model.
       Refit: bool
+      /// Device and dtype of the network and the data tensors (default CPU float32).
       Context: Context }
 
 /// Defaults for MultilabelOptions.
@@ -59,21 +66,33 @@ module MultilabelOptions =
 
 /// The outcome of one seed: the selected weight decay, validation and test metrics, wall time.
 type MultilabelRun =
-    { Seed: int
+    { /// The seed of this run: it seeds the validation split, the network's initialization and the
+      /// minibatch order.
+      Seed: int
+      /// The weight decay chosen from `MultilabelOptions.WeightDecays` by the best validation Hamming
+      /// accuracy.
       WeightDecay: float
       /// Epochs run by the selected model (early stopping included) without Refit; with Refit, the
       /// selected epoch count the final model was retrained for.
       Epochs: int
       /// Metrics of the selected model on the validation split.
       Validation: (string * float) list
+      /// Metrics of the final model on the test split, by name: hamming_accuracy, example_f1,
+      /// micro_f1, macro_f1 (each in [0, 1]; the paper's Table 1 reports Hamming accuracy).
       Test: (string * float) list
+      /// Wall-clock seconds of the whole seed (grid search, refit and evaluation).
       Seconds: float }
 
 /// A trained multilabel classifier: the network, the feature standardization learned on its
 /// training rows, and the options it was trained with.
 type FittedMultilabel =
-    { Net: EnergyMultilabelNet
+    { /// The trained network: unary scores u(x) and the learned pairwise matrix A.
+      Net: EnergyMultilabelNet
+      /// Maps raw feature rows to standardized ones (per-feature mean and standard deviation of the
+      /// training rows, excluding the validation split); apply before `Net`.
       Standardize: float[][] -> float[][]
+      /// The options the model was trained with; prediction uses its loss, regularizer, solver and
+      /// context.
       Options: MultilabelOptions }
 
 /// The multilabel classification experiment of Blondel et al. 2022 (arXiv 2205.09589, §5.1,

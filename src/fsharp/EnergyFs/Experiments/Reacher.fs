@@ -5,18 +5,20 @@ open EnergyFs
 
 /// Settings of the point-mass reacher with an obstacle.
 type ReacherSettings =
-    { /// Time step.
+    { /// Time step dt of the Euler update x⁺ = x + dt·v⁺, also the weight of each step's reward
+      /// −‖x⁺ − goal‖·dt (default 0.1).
       Dt: float
-      /// Acceleration per unit action.
+      /// Acceleration per unit action: v⁺ gains dt·gain·a for a ∈ [−1, 1]² (default 3).
       Gain: float
-      /// Velocity damping per step (fraction lost).
+      /// Velocity damping per step: the fraction of v lost, v⁺ = (1 − damping) v + … (default 0.1).
       Damping: float
-      /// Steps per episode.
+      /// Steps per episode (default 60, i.e. 6 time units at dt = 0.1).
       Horizon: int
       /// Start position (x, y); y gets N(0, StartNoise²) noise.
       Start: float * float
+      /// Standard deviation of the Gaussian noise added to the start's y coordinate (default 0.05).
       StartNoise: float
-      /// Goal position.
+      /// Goal position (x, y) the reward measures the distance to (default (2, 0)).
       Goal: float * float
       /// Radius of the disk obstacle centred at the origin; touching it freezes the mass.
       ObstacleRadius: float }

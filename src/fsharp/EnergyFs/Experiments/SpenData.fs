@@ -7,9 +7,9 @@ open EnergyFs
 
 /// A multilabel data set as plain arrays: inputs [n][D] and 0/1 labels [n][L].
 type MultilabelArrays =
-    { /// Input rows.
+    { /// Input rows [n][D], the ARFF feature attributes as read (not standardised).
       Inputs: float[][]
-      /// Label rows (0 or 1).
+      /// Label rows [n][L], each entry 0 or 1, in the ARFF's label-attribute order.
       Labels: float[][] }
 
 /// The MULAN benchmarks as host arrays for the SPEN experiments, read with the shared loaders

@@ -39,15 +39,19 @@ type SpenExperimentOptions =
       Hidden: int list
       /// Maximum pretraining epochs of the classifier (early stopping on dev F1, patience 5).
       PretrainEpochs: int
-      /// Optimizer of pretraining.
+      /// Optimizer of the feature network's pretraining as an independent-sigmoid classifier (default
+      /// Adam 1e-3 with weight decay 1e-5).
       PretrainOptimizer: OptimizerOptions
       /// Hidden units h of the SPEN global term.
       EnergyHidden: int
       /// SPEN + structured SVM options.
       Ssvm: StructuredSvmOptions
-      /// Inference-network options.
+      /// Inference-network options of InfNet and InfNetSsvm: joint min-max epochs, retuning epochs,
+      /// entropy smoothing (Tu & Gimpel 2018; defaults: 10 epochs, 3 retuning epochs, τ = −1 inside
+      /// the hinge).
       InfNet: InferenceNetworkOptions
-      /// Implicit-training options.
+      /// Options of implicit training through the inference network (Shankar & Piratla 2022;
+      /// defaults: 10 epochs, τ = −1, made well-posed by `ImplicitStructured.wellPosed 1.0 10 30`).
       Implicit: ImplicitTrainingOptions
       /// Test-time retuning of the inference network on the unlabelled dev and test inputs
       /// (transductive; energy minimisation needs no labels; the number of epochs is chosen on dev
@@ -62,12 +66,14 @@ type SpenExperimentOptions =
       /// The same for the structured-SVM energy (Spen and InfNetSsvm). Off by default: on bibtex dev
       /// F1 is higher with B trained (40.75 vs 40.64, seeds 0–2).
       ClampLocalEnergySsvm: bool
-      /// Where tensors live.
+      /// Device and dtype of the networks and data tensors (default CPU float32).
       Context: Context }
 
 /// The outcome of one run.
 type SpenResult =
-    { Method: string
+    { /// The method's name from `SpenExperiment.methodName`: "mlp", "spen", "infnet", "implicit" or "infnet-ssvm".
+      Method: string
+      /// The training seed of the run (`SpenExperimentOptions.Seed`; the split seed is separate).
       Seed: int
       /// Example F1 ×100 on dev at the chosen threshold.
       DevF1: float

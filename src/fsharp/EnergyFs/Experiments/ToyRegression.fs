@@ -24,7 +24,10 @@ type ToySet =
 
 /// Settings of a toy run; start from `ToyOptions.quick`.
 type ToyOptions =
-    { Regression: RegressionOptions
+    { /// The model and its training: method, K, hidden width, M samples, epochs, batch size, Adam
+      /// learning rate and the model's seed (`quick`: M = 256, 60 epochs, lr 2e-3; `paper`: M = 1024,
+      /// 75 epochs, lr 1e-3, as in Gustafsson et al. 2022, Sec. 5.1).
+      Regression: RegressionOptions
       /// Training points (the paper: 2000).
       TrainPoints: int
       /// Test points for the test NLL.
@@ -34,7 +37,7 @@ type ToyOptions =
       /// Seed of the data (the model's seed is Regression.Seed).
       DataSeed: int64 }
 
-/// Defaults for ToyOptions.
+/// The two standard configurations of ToyOptions: `quick` (CPU, minutes) and `paper` (the paper's scale).
 [<RequireQualifiedAccess>]
 module ToyOptions =
     /// A configuration that runs in about two minutes on one core: 2000 points, 60 epochs of batch

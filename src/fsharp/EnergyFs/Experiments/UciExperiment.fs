@@ -7,19 +7,27 @@ open EnergyFs.Trainers
 
 /// One train/test split of a regression data set with standardised x and y.
 type RegressionSplit =
-    { XTrain: Tensor
+    { /// Training inputs [n_train, d], standardised with the training split's statistics.
+      XTrain: Tensor
+      /// Training targets [n_train, 1], standardised (zero mean, unit std on the training split).
       YTrain: Tensor
+      /// Test inputs [n_test, d], standardised with the training split's statistics.
       XTest: Tensor
+      /// Test targets [n_test, 1], standardised with the training split's mean and std.
       YTest: Tensor
       /// The standard deviation of y in original units (NLL and RMSE are reported in them).
       YStd: float }
 
 /// Metrics of one split: test NLL and RMSE in the target's original units.
 type SplitMetrics =
-    { Nll: float
+    { /// Mean test negative log-likelihood per point in nats, in the target's original units (the
+      /// standardised NLL plus log `YStd`); for EBMs the normaliser is computed by quadrature on a grid.
+      Nll: float
+      /// Test root-mean-square error of the predicted mean, in the target's original units.
       Rmse: float
       /// The NLL of the model's proposal / MDN when it has one alongside an EBM (else NaN).
       ProposalNll: float
+      /// Wall-clock training seconds of this split (evaluation excluded).
       Seconds: float }
 
 /// One method's metrics summarised over splits (mean ± population std).
@@ -38,6 +46,7 @@ type UciSummary =
       RmseStd: float
       /// The second model's NLL (the joint EBM's proposal, the teacher-trained MDN's teacher EBM); NaN if none.
       SecondNllMean: float
+      /// Population std over splits of the second model's NLL; NaN if none.
       SecondNllStd: float
       /// Total training seconds over the splits.
       Seconds: float }

@@ -4,9 +4,18 @@ open EnergyFs
 
 /// The inner solvers by name, for command lines, the C# facade and benchmarks.
 type SolverKind =
+    /// Projected gradient ascent with backtracking (`ProjectedGradient`; Beck and Teboulle 2009):
+    /// any energy, certified for concave Φ − Ω; slow for entropic Ω. Parsed from "pga".
     | ProjectedGradientAscent
+    /// Mirror ascent in the entropic geometry (`MirrorAscent`; softmax updates on the simplex,
+    /// sigmoid on the box): the natural solver for Shannon and Fermi-Dirac Ω. Parsed from "mirror".
     | EntropicMirrorAscent
+    /// Frank-Wolfe with the adaptive step of Pedregosa et al. 2020 (`FrankWolfe`, arXiv 1806.05123),
+    /// stopped on the Frank-Wolfe gap. Parsed from "fw".
     | FrankWolfeMethod
+    /// Sequential closed-form (Gauss-Seidel) coordinate ascent for quadratic energies with a
+    /// separable Ω on the box (`CoordinateAscent`; Blondel et al. 2022, §4.2): monotone without
+    /// concavity. Parsed from "coordinate".
     | ClosedFormCoordinateAscent
     /// Parallel closed-form ascent with a minorization step (quadratic energies; `ParallelAscent`).
     | ParallelMinorizedAscent

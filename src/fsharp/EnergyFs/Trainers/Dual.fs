@@ -55,8 +55,12 @@ type DualOptions =
 
 /// The state of a dual run: the energy (neurons), the particles and the iteration count. Owns its tensors.
 type DualState =
-    { Energy: ShallowSphere
+    { /// The current energy f: neurons (features zᵢ [m, d], signs, masses wᵢ) after `Iteration` updates.
+      Energy: ShallowSphere
+      /// The Langevin particles [DualOptions.Particles, d], unit vectors on S^(d−1) that approximate
+      /// samples of the model p ∝ exp(−f); initialised at random data rows.
       Particles: Tensor
+      /// Neuron updates done so far (0 for `Dual.init`'s state; restarts with `Every N` count on it).
       Iteration: int }
 
 /// Dual training of shallow energies on the sphere by two-time-scale gradient descent–ascent

@@ -18,8 +18,12 @@ type ScoreObjective =
 
 /// Options of `ScoreMatchingFit.run`.
 type ScoreMatchingFitOptions =
-    { Objective: ScoreObjective
+    { /// The score-matching objective minimised: exact, sliced or denoising (default `Exact`).
+      Objective: ScoreObjective
+      /// Optimizer of the neurons' weights, biases and output weights, with its learning rate,
+      /// schedule and clipping (default Adam, learning rate 1e-2).
       Optimizer: OptimizerOptions
+      /// Number of optimizer steps, one mini-batch each (default 500).
       Steps: int
       /// Mini-batch size (rows of the data per step).
       BatchSize: int }
