@@ -213,36 +213,6 @@ module ToyRegression =
         Scope.disposeAll [ x; y; xt; yt ]
         metrics, model
 
-    /// Densities on a g × g grid over [−3, 3]² (set 1's domain; see `densityHeatmaps` for any set) for plots, each column (one x) normalised to a
-    /// density in y: the truth, then the EBM and the proposal when the model has them. Rows index y,
-    /// columns index x.
-    let densityGrids (ctx: Context) (set: ToySet) (g: int) (model: RegressionModel) : float[] * (string * float[][]) list =
-        Scope.run (fun () ->
-            let grid = torch.linspace (-3.0, 3.0, int64 g, dtype = ctx.DType, device = ctx.Device)
-            let x = grid.reshape (int64 g, 1L)
-            let dy = 6.0 / float (g - 1)
-            let toRows (logUnnormalised: Tensor) =
-                let p = (Tensor.exp (torch.nn.functional.log_softmax (logUnnormalised, 1L)) / dy).t().contiguous ()
-                let flat = Tensor.toArray p
-                Array.init g (fun i -> Array.sub flat (i * g) g)
-            let truth = "true p(y | x)", toRows (trueLogDensity set x (grid.unsqueeze(0L).expand (int64 g, int64 g)))
-            let m = model.Method
-            let ebm = if RegressionMethod.hasEbm m then [ "EBM p_θ(y | x)", toRows (modelLogDensityOnGrid true model x grid) ] else []
-            let q = if RegressionMethod.hasProposal m then [ "proposal / MDN q(y | x)", toRows (modelLogDensityOnGrid false model x grid) ] else []
-            Tensor.toArray grid, truth :: ebm @ q)
-
-    /// Heatmaps of the true and the learned conditional densities side by side (x across, y up).
-    let densityChart (title: string) (axis: float[]) (panels: (string * float[][]) list) : GenericChart =
-        panels
-        |> List.map (fun (name, z) ->
-            Chart.Heatmap (zData = z, X = axis, Y = axis, Name = name, ShowScale = false)
-            |> Chart.withTitle name
-            |> Chart.withXAxisStyle "x"
-            |> Chart.withYAxisStyle "y")
-        |> Chart.Grid (1, panels.Length)
-        |> Chart.withTitle title
-        |> Chart.withSize (420 * panels.Length, 420)
-
     /// Densities for plots on a g × g grid over the set's `domain`, each column (one x) normalised
     /// to a density in y on the grid: the truth, then the EBM (normalised numerically on the grid)
     /// and the proposal / MDN when the model has them. Returns the x axis, the y axis and the panels
