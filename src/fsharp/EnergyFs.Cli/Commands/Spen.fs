@@ -32,6 +32,10 @@ type SpenArgs =
     | Plain_Hinge
     | Train_Local
     | Clamp_Local_Ssvm
+    | Fine_Tune
+    | Feature_Lr of float
+    | Fine_Tune_Epochs of int
+    | Fine_Tune_Energy_Lr of float
     | Refine of int
     | Json
     interface IArgParserTemplate with
@@ -54,6 +58,10 @@ type SpenArgs =
             | Retune_Epochs _ -> "infnet / infnet-ssvm: test-time retuning epochs (default 3)"
             | Plain_Hinge -> "infnet: the plain energy in the hinge and τH as a separate term of Φ's loss (Tu & Gimpel eq. 9 as written)"
             | Clamp_Local_Ssvm -> "spen / infnet-ssvm: clamp the local energy term at the pretrained classifier and train only the global term"
+            | Fine_Tune -> "spen: fine-tune the feature network end to end through the energy (Belanger & McCallum's third stage), model selection on dev F1"
+            | Feature_Lr _ -> "spen --fine-tune: Adam learning rate of the feature network (default 1e-5)"
+            | Fine_Tune_Epochs _ -> "spen --fine-tune: epochs of the end-to-end stage after the SSVM epochs on fixed features (default 5)"
+            | Fine_Tune_Energy_Lr _ -> "spen --fine-tune: Adam learning rate of the energy θ in the end-to-end stage (default 1e-4)"
             | Train_Local -> "infnet: train the local energy term B too (by default it stays clamped at the pretrained classifier and only the global term trains, Belanger & McCallum's second stage)"
             | Pull _ -> "implicit: a well-posed inner problem: pull weight λ toward the pretrained weights, CG on H + 2λI (see ImplicitStructured.wellPosed)"
             | Refine _ -> "implicit: extra inner steps on the differentiated batch before each hypergradient (default 0; 10 with --pull)"
@@ -132,7 +140,17 @@ let run (ctx: Context) (args: ParseResults<SpenArgs>) =
         { withEpochs baseOptions with
             Method = methodValue; Context = ctx; Implicit = implicitOptions; InfNet = infNetOptions
             ClampLocalEnergy = baseOptions.ClampLocalEnergy && not (args.Contains Train_Local)
-            ClampLocalEnergySsvm = baseOptions.ClampLocalEnergySsvm || args.Contains Clamp_Local_Ssvm }
+            ClampLocalEnergySsvm = baseOptions.ClampLocalEnergySsvm || args.Contains Clamp_Local_Ssvm
+            FineTuneFeatures = baseOptions.FineTuneFeatures || args.Contains Fine_Tune
+            FeatureOptimizer =
+                match args.TryGetResult Feature_Lr with
+                | Some lr -> OptimizerOptions.adam lr
+                | None -> baseOptions.FeatureOptimizer
+            FineTuneEpochs = args.GetResult(Fine_Tune_Epochs, defaultValue = baseOptions.FineTuneEpochs)
+            FineTuneEnergyOptimizer =
+                match args.TryGetResult Fine_Tune_Energy_Lr with
+                | Some lr -> OptimizerOptions.adam lr
+                | None -> baseOptions.FineTuneEnergyOptimizer }
     let results =
         [ for s in first .. first + seeds - 1 ->
             EnergyFs.Cli.Progress.withBar (sprintf "spen %s seed %d" (SpenExperiment.methodName methodValue) s) (fun report ->
