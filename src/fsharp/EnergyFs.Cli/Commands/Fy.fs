@@ -55,6 +55,7 @@ type ImitationArgs =
     | Unimodal
     | Trace of path: string
     | Reg_Weight of float
+    | Imitation_Hidden of int
     | Reg_Centre of float
     | Rollout_Reg_Scale of float
     | Json
@@ -62,7 +63,8 @@ type ImitationArgs =
         member a.Usage =
             match a with
             | Seed _ -> "seed (default 0)"
-            | Reg_Weight _ -> "weight λ of the regularizer (λ/2)‖p − c‖² on p = (a + 1)/2 (default 1)"
+            | Imitation_Hidden _ -> "hidden units of both policy networks (default 64)"
+            | Reg_Weight _ -> "weight λ of the regularizer (λ/2)‖p − c‖² on p = (a + 1)/2 (default 64)"
             | Reg_Centre _ -> "centre c of the regularizer: 0 (default, pulls toward a = −1) or 0.5 (the box centre, a = 0)"
             | Rollout_Reg_Scale _ -> "regularizer weight at rollout relative to training (default 1; 0 = unregularized argmax of the energy)"
             | Trace _ -> "instead of scoring: train the energy policy, roll out 4 episodes and write a per-step CSV (state, action, expert actions, energy landscape on a 21 x 21 action grid) to this file"
@@ -183,14 +185,16 @@ let runImitation (ctx: Context) (args: ParseResults<ImitationArgs>) : int =
             Modes = args.GetResult (Modes, ImitationOptions.defaults.Modes)
             SwitchMargin = args.GetResult (Switch_Margin, ImitationOptions.defaults.SwitchMargin)
             Demonstrations = args.GetResult (Demonstrations, ImitationOptions.defaults.Demonstrations)
+            Hidden = args.GetResult (Imitation_Hidden, ImitationOptions.defaults.Hidden)
             RegularizerWeight = args.GetResult (Reg_Weight, ImitationOptions.defaults.RegularizerWeight)
             RegularizerCentre = args.GetResult (Reg_Centre, ImitationOptions.defaults.RegularizerCentre)
             RolloutRegularizerScale = args.GetResult (Rollout_Reg_Scale, ImitationOptions.defaults.RolloutRegularizerScale) }
     let watch = Diagnostics.Stopwatch.StartNew ()
     match args.TryGetResult Trace with
     | Some path ->
-        let steps = EnergyFs.Cli.Progress.withBar "fy imitation trace" (fun report -> ImitationTrace.run options 4 21 (fun f -> report (f, "training")))
+        let steps, fit = EnergyFs.Cli.Progress.withBar "fy imitation trace" (fun report -> ImitationTrace.run options 4 21 (fun f -> report (f, "training")))
         IO.File.WriteAllLines (path, ImitationTrace.toCsv steps)
+        for phase, count, error in fit do printfn "fit on demonstrations, phase %-5s (%4d states): mean |a - a_expert| = %.3f" phase count error
         printfn "wrote %d steps to %s (%.1f s)" steps.Length path watch.Elapsed.TotalSeconds
         0
     | None ->
@@ -200,7 +204,7 @@ let runImitation (ctx: Context) (args: ParseResults<ImitationArgs>) : int =
     for s in scores do printfn "  %-8s %12.3f %12.3f %10.2f %10.2f" s.Policy s.MeanReturn s.NormalizedReturn s.SuccessRate s.CollisionRate
     if args.Contains ImitationArgs.Json then
         printJson (
-            [ "bimodal", box options.Bimodal; "seed", box options.Seed; "modes", box options.Modes; "switch_margin", box options.SwitchMargin; "demonstrations", box options.Demonstrations; "epochs", box options.Epochs; "reg_weight", box options.RegularizerWeight; "reg_centre", box options.RegularizerCentre; "rollout_reg_scale", box options.RolloutRegularizerScale; "seconds", box watch.Elapsed.TotalSeconds ]
+            [ "bimodal", box options.Bimodal; "seed", box options.Seed; "modes", box options.Modes; "switch_margin", box options.SwitchMargin; "demonstrations", box options.Demonstrations; "epochs", box options.Epochs; "hidden", box options.Hidden; "reg_weight", box options.RegularizerWeight; "reg_centre", box options.RegularizerCentre; "rollout_reg_scale", box options.RolloutRegularizerScale; "seconds", box watch.Elapsed.TotalSeconds ]
             @ (scores |> List.collect (fun s ->
                 [ s.Policy + "_return", box s.MeanReturn; s.Policy + "_normalized", box s.NormalizedReturn
                   s.Policy + "_success", box s.SuccessRate; s.Policy + "_collision", box s.CollisionRate ])))

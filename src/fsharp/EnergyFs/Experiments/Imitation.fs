@@ -33,7 +33,11 @@ type ImitationOptions =
       /// reached from its previous action unless the multi-start maximum is better by more than this
       /// margin (in units of Φ − Ω); 0 always takes the multi-start maximum.
       SwitchMargin: float
-      /// Weight λ of the regularizer Ω(p) = (λ/2)‖p − c‖² on p = (a + 1)/2 ∈ [0, 1]² (1 by default).
+      /// Weight λ of the regularizer Ω(p) = (λ/2)‖p − c‖² on p = (a + 1)/2 ∈ [0, 1]² (64 by default;
+      /// 1 is the plain `SquaredNorm.box`). For a neural Φ the generalized FY loss bounds the argmax
+      /// error only through λ (L ≥ (λ/2)‖p̂ − y‖² for Φ concave in p): with λ = 1 the landscape
+      /// Φ − Ω is too flat, the actions are imprecise and the bimodal policy stalls before the
+      /// via-point (docs/papers/fenchel-young.md, imitation diagnosis).
       RegularizerWeight: float
       /// Centre c (every coordinate) of the regularizer: 0 (default, Ω = ½‖p‖², which pulls the
       /// action toward a = (−1, −1)) or ½ (the box centre, a = 0).
@@ -49,11 +53,12 @@ type ImitationOptions =
 [<RequireQualifiedAccess>]
 module ImitationOptions =
     /// 64 bimodal demonstrations, 64 evaluations, 30 epochs, batch 256, Adam 2e-3, 64 hidden units,
-    /// 4 training starts and 8 rollout starts of projected gradient (≤ 30 steps, tolerance 1e-3).
+    /// 4 training starts and 8 rollout starts of projected gradient (≤ 30 steps, tolerance 1e-3),
+    /// regularizer weight 64 centred at p = 0.
     let defaults =
         { Reacher = Reacher.defaults; Demonstrations = 64; Bimodal = true; Evaluations = 64; Epochs = 30; BatchSize = 256
           LearningRate = 2e-3; Hidden = 64; TrainStarts = 4; RolloutStarts = 8; Modes = 0; SwitchMargin = 0.0
-          RegularizerWeight = 1.0; RegularizerCentre = 0.0; RolloutRegularizerScale = 1.0
+          RegularizerWeight = 64.0; RegularizerCentre = 0.0; RolloutRegularizerScale = 1.0
           Inner = { InnerOptions.defaults with Tolerance = 1e-3; MaxIterations = 30; AllowNonConcave = true }
           Seed = 0; Context = Context.cpu }
 

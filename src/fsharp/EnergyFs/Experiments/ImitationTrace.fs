@@ -112,9 +112,24 @@ module ImitationTrace =
         Scope.disposeAll actions
         List.ofSeq steps
 
+    /// How well a policy fits the demonstrations it was trained on: the mean absolute action error
+    /// |a − a_expert| (averaged over both coordinates) on the demonstration states, by phase of the
+    /// expert: "start" (the first `startSteps` steps of each episode, where the two modes differ),
+    /// "via" (later steps with x < −0.1, heading for the via-point) and "goal" (x ≥ −0.1). Demonstration
+    /// rows are ordered step-major (`Imitation.demonstrations`): row = step · episodes + episode.
+    let demonstrationFit (episodes: int) (startSteps: int) (policy: Tensor -> Tensor) (states: Tensor) (actions: Tensor) : (string * int * float) list =
+        Checks.positiveInt "episodes" episodes
+        use predicted = policy states
+        let err = Scope.run (fun () -> Tensor.toArray ((predicted - actions).abs().mean ([| 1L |])))
+        let x = Scope.run (fun () -> Tensor.toArray (states.select (1L, 0L)))
+        let phase i = if i / episodes < startSteps then "start" elif x[i] < -0.1 then "via" else "goal"
+        [ for name in [ "start"; "via"; "goal" ] do
+            let e = [| for i in 0 .. err.Length - 1 do if phase i = name then yield err[i] |]
+            yield name, e.Length, (if e.Length = 0 then nan else Array.average e) ]
+
     /// Trains the energy policy as `Imitation.run` does and traces `episodes` evaluation rollouts on a
-    /// `grid` × `grid` action grid.
-    let run (options: ImitationOptions) (episodes: int) (grid: int) (onProgress: float -> unit) : ImitationTraceStep list =
+    /// `grid` × `grid` action grid; also returns its fit to the demonstrations (`demonstrationFit`).
+    let run (options: ImitationOptions) (episodes: int) (grid: int) (onProgress: float -> unit) : ImitationTraceStep list * (string * int * float) list =
         Checks.positiveInt "episodes" episodes
         use rng = new Rng(int64 options.Seed, options.Context.Device)
         let states, actions = Imitation.demonstrations options rng
@@ -124,8 +139,9 @@ module ImitationTrace =
         let makePolicy, net = Imitation.trainEnergy options states actions onProgress
         let energy = Neural.energy net 2
         let steps = rollout options.Reacher energy (Imitation.regularizer options.RegularizerWeight options.RegularizerCentre) grid states (makePolicy ()) start
+        let fit = demonstrationFit options.Demonstrations 6 (makePolicy ()) states actions
         net.Dispose ()
-        steps
+        steps, fit
 
     /// The trace as CSV lines (header first).
     let toCsv (steps: ImitationTraceStep list) : string list =
