@@ -75,8 +75,9 @@ type PolicyScore =
 /// Imitation learning (Blondel et al. 2022, arXiv 2205.09589, §5.2, there on MuJoCo tasks; here a
 /// 2-D reacher with known dynamics): behavioural cloning of an expert by MSE regression of the
 /// action versus an energy policy a = argmax_{a ∈ [−1,1]²} Φ(s, a) − Ω(a) trained with the
-/// generalized FY loss (Φ a neural network of (s, a), Ω the squared norm on the box, actions
-/// mapped to p = (a + 1)/2 ∈ [0, 1]²). With bimodal demonstrations MSE averages the two ways
+/// generalized FY loss (Φ a neural network of (s, a), Ω(p) = (λ/2)‖p − c‖² on the box with
+/// actions mapped to p = (a + 1)/2 ∈ [0, 1]²; λ = 64 by default, since with λ = 1 the landscape
+/// is too flat for precise actions). With bimodal demonstrations MSE averages the two ways
 /// around the obstacle and drives into it; the energy policy picks one mode.
 [<RequireQualifiedAccess>]
 module Imitation =
