@@ -61,6 +61,64 @@ let tests =
             let _, stuck, _ = run average
             Expect.isTrue (Array.forall id stuck) "the average of the two modes drives into the obstacle"
 
+        testCase "imitation regularizer (λ/2)‖p − c‖²: prediction is the argmax over a fine grid, gradient and Fenchel-Young inequality" <| fun () ->
+            let ctx = Context.cpu64
+            use rng = new Rng (3L, ctx.Device)
+            let g = 201
+            use grid = Scope.tensor (fun () ->
+                let axis = torch.linspace (0.0, 1.0, int64 g, dtype = ctx.DType)
+                torch.stack ([| axis.view(int64 g, 1L).expand(int64 g, int64 g).reshape (-1L); axis.view(1L, int64 g).expand(int64 g, int64 g).reshape (-1L) |], 1L))
+            for weight, centre in [ 1.0, 0.0; 0.25, 0.5; 4.0, 0.5; 2.0, 0.0 ] do
+                let r = Imitation.regularizer weight centre
+                Scope.run (fun () ->
+                    let theta = Tensor.randn rng ctx [ 5L; 2L ] * 2.0
+                    let p = r.Predict theta
+                    for i in 0L .. 4L do
+                        let th = theta[i].unsqueeze 0L
+                        let objective = (grid * th).sum(1L) - r.Value grid
+                        let best = grid[objective.argmax ()]
+                        Expect.isLessThan ((p[i] - best).abs().max().ToDouble ()) (1.0 / float (g - 1) + 1e-9) (sprintf "λ %g, c %g: prediction = grid argmax" weight centre)
+                        let attained = ((p[i].unsqueeze 0L * th).sum(1L) - r.Value (p[i].unsqueeze 0L)).ToDouble ()
+                        Expect.isGreaterThanOrEqual (attained + 1e-9) (objective.max().ToDouble ()) "the prediction's objective ≥ every grid point's"
+                    let q = Tensor.rand rng ctx [ 5L; 2L ]
+                    let y = Tensor.rand rng ctx [ 5L; 2L ]
+                    let fy = r.Conjugate theta + r.Value y - (theta * y).sum (1L)
+                    Expect.isGreaterThanOrEqual (fy.min().ToDouble ()) -1e-9 "Fenchel-Young inequality Ω*(θ) + Ω(y) ≥ ⟨θ, y⟩"
+                    let h = 1e-6
+                    let e0 = torch.tensor ([| 1.0; 0.0 |], dtype = ctx.DType)
+                    let fd = (r.Value (q + e0 * h) - r.Value (q - e0 * h)) / (2.0 * h)
+                    Expect.isLessThan ((fd - (r.Gradient q).select (1L, 0L)).abs().max().ToDouble ()) 1e-6 "gradient = finite difference")
+            Expect.equal (Imitation.regularizer 1.0 0.0).Name "sqnorm-box" "λ = 1, c = 0 is SquaredNorm.box"
+            EnergyFs.Tests.Expectations.raisesOf<System.ArgumentException> (fun () -> Imitation.regularizer -1.0 0.0 |> ignore) |> ignore
+
+        testCase "imitation trace: demonstration fit is 0 for the expert's own mode, the landscape is Φ − Ω on the grid" <| fun () ->
+            let ctx = Context.cpu64
+            let options = { ImitationOptions.defaults with Demonstrations = 6; Bimodal = false; Context = ctx }
+            use rng = new Rng (2L, ctx.Device)
+            let states, actions = Imitation.demonstrations options rng
+            use states = states
+            use actions = actions
+            use up = Tensor.ones ctx [ states.shape[0] ]
+            let fit = ImitationTrace.demonstrationFit 6 6 (Reacher.expert options.Reacher up) states actions
+            Expect.equal (fit |> List.sumBy (fun (_, n, _) -> n)) (6 * options.Reacher.Horizon) "every demonstration state is in one phase"
+            for phase, n, e in fit do
+                Expect.isGreaterThan n 0 (sprintf "phase %s has states" phase)
+                Expect.floatClose Accuracy.high e 0.0 (sprintf "the expert fits its own demonstrations (%s)" phase)
+            use down = Tensor.full ctx [ states.shape[0] ] -1.0
+            let _, _, startError = ImitationTrace.demonstrationFit 6 6 (Reacher.expert options.Reacher down) states actions |> List.head
+            Expect.isGreaterThan startError 0.5 "the other mode does not fit the start"
+            // A concave energy Φ(s, p) = ⟨w, p⟩ with a known maximizer of Φ − Ω on the grid.
+            let energy : EnergyFs.Energies.Energy<Tensor> =
+                { Name = "linear"; Value = (fun _ p -> Scope.tensor (fun () -> (p * torch.tensor ([| 0.3; 0.8 |], dtype = ctx.DType)).sum (1L)))
+                  GradP = (fun _ p -> torch.tensor([| 0.3; 0.8 |], dtype = ctx.DType).expand_as p); Detach = id; Shape = (fun s -> s.shape[0], 2L)
+                  Like = id; Curvature = (fun _ -> Some 0.0); Calibrated = true; Quadratic = None }
+            Scope.run (fun () ->
+                let f, phi = ImitationTrace.landscape energy EnergyFs.Regularizers.SquaredNorm.box 11 (states.narrow (0L, 0L, 3L))
+                Expect.equal f.shape [| 3L; 11L; 11L |] "[n, g, g]"
+                Expect.floatClose Accuracy.high (phi[1L, 10L, 5L].ToDouble ()) (0.3 + 0.8 * 0.5) "index [i, j] ↔ p = (i, j)/(g − 1)"
+                let best = f[0L].reshape(-1L).argmax().ToInt64 ()
+                Expect.equal (best / 11L, best % 11L) (3L, 8L) "argmax of ⟨w, p⟩ − ½‖p‖² = w on the grid")
+
         testCase "calibration: the task excess risk goes down with the FY excess risk" <| fun () ->
             let options = { CalibrationOptions.defaults with TrainSize = 300; EvalSize = 300; Steps = 20; Every = 10; Inner = { CalibrationOptions.defaults.Inner with Tolerance = 1e-5 } }
             let points, spearman = Calibration.run options

@@ -18,15 +18,15 @@ let private fy (yeast: float) (energy: float) (mse: float) =
     [ resultOf "fy-multilabel-yeast-quadratic" [ "hamming_accuracy", yeast; "example_f1", 61.0 ]
       resultOf "fy-multilabel-scene-quadratic" [ "hamming_accuracy", 91.0 ]
       resultOf "fy-multilabel-emotions-quadratic" [ "hamming_accuracy", 78.0 ]
-      resultOf "fy-imitation" [ "energy_normalized", energy; "mse_normalized", mse; "energy_collision", 0.0; "mse_collision", 1.0 ]
+      resultOf "fy-imitation" [ "energy_normalized", energy; "mse_normalized", mse; "energy_collision", 0.0; "mse_collision", 1.0; "energy_success", energy ]
       resultOf "fy-calibration" [ "spearman", 0.95; "task_excess_start", 0.5; "task_excess_end", 0.1 ] ]
 
 [<Tests>]
 let tests =
     testList "Reproduction.Report" [
         testCase "FY checks: within 1 point of the published accuracy; energy policy beats MSE" <| fun () ->
-            Expect.equal (checksOf FenchelYoungPaper.summarize (fy 80.0 0.9 0.5)) [ Some true; Some true; Some false; Some true; Some true ] "yeast 80.0 ok, emotions 78.0 not"
-            Expect.equal (checksOf FenchelYoungPaper.summarize (fy 78.0 0.4 0.5)) [ Some false; Some true; Some false; Some false; Some true ] "yeast 78.0 not, MSE better"
+            Expect.equal (checksOf FenchelYoungPaper.summarize (fy 80.0 0.9 0.5)) [ Some true; Some true; Some false; Some true; Some true; Some true ] "yeast 80.0 ok, emotions 78.0 not"
+            Expect.equal (checksOf FenchelYoungPaper.summarize (fy 78.0 0.4 0.5)) [ Some false; Some true; Some false; Some false; Some false; Some true ] "yeast 78.0 not, MSE better, success 0.4"
 
         testCase "dual checks: feature < lazy, best ratio 1" <| fun () ->
             let results (feature: float) (lazyKl: float) (r01: float) (r10: float) =
@@ -58,11 +58,11 @@ let tests =
                   Runner.summarize papers[1] [ resultOf "spen-bibtex-mlp" [ "test_f1", 38.7; "dev_f1", 40.0 ]; resultOf "spen-bibtex-spen" [ "test_f1", 37.0 ] ] ]
             let md = Report.markdown info results
             for text in [ "80.19"; "91.58"; "80.56"; "38.9"; "42.2"; "published"; "80.00"; "38.70"; "✓"; "✗"; "emotions: Hamming accuracy within 1 point"
-                          "headline checks passed: 5 of 7"; "charts/fy-hamming-accuracy.html"; "| 0.1.0 |" ] do
+                          "headline checks passed: 6 of 8"; "charts/fy-hamming-accuracy.html"; "| 0.1.0 |" ] do
                 Expect.stringContains md text (sprintf "Markdown shows %s" text)
             Expect.stringContains md "| yeast | 80.19 | 80.00 |" "published beside measured in one row"
             let page = Report.html info results
-            for text in [ "80.19"; "38.9"; "✓"; "✗"; "<iframe src=\"charts/spen-bibtex-f1.html\""; "headline checks passed: 5 of 7" ] do
+            for text in [ "80.19"; "38.9"; "✓"; "✗"; "<iframe src=\"charts/spen-bibtex-f1.html\""; "headline checks passed: 6 of 8" ] do
                 Expect.stringContains page text (sprintf "HTML shows %s" text)
 
         testCase "end to end: a tiny catalogue into a temporary folder writes report.md, report.html and the chart" <| fun () ->

@@ -53,11 +53,21 @@ type ImitationArgs =
     | Switch_Margin of float
     | Demonstrations of int
     | Unimodal
+    | Trace of path: string
+    | Reg_Weight of float
+    | Imitation_Hidden of int
+    | Reg_Centre of float
+    | Rollout_Reg_Scale of float
     | Json
     interface IArgParserTemplate with
         member a.Usage =
             match a with
             | Seed _ -> "seed (default 0)"
+            | Imitation_Hidden _ -> "hidden units of both policy networks (default 64)"
+            | Reg_Weight _ -> "weight λ of the regularizer (λ/2)‖p − c‖² on p = (a + 1)/2 (default 64)"
+            | Reg_Centre _ -> "centre c of the regularizer: 0 (default, pulls toward a = −1) or 0.5 (the box centre, a = 0)"
+            | Rollout_Reg_Scale _ -> "regularizer weight at rollout relative to training (default 1; 0 = unregularized argmax of the energy)"
+            | Trace _ -> "instead of scoring: train the energy policy, roll out 4 episodes and write a per-step CSV (state, action, expert actions, energy landscape on a 21 x 21 action grid) to this file"
             | Imitation_Epochs _ -> "training epochs of both policies (default 30)"
             | Starts _ -> "random starts of the inner solver at rollout (default 8)"
             | Modes _ -> "energy network: 0 = MLP energy (default), M > 0 = mixture energy with M modes"
@@ -174,15 +184,27 @@ let runImitation (ctx: Context) (args: ParseResults<ImitationArgs>) : int =
             RolloutStarts = args.GetResult (Starts, ImitationOptions.defaults.RolloutStarts)
             Modes = args.GetResult (Modes, ImitationOptions.defaults.Modes)
             SwitchMargin = args.GetResult (Switch_Margin, ImitationOptions.defaults.SwitchMargin)
-            Demonstrations = args.GetResult (Demonstrations, ImitationOptions.defaults.Demonstrations) }
+            Demonstrations = args.GetResult (Demonstrations, ImitationOptions.defaults.Demonstrations)
+            Hidden = args.GetResult (Imitation_Hidden, ImitationOptions.defaults.Hidden)
+            RegularizerWeight = args.GetResult (Reg_Weight, ImitationOptions.defaults.RegularizerWeight)
+            RegularizerCentre = args.GetResult (Reg_Centre, ImitationOptions.defaults.RegularizerCentre)
+            RolloutRegularizerScale = args.GetResult (Rollout_Reg_Scale, ImitationOptions.defaults.RolloutRegularizerScale) }
     let watch = Diagnostics.Stopwatch.StartNew ()
+    match args.TryGetResult Trace with
+    | Some path ->
+        let steps, fit = EnergyFs.Cli.Progress.withBar "fy imitation trace" (fun report -> ImitationTrace.run options 4 21 (fun f -> report (f, "training")))
+        IO.File.WriteAllLines (path, ImitationTrace.toCsv steps)
+        for phase, count, error in fit do printfn "fit on demonstrations, phase %-5s (%4d states): mean |a - a_expert| = %.3f" phase count error
+        printfn "wrote %d steps to %s (%.1f s)" steps.Length path watch.Elapsed.TotalSeconds
+        0
+    | None ->
     let scores = EnergyFs.Cli.Progress.withBar "fy imitation" (fun report -> Imitation.run options (fun f -> report (f, "training")))
     printfn "reacher with an obstacle, %s demonstrations (%d episodes), seed %d, %.1f s:" (if options.Bimodal then "bimodal" else "unimodal") options.Demonstrations options.Seed watch.Elapsed.TotalSeconds
     printfn "  %-8s %12s %12s %10s %10s" "policy" "return" "normalized" "success" "collision"
     for s in scores do printfn "  %-8s %12.3f %12.3f %10.2f %10.2f" s.Policy s.MeanReturn s.NormalizedReturn s.SuccessRate s.CollisionRate
     if args.Contains ImitationArgs.Json then
         printJson (
-            [ "bimodal", box options.Bimodal; "seed", box options.Seed; "modes", box options.Modes; "switch_margin", box options.SwitchMargin; "demonstrations", box options.Demonstrations; "seconds", box watch.Elapsed.TotalSeconds ]
+            [ "bimodal", box options.Bimodal; "seed", box options.Seed; "modes", box options.Modes; "switch_margin", box options.SwitchMargin; "demonstrations", box options.Demonstrations; "epochs", box options.Epochs; "hidden", box options.Hidden; "reg_weight", box options.RegularizerWeight; "reg_centre", box options.RegularizerCentre; "rollout_reg_scale", box options.RolloutRegularizerScale; "seconds", box watch.Elapsed.TotalSeconds ]
             @ (scores |> List.collect (fun s ->
                 [ s.Policy + "_return", box s.MeanReturn; s.Policy + "_normalized", box s.NormalizedReturn
                   s.Policy + "_success", box s.SuccessRate; s.Policy + "_collision", box s.CollisionRate ])))

@@ -42,6 +42,18 @@ type ImitationOptions =
       /// reached from its previous action unless the multi-start maximum is better by more than this
       /// margin (in units of Φ − Ω); 0 always takes the multi-start maximum.
       SwitchMargin: float
+      /// Weight λ of the regularizer Ω(p) = (λ/2)‖p − c‖² on p = (a + 1)/2 ∈ [0, 1]² (64 by default;
+      /// 1 is the plain `SquaredNorm.box`). For a neural Φ the generalized FY loss bounds the argmax
+      /// error only through λ (L ≥ (λ/2)‖p̂ − y‖² for Φ concave in p): with λ = 1 the landscape
+      /// Φ − Ω is too flat, the actions are imprecise and the bimodal policy stalls before the
+      /// via-point (docs/papers/fenchel-young.md, imitation diagnosis).
+      RegularizerWeight: float
+      /// Centre c (every coordinate) of the regularizer: 0 (default, Ω = ½‖p‖², which pulls the
+      /// action toward a = (−1, −1)) or ½ (the box centre, a = 0).
+      RegularizerCentre: float
+      /// The regularizer's weight at rollout relative to training: 1 (default) predicts with the
+      /// training objective Φ − Ω; 0 with the unregularized argmax of Φ.
+      RolloutRegularizerScale: float
       /// Projected-gradient options of the inner argmax over actions p ∈ [0, 1]² (non-concave Φ
       /// allowed; defaults: tolerance 1e-3, at most 30 iterations in training).
       Inner: InnerOptions
@@ -55,10 +67,12 @@ type ImitationOptions =
 [<RequireQualifiedAccess>]
 module ImitationOptions =
     /// 64 bimodal demonstrations, 64 evaluations, 30 epochs, batch 256, Adam 2e-3, 64 hidden units,
-    /// 4 training starts and 8 rollout starts of projected gradient (≤ 30 steps, tolerance 1e-3).
+    /// 4 training starts and 8 rollout starts of projected gradient (≤ 30 steps, tolerance 1e-3),
+    /// regularizer weight 64 centred at p = 0.
     let defaults =
         { Reacher = Reacher.defaults; Demonstrations = 64; Bimodal = true; Evaluations = 64; Epochs = 30; BatchSize = 256
           LearningRate = 2e-3; Hidden = 64; TrainStarts = 4; RolloutStarts = 8; Modes = 0; SwitchMargin = 0.0
+          RegularizerWeight = 64.0; RegularizerCentre = 0.0; RolloutRegularizerScale = 1.0
           Inner = { InnerOptions.defaults with Tolerance = 1e-3; MaxIterations = 30; AllowNonConcave = true }
           Seed = 0; Context = Context.cpu }
 
@@ -80,13 +94,28 @@ type PolicyScore =
 /// Imitation learning (Blondel et al. 2022, arXiv 2205.09589, §5.2, there on MuJoCo tasks; here a
 /// 2-D reacher with known dynamics): behavioural cloning of an expert by MSE regression of the
 /// action versus an energy policy a = argmax_{a ∈ [−1,1]²} Φ(s, a) − Ω(a) trained with the
-/// generalized FY loss (Φ a neural network of (s, a), Ω the squared norm on the box, actions
-/// mapped to p = (a + 1)/2 ∈ [0, 1]²). With bimodal demonstrations MSE averages the two ways
+/// generalized FY loss (Φ a neural network of (s, a), Ω(p) = (λ/2)‖p − c‖² on the box with
+/// actions mapped to p = (a + 1)/2 ∈ [0, 1]²; λ = 64 by default, since with λ = 1 the landscape
+/// is too flat for precise actions). With bimodal demonstrations MSE averages the two ways
 /// around the obstacle and drives into it; the energy policy picks one mode.
 [<RequireQualifiedAccess>]
 module Imitation =
 
-    let private regularizer = SquaredNorm.box
+    /// Ω(p) = (λ/2)‖p − c‖² on the unit box (c the same in every coordinate); λ = 1, c = 0 is
+    /// `SquaredNorm.box`. Prediction map ∇Ω*(θ) = argmax_{p ∈ [0,1]ᵏ} ⟨θ, p⟩ − Ω(p) = clip(c + θ/λ)
+    /// (for λ > 0; λ = 0 gives Ω = 0, usable by the gradient-based inner solvers only).
+    let regularizer (weight: float) (centre: float) : Regularizer =
+        if weight < 0.0 || Double.IsNaN weight then Checks.fail "weight" (sprintf "the regularizer weight must be ≥ 0, got %g" weight)
+        if weight = 1.0 && centre = 0.0 then SquaredNorm.box
+        else
+            let value (p: Tensor) = Scope.tensor (fun () -> Tensor.sumDim 1 (Tensor.square (p - centre)) * (0.5 * weight))
+            let predict (theta: Tensor) =
+                if weight = 0.0 then Checks.fail "weight" "the unregularized argmax has no closed-form prediction map"
+                Scope.tensor (fun () -> (theta / weight + centre).clamp (Pinned.scalar 0.0, Pinned.scalar 1.0))
+            { Name = sprintf "sqnorm-box(%g, centre %g)" weight centre; Domain = Domain.Box; Value = value
+              Gradient = fun p -> Scope.tensor (fun () -> (p - centre) * weight)
+              Conjugate = Regularizer.conjugateFromPrediction value predict
+              Predict = predict; Modulus = weight; Barrier = false }
 
     /// Demonstrations: states [N, 4] and actions [N, 2] from expert rollouts.
     let demonstrations (options: ImitationOptions) (rng: Rng) : Tensor * Tensor =
@@ -137,6 +166,8 @@ module Imitation =
         net.``to`` (options.Context.DType) |> ignore
         Init.reinitialize rng net
         let energy = Neural.energy net 2
+        let rolloutRegularizer = regularizer (options.RegularizerWeight * options.RolloutRegularizerScale) options.RegularizerCentre
+        let regularizer = regularizer options.RegularizerWeight options.RegularizerCentre
         use targets = Scope.tensor (fun () -> (actions + 1.0) * 0.5)
         let solverRng = rng.Split ()
         let trainSolver = MultiStart.solve options.TrainStarts solverRng ProjectedGradient.solve
@@ -157,11 +188,11 @@ module Imitation =
                 let p =
                     Scope.tensor (fun () ->
                         let init = last |> Option.filter (fun l -> l.shape[0] = s.shape[0])
-                        let sol = rolloutSolver rolloutOptions energy regularizer s init
+                        let sol = rolloutSolver rolloutOptions energy rolloutRegularizer s init
                         match init with
                         | Some previous when options.SwitchMargin > 0.0 ->
                             // Hysteresis between the modes: follow the local maximum of the previous action.
-                            let local = ProjectedGradient.solve { rolloutOptions with AllowNonConcave = true } energy regularizer s (Some previous)
+                            let local = ProjectedGradient.solve { rolloutOptions with AllowNonConcave = true } energy rolloutRegularizer s (Some previous)
                             let switch = (sol.Value - local.Value).gt(Pinned.scalar options.SwitchMargin).unsqueeze 1L
                             torch.where (switch, sol.Argmax, local.Argmax)
                         | _ -> sol.Argmax)

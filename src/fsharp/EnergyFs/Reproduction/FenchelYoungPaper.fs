@@ -86,6 +86,8 @@ module FenchelYoungPaper =
               [ "fy-imitation", "energy_normalized"; "fy-imitation", "mse_normalized"; "fy-imitation", "energy_collision"; "fy-imitation", "mse_collision" ]
               (fun xs -> xs[0] > xs[1] && xs[2] < xs[3])
               (fun xs -> sprintf "normalized return %.3f vs %.3f, collision rate %.2f vs %.2f" xs[0] xs[1] xs[2] xs[3]) results
+          yield Results.check "imitation, bimodal demonstrations: the energy policy reaches the goal (success rate > 0.5)"
+              [ "fy-imitation", "energy_success" ] (fun xs -> xs[0] > 0.5) (fun xs -> sprintf "success rate %.2f" xs[0]) results
           yield Results.check "calibration: the task excess risk falls with the FY excess risk (Spearman ≥ 0.8, task excess reduced)"
               [ "fy-calibration", "spearman"; "fy-calibration", "task_excess_start"; "fy-calibration", "task_excess_end" ]
               (fun xs -> xs[0] >= 0.8 && xs[2] < xs[1]) (fun xs -> sprintf "Spearman %.3f, task excess %.4f → %.4f" xs[0] xs[1] xs[2]) results ]
