@@ -35,7 +35,7 @@ let tests =
                         for name, solve in allBoxSolvers do
                             // Projected gradient with an entropy crawls along the barrier: a looser tolerance.
                             let barrierPga = name = "projected gradient" && r.Barrier
-                            let options = if name = "Frank-Wolfe" then loose elif barrierPga then { tight with Tolerance = 1e-6; MaxIterations = 400 } else tight
+                            let options = if name = "Frank-Wolfe" then loose elif barrierPga then { tight with Tolerance = 1e-6; MaxIterations = 3000 } else tight
                             let sol = solve options Quadratic.energy r v None
                             if name = "Frank-Wolfe" then
                                 // The Frank-Wolfe gap bounds the suboptimality of a concave problem.
@@ -44,7 +44,8 @@ let tests =
                                 Expect.isGreaterThanOrEqual ((reference.Value - sol.Value).min().ToDouble ()) -1e-9 "Frank-Wolfe: not above the maximum"
                             else
                                 // Projected gradient crawls along the entropy's barrier (see its doc): within 1e-2 in
-                                // 400 iterations, and never above the maximum.
+                                // 3000 iterations, and never above the maximum. (400 were too few for some problems:
+                                // FsCheck seed 396039 left it 0.07 below after 400, honestly reported as not converged.)
                                 Expect.isLessThan (Tensor.maxAbsDiff sol.Value reference.Value) (if barrierPga then 1e-2 else 1e-7) (sprintf "%s: same value" name)
                                 Expect.isGreaterThanOrEqual ((reference.Value - sol.Value).min().ToDouble ()) -1e-9 (sprintf "%s: not above the maximum" name)
                             Expect.isTrue (Regularizer.contains Box sol.Argmax) (sprintf "%s: maximizer in the box" name)
