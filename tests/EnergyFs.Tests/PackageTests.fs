@@ -172,7 +172,10 @@ let tests =
                 let spec = nuspec nupkg
                 for fragment in [ "<license type=\"expression\">MIT</license>"; "<readme>README.md</readme>"; "<description>"; "<tags>" ] do
                     Expect.stringContains spec fragment (sprintf "%s's nuspec has %s" id fragment)
-                Expect.isFalse (spec.Contains "/work/" || spec.Contains "file:" || spec.Contains (Path.GetTempPath())) "no machine path in the nuspec"
+                let home = System.Environment.GetFolderPath System.Environment.SpecialFolder.UserProfile
+                let machinePaths = [ EnergyFs.Tests.ReadmeTests.repositoryRoot; Path.GetDirectoryName(EnergyFs.Tests.ReadmeTests.repositoryRoot.TrimEnd('/')); home; Path.GetTempPath(); "file:" ]
+                for m in machinePaths |> List.map (fun m -> if m = "file:" then m else m.TrimEnd('/') + "/") |> List.filter (fun m -> m.Length > 2) do
+                    Expect.isFalse (spec.Contains m) (sprintf "no machine path in the nuspec (%s)" m)
             Expect.stringContains (nuspec (Path.Combine(p.Source, sprintf "EnergyFs.CSharp.%s.nupkg" p.Version)))
                 (sprintf "<dependency id=\"EnergyFs\" version=\"%s\"" p.Version) "EnergyFs.CSharp depends on the same EnergyFs"
         }
