@@ -118,40 +118,31 @@ def _problem(batch, k):
     return u, a
 
 
-def coordinate_solve(batch, k, iterations):
-    """One coordinate-ascent solve of `batch` rows with `iterations` sweeps."""
+def _solve_benchmark(solver, batch, k, iterations):
+    """A step running `solver` for exactly `iterations` on a fixed problem of `batch` rows (checked once)."""
     u, a = _problem(batch, k)
     ahat = interactions(a)
-    assert coordinate_ascent(u, ahat, iterations)[2] == iterations
+    assert solver(u, ahat, iterations)[2] == iterations
 
     def step():
-        coordinate_ascent(u, ahat, iterations)
+        solver(u, ahat, iterations)
 
     return step
+
+
+def coordinate_solve(batch, k, iterations):
+    """One coordinate-ascent solve of `batch` rows with `iterations` sweeps."""
+    return _solve_benchmark(coordinate_ascent, batch, k, iterations)
 
 
 def parallel_solve(batch, k, iterations):
     """One parallel-ascent solve of `batch` rows with `iterations` iterations."""
-    u, a = _problem(batch, k)
-    ahat = interactions(a)
-    assert parallel_ascent(u, ahat, iterations)[2] == iterations
-
-    def step():
-        parallel_ascent(u, ahat, iterations)
-
-    return step
+    return _solve_benchmark(parallel_ascent, batch, k, iterations)
 
 
 def pga_solve(batch, k, iterations):
     """One projected-gradient solve of `batch` rows with `iterations` iterations."""
-    u, a = _problem(batch, k)
-    ahat = interactions(a)
-    assert projected_gradient(u, ahat, iterations)[2] == iterations
-
-    def step():
-        projected_gradient(u, ahat, iterations)
-
-    return step
+    return _solve_benchmark(projected_gradient, batch, k, iterations)
 
 
 class EnergyNet(torch.nn.Module):
