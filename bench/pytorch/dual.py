@@ -1,7 +1,7 @@
 """Dual training of shallow EBMs (counterpart of Groups/Dual.fs; Domingo-Enrich, Bietti, Gabrie,
 Bruna, Vanden-Eijnden 2021, arXiv 2107.05134): a sphere Langevin step of 10^4 particles and one GDA
 iteration for a 64-neuron ReLU energy on S^14, step for step as Samplers/Langevin.fs and
-Trainers/Dual.fs compute them (EnergyFs also copies the particles before the step; so does this)."""
+Learners/Dual.fs compute them (EnergyFs also copies the particles before the step; so does this)."""
 import torch
 
 

@@ -1,6 +1,6 @@
 """Joint EBM + proposal training step (counterpart of Groups/Regression.fs).
 
-The same model as EnergyFs.Trainers.Regression (method joint): x-net and y-net 1 -> h -> h with ReLU,
+The same model as EnergyFs.Learners.Regression (method joint): x-net and y-net 1 -> h -> h with ReLU,
 a head ReLU(W_h h + b + W_e e) -> h -> 1, and a K-component Gaussian mixture head on the detached
 x-features. One step: M samples per example from q (no gradient), ranking NCE with the true y first,
 the importance-sampling proposal loss with f detached, backward, Adam (lr 1e-3).

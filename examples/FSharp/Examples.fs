@@ -36,6 +36,6 @@ let training () =
           Loss = fun idx -> Tensor.mean (Tensor.square (model.forward (Tensor.selectRows idx x) - Tensor.selectRows idx y))
           Validate = None }
     let result = Fit.run { FitOptions.defaults with Epochs = 20; Optimizer = OptimizerOptions.adam 1e-2 } task
-    printfn "%s" (Reports.Tables.markdown "epoch" result.History)
+    printfn "train_loss after %d epochs: %.4f" result.History.Epochs (result.History.Last "train_loss")
     // readme:end
-    result.History.GetColumn<float>("train_loss") |> Deedle.Series.lastValue
+    result.History.Last "train_loss"

@@ -64,7 +64,7 @@ public class DualEbmTrainerTests
     [Fact]
     public void OptionsDefaultsAreTheFSharpDefaults()
     {
-        Assert.Equal(EnergyFs.Trainers.Dual.defaults, new DualTrainerOptions().ToFSharp());
+        Assert.Equal(EnergyFs.Learners.Dual.defaults, new DualTrainerOptions().ToFSharp());
         Assert.True(new DualTrainerOptions { ScoreMatchingBandwidth = 0.1 }.ToFSharp().Estimator.IsScoreMatching);
     }
 

@@ -8,7 +8,7 @@ public class EnergyMultilabelClassifierTests
     [Fact]
     public void LearnsCorrelatedSyntheticLabels()
     {
-        var data = EnergyFs.Experiments.MulanData.synthetic(1, 300, 5, 3);
+        var data = EnergyFs.Data.MulanData.synthetic(1, 300, 5, 3);
         using var clf = new EnergyMultilabelClassifier(new EnergyMultilabelOptions { Epochs = 30, LearningRate = 1e-2, Hidden = 0 });
         Assert.False(clf.IsFitted);
         clf.Fit(data.Features, data.Labels);
@@ -38,7 +38,7 @@ public class EnergyMultilabelClassifierTests
     [Fact]
     public void OptionsDefaultsAreTheFSharpDefaults()
     {
-        var d = EnergyFs.Experiments.MultilabelOptionsModule.defaults;
+        var d = EnergyFs.Learners.MultilabelOptionsModule.defaults;
         var f = new EnergyMultilabelOptions().ToFSharp();
         Assert.Equal(d.Loss, f.Loss);
         Assert.Equal(d.Regularizer.Name, f.Regularizer.Name);
@@ -51,7 +51,7 @@ public class EnergyMultilabelClassifierTests
     [Fact]
     public void DisposeFreesTheNetwork()
     {
-        var data = EnergyFs.Experiments.MulanData.synthetic(2, 40, 3, 2);
+        var data = EnergyFs.Data.MulanData.synthetic(2, 40, 3, 2);
         Native.AssertFreesEverything(() =>
         {
             var clf = new EnergyMultilabelClassifier(new EnergyMultilabelOptions { Epochs = 2, Hidden = 4 }).Fit(data.Features, data.Labels);

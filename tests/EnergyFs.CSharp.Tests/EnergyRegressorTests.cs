@@ -89,7 +89,7 @@ public class EnergyRegressorTests
     [Fact]
     public void OptionsDefaultsAreTheFSharpDefaults()
     {
-        var d = EnergyFs.Trainers.RegressionOptionsModule.defaults;
+        var d = EnergyFs.Learners.RegressionOptionsModule.defaults;
         var f = new EnergyRegressorOptions().ToFSharp();
         Assert.Equal((d.Method, d.Components, d.Hidden, d.Samples, d.NoiseStds, d.Epochs, d.BatchSize, d.LearningRate, d.Seed),
                      (f.Method, f.Components, f.Hidden, f.Samples, f.NoiseStds, f.Epochs, f.BatchSize, f.LearningRate, f.Seed));

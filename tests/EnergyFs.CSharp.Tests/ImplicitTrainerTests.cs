@@ -126,7 +126,7 @@ public class ImplicitTrainerTests
     [Fact]
     public void OptionsDefaultsAreTheFSharpDefaults()
     {
-        var d = EnergyFs.Trainers.ImplicitStructured.defaults;
+        var d = EnergyFs.Learners.ImplicitStructured.defaults;
         var f = new ImplicitTrainingOptions().ToFSharp();
         Assert.Equal((d.Epochs, d.BatchSize, d.InnerSteps, d.EntropyWeight, d.PullWeight, d.Hypergradient, d.RequireConvergence, d.Seed),
                      (f.Epochs, f.BatchSize, f.InnerSteps, f.EntropyWeight, f.PullWeight, f.Hypergradient, f.RequireConvergence, f.Seed));

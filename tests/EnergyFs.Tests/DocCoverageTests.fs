@@ -170,6 +170,11 @@ let tests =
                 else
                     failtestf "%d public facade members lack a /// doc comment:\n%s" missing.Length (describe missing)
         }
+        test "every public member of the papers assembly has a doc summary" {
+            let missing = undocumented typeof<EnergyFs.Papers.Reproduction.ExperimentSpec>.Assembly false
+            if not missing.IsEmpty then
+                failtestf "%d public EnergyFs.Papers members lack a /// doc comment:\n%s" missing.Length (describe missing)
+        }
         test "every public member of the CLI has a doc summary" {
             let missing = undocumented (builtAssembly "src/fsharp/EnergyFs.Cli/bin/Release/net10.0/EnergyFs.Cli.dll") false
             if not missing.IsEmpty then

@@ -9,7 +9,7 @@ open TorchSharp
 open EnergyFs
 open EnergyFs.Energies
 open EnergyFs.Samplers
-open EnergyFs.Trainers
+open EnergyFs.Learners
 open EnergyFs.Bench
 
 type private Shape = { Particles: int; Neurons: int; Dim: int }

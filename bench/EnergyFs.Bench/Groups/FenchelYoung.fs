@@ -18,7 +18,17 @@ open EnergyFs.Solvers
 open EnergyFs.Losses
 open EnergyFs.Models
 open EnergyFs.Training
-open EnergyFs.Experiments
+open EnergyFs.Papers.Reports
+open EnergyFs.Papers.Reproduction
+open EnergyFs.Papers.FenchelYoung
+open EnergyFs.Papers.DualTraining
+open EnergyFs.Papers.LearnedProposals
+open EnergyFs.Papers.StructuredPrediction
+open EnergyFs.Data
+open EnergyFs.Learners
+open EnergyFs.Metrics
+open EnergyFs.Models
+open EnergyFs.Energies
 open EnergyFs.Bench
 
 /// Rows per solve (the issue's batch).

@@ -6,7 +6,7 @@ module EnergyFs.Bench.Groups.Regression
 
 open TorchSharp
 open EnergyFs
-open EnergyFs.Trainers
+open EnergyFs.Learners
 open EnergyFs.Bench
 
 type private Shape = { Batch: int; Samples: int; Hidden: int; Components: int }

@@ -10,8 +10,18 @@ module EnergyFs.Bench.Groups.Spen
 open TorchSharp
 open EnergyFs
 open EnergyFs.Implicit
-open EnergyFs.Trainers
-open EnergyFs.Experiments
+open EnergyFs.Learners
+open EnergyFs.Papers.Reports
+open EnergyFs.Papers.Reproduction
+open EnergyFs.Papers.FenchelYoung
+open EnergyFs.Papers.DualTraining
+open EnergyFs.Papers.LearnedProposals
+open EnergyFs.Papers.StructuredPrediction
+open EnergyFs.Data
+open EnergyFs.Learners
+open EnergyFs.Metrics
+open EnergyFs.Models
+open EnergyFs.Energies
 open EnergyFs.Bench
 
 /// K: Neumann terms and CG iterations.

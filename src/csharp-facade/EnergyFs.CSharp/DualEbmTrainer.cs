@@ -1,8 +1,9 @@
 using TorchSharp;
 using Microsoft.FSharp.Core;
 using static EnergyFs.CSharp.FSharpInterop;
-using EnergyFs.Trainers;
-using EnergyFs.Experiments;
+using EnergyFs.Learners;
+using EnergyFs.Energies;
+using EnergyFs.Metrics;
 
 namespace EnergyFs.CSharp;
 
@@ -51,8 +52,9 @@ public sealed record DualTrainerOptions
     }
 }
 
-/// <summary>Options of <see cref="DualEbmTrainer.TeacherStudent"/>: the paper's quick configuration
-/// (<c>DualTeacherStudent.quick</c>) with a few settings exposed.</summary>
+/// <summary>Options of <see cref="DualEbmTrainer.TeacherStudent"/>: the paper's quick teacher–student configuration
+/// (2 teacher neurons of mass β = 10, 64 student neurons, η = α_z = α_w = 0.02, 500 particles, 4000 GDA iterations,
+/// 2·10⁴ evaluation samples) with a few settings exposed.</summary>
 public sealed record TeacherStudentOptions
 {
     /// <summary>Seed of the teacher, the data, the student and the particles (default 0).</summary>
@@ -137,21 +139,38 @@ public sealed class DualEbmTrainer : IDisposable
         Positive(samples);
         if (dim < 2) throw new ArgumentOutOfRangeException(nameof(dim), dim, $"dim must be ≥ 2 (the sphere S^(d−1)), got {dim}");
         if (t.Iterations is int it) Positive(it, nameof(TeacherStudentOptions.Iterations));
-        var q = DualTeacherStudent.quick(dim, samples);
-        var o = q.Options;
-        var dual = new DualOptions(o.ParticleStep, o.FeatureStep, o.MassStep, o.TvBound, t.Lazy ? Regime.Lazy : Regime.FeatureLearning,
-            o.Restart, o.Particles, o.LangevinSteps, o.Antithetic, o.Estimator);
-        var iterations = t.Iterations ?? q.Iterations;
-        var c = new TeacherStudentConfig(q.Dim, q.Samples, q.EvalSamples, q.TeacherNeurons, q.Beta, q.StudentNeurons, q.InitialMass,
-            q.Method, dual, iterations, Math.Min(q.EvalEvery, iterations), t.Seed);
+        var iterations = t.Iterations ?? QuickIterations;
+        var defaults = Dual.defaults;
+        var dual = new DualOptions(QuickStep, QuickStep, QuickStep, defaults.TvBound, t.Lazy ? Regime.Lazy : Regime.FeatureLearning,
+            defaults.Restart, QuickParticles, defaults.LangevinSteps, defaults.Antithetic, defaults.Estimator);
+        var context = NotNull(t.Context).Inner;
+        var watch = System.Diagnostics.Stopwatch.StartNew();
         return ScopedValue(() =>
         {
-            var r = DualTeacherStudent.run(NotNull(t.Context).Inner, c, FuncConvert.FromAction<Tuple<double, string>>(_ => { }));
-            var f = r.Final;
-            DualTeacherStudent.dispose(r);
-            return new TeacherStudentMetrics(f.Kl, f.Fisher, f.Tv, f.AngleDegrees, r.WallSeconds);
+            // The setup of the paper's experiment, built from toolkit parts: one generator split into
+            // independent streams for the teacher, the samples, the student and the training.
+            using var rng = new EnergyFs.Rng(t.Seed, context.Device);
+            using var teacherRng = rng.Split();
+            using var dataRng = rng.Split();
+            using var studentRng = rng.Split();
+            using var trainRng = rng.Split();
+            var teacher = Shallow.teacher(teacherRng, context, TeacherNeurons, dim, TeacherMass);
+            var data = ShallowSphereDivergence.sample(dataRng, context, teacher, samples);
+            var evalSamples = ShallowSphereDivergence.sample(dataRng, context, teacher, EvalSamples);
+            var student = Shallow.random(studentRng, context, Activation.Relu, StudentNeurons, dim, 1.0);
+            var state0 = Dual.init(trainRng, dual, data, student);
+            Shallow.dispose(student);
+            var final = Dual.run(trainRng, dual, data, iterations, FuncConvert.FromAction<DualState>(_ => { }), state0);
+            Dual.dispose(state0);
+            var f = ShallowSphereDivergence.all(teacher, evalSamples, final.Energy);
+            Dual.dispose(final);
+            Shallow.dispose(teacher);
+            return new TeacherStudentMetrics(f.Kl, f.Fisher, f.Tv, f.AngleDegrees, watch.Elapsed.TotalSeconds);
         });
     }
+
+    private const int QuickIterations = 4000, QuickParticles = 500, EvalSamples = 20_000, TeacherNeurons = 2, StudentNeurons = 64;
+    private const double QuickStep = 0.02, TeacherMass = 10.0;
 
     /// <summary>Frees the trainer's energy and particles; later use throws ObjectDisposedException.</summary>
     public void Dispose()

@@ -1,5 +1,5 @@
 using static EnergyFs.CSharp.FSharpInterop;
-using FsMultilabel = EnergyFs.Experiments.MultilabelOptionsModule;
+using FsMultilabel = EnergyFs.Learners.MultilabelOptionsModule;
 
 namespace EnergyFs.CSharp;
 
@@ -10,7 +10,7 @@ namespace EnergyFs.CSharp;
 /// selected number of epochs.</summary>
 public sealed record EnergyMultilabelOptions
 {
-    private static readonly EnergyFs.Experiments.MultilabelOptions Defaults = FsMultilabel.defaults;
+    private static readonly EnergyFs.Learners.MultilabelOptions Defaults = FsMultilabel.defaults;
 
     /// <summary>Use the quadratic energy Φ(x, p) = ⟨u(x), p⟩ + ½⟨p, A p⟩ with the generalized FY loss (default true);
     /// false: the independent sigmoid baseline (A = 0).</summary>
@@ -37,7 +37,7 @@ public sealed record EnergyMultilabelOptions
     /// <summary>Where to train (default <see cref="DeviceContext.Cpu"/>).</summary>
     public DeviceContext Context { get; init; } = DeviceContext.Cpu;
 
-    internal EnergyFs.Experiments.MultilabelOptions ToFSharp()
+    internal EnergyFs.Learners.MultilabelOptions ToFSharp()
     {
         NotNull(Regularizer, nameof(Regularizer));
         if (Regularizer.OnSimplex)
@@ -50,7 +50,7 @@ public sealed record EnergyMultilabelOptions
         if (!(WeightDecay >= 0)) throw new ArgumentOutOfRangeException(nameof(WeightDecay), WeightDecay, "WeightDecay must be ≥ 0");
         if (!(ValidationFraction > 0 && ValidationFraction < 1))
             throw new ArgumentOutOfRangeException(nameof(ValidationFraction), ValidationFraction, "ValidationFraction must be in (0, 1)");
-        return new(QuadraticEnergy ? EnergyFs.Experiments.MultilabelLoss.QuadraticEnergy : EnergyFs.Experiments.MultilabelLoss.Independent,
+        return new(QuadraticEnergy ? EnergyFs.Learners.MultilabelLoss.QuadraticEnergy : EnergyFs.Learners.MultilabelLoss.Independent,
             Regularizer.Inner, Hidden, Epochs, Patience, BatchSize, LearningRate, List(new[] { WeightDecay }),
             ValidationFraction, Defaults.Inner, Defaults.Solver, Defaults.Refit, NotNull(Context, nameof(Context)).Inner);
     }
@@ -63,7 +63,7 @@ public sealed record EnergyMultilabelOptions
 public sealed class EnergyMultilabelClassifier : IDisposable
 {
     private readonly EnergyMultilabelOptions options;
-    private EnergyFs.Experiments.FittedMultilabel? fitted;
+    private EnergyFs.Learners.FittedMultilabel? fitted;
     private bool disposed;
 
     /// <summary>An untrained classifier.</summary>
@@ -104,11 +104,11 @@ public sealed class EnergyMultilabelClassifier : IDisposable
                 throw new ArgumentException($"labels[{i}] holds a value other than 0 or 1", nameof(labels));
         var fsOptions = options.ToFSharp();
         var names = Enumerable.Range(0, labels[0].Length).Select(i => $"label{i}").ToArray();
-        var data = new EnergyFs.Experiments.MultilabelData("data", features, labels, names);
+        var data = new EnergyFs.Data.MultilabelData("data", features, labels, names);
         fitted?.Net.Dispose();
         fitted = null;
         // Training temporaries are freed on return; only the network's parameters and buffers survive.
-        fitted = ScopedWith(() => EnergyFs.Experiments.Multilabel.fit(fsOptions, options.Seed, options.WeightDecay, data),
+        fitted = ScopedWith(() => EnergyFs.Learners.Multilabel.fit(fsOptions, options.Seed, options.WeightDecay, data),
                             m => m.Net.parameters().Cast<TorchSharp.torch.Tensor>().Concat(m.Net.buffers()));
         return this;
     }
@@ -121,7 +121,7 @@ public sealed class EnergyMultilabelClassifier : IDisposable
         NotDisposed(disposed, this);
         if (fitted is null) throw new InvalidOperationException("call Fit before Predict");
         CheckRows(features, nameof(features), fitted.Net.Inputs);
-        return ScopedValue(() => EnergyFs.Experiments.Multilabel.predictLabels(fitted, features));
+        return ScopedValue(() => EnergyFs.Learners.Multilabel.predictLabels(fitted, features));
     }
 
     /// <summary>Hamming accuracy, example F1, micro F1 and macro F1 of the predictions against 0/1 labels, keyed
@@ -134,7 +134,7 @@ public sealed class EnergyMultilabelClassifier : IDisposable
         CheckRows(labels, nameof(labels), predicted[0].Length);
         if (labels.Length != features.Length)
             throw new ArgumentException($"features has {features.Length} rows but labels has {labels.Length}", nameof(labels));
-        return EnergyFs.Experiments.MultilabelMetrics.all(predicted, labels).ToDictionary(t => t.Item1, t => t.Item2);
+        return EnergyFs.Metrics.MultilabelMetrics.all(predicted, labels).ToDictionary(t => t.Item1, t => t.Item2);
     }
 
     /// <summary>Frees the network; later use throws ObjectDisposedException.</summary>

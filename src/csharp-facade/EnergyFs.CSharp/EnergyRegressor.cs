@@ -1,6 +1,6 @@
 using Microsoft.FSharp.Core;
 using TorchSharp;
-using EnergyFs.Trainers;
+using EnergyFs.Learners;
 using static EnergyFs.CSharp.FSharpInterop;
 
 namespace EnergyFs.CSharp;
@@ -48,15 +48,15 @@ public sealed record EnergyRegressorOptions
     /// <summary>Seed of initialisation, batch order and sampling (default 0).</summary>
     public long Seed { get; init; } = Defaults.Seed;
 
-    internal static RegressionMethod FromFSharp(EnergyFs.Trainers.RegressionMethod m) =>
+    internal static RegressionMethod FromFSharp(EnergyFs.Learners.RegressionMethod m) =>
         m.IsJoint ? RegressionMethod.Joint : m.IsMdnAlone ? RegressionMethod.Mdn : m.IsNceFixedNoise ? RegressionMethod.Nce : RegressionMethod.Teacher;
 
-    internal static EnergyFs.Trainers.RegressionMethod ToFSharp(RegressionMethod m) => m switch
+    internal static EnergyFs.Learners.RegressionMethod ToFSharp(RegressionMethod m) => m switch
     {
-        RegressionMethod.Joint => EnergyFs.Trainers.RegressionMethod.Joint,
-        RegressionMethod.Mdn => EnergyFs.Trainers.RegressionMethod.MdnAlone,
-        RegressionMethod.Nce => EnergyFs.Trainers.RegressionMethod.NceFixedNoise,
-        RegressionMethod.Teacher => EnergyFs.Trainers.RegressionMethod.Teacher,
+        RegressionMethod.Joint => EnergyFs.Learners.RegressionMethod.Joint,
+        RegressionMethod.Mdn => EnergyFs.Learners.RegressionMethod.MdnAlone,
+        RegressionMethod.Nce => EnergyFs.Learners.RegressionMethod.NceFixedNoise,
+        RegressionMethod.Teacher => EnergyFs.Learners.RegressionMethod.Teacher,
         _ => throw new ArgumentOutOfRangeException(nameof(Method), m, "unknown regression method"),
     };
 

@@ -2,7 +2,7 @@ using Microsoft.FSharp.Collections;
 using Microsoft.FSharp.Core;
 using TorchSharp;
 using EnergyFs.Implicit;
-using EnergyFs.Trainers;
+using EnergyFs.Learners;
 using static EnergyFs.CSharp.FSharpInterop;
 
 namespace EnergyFs.CSharp;
@@ -116,7 +116,7 @@ public sealed class LinearSolveResult : IDisposable
 /// λ = 1e-2, Neumann series with 10 terms and α = 0.1).</summary>
 public sealed record ImplicitTrainingOptions
 {
-    private static readonly EnergyFs.Trainers.ImplicitTrainingOptions Defaults = ImplicitStructured.defaults;
+    private static readonly EnergyFs.Learners.ImplicitTrainingOptions Defaults = ImplicitStructured.defaults;
 
     /// <summary>Passes over the training examples (default 20).</summary>
     public int Epochs { get; init; } = Defaults.Epochs;
@@ -143,7 +143,7 @@ public sealed record ImplicitTrainingOptions
     /// <summary>Seed of the batch order (default 0).</summary>
     public long Seed { get; init; } = Defaults.Seed;
 
-    internal EnergyFs.Trainers.ImplicitTrainingOptions ToFSharp()
+    internal EnergyFs.Learners.ImplicitTrainingOptions ToFSharp()
     {
         Positive(BatchSize, nameof(BatchSize));
         Positive(InnerLearningRate, nameof(InnerLearningRate));
@@ -151,7 +151,7 @@ public sealed record ImplicitTrainingOptions
         var method = UnrolledSteps is int k
             ? HypergradientMethod.NewUnrolled(Positive(k, nameof(UnrolledSteps)), Positive(UnrolledLearningRate, nameof(UnrolledLearningRate)))
             : HypergradientMethod.ImplicitFunction;
-        return new EnergyFs.Trainers.ImplicitTrainingOptions(Epochs, BatchSize, InnerSteps,
+        return new EnergyFs.Learners.ImplicitTrainingOptions(Epochs, BatchSize, InnerSteps,
             EnergyFs.Training.OptimizerOptionsModule.adam(InnerLearningRate), EnergyFs.Training.OptimizerOptionsModule.adam(OuterLearningRate),
             EntropyWeight, PullWeight, method, Solver?.Build() ?? Defaults.Solver, Solver?.RequireConvergence ?? Defaults.RequireConvergence, Defaults.RefineSteps, Seed);
     }
@@ -327,7 +327,7 @@ public static class MultilabelMetrics
     /// <param name="gold">Gold labels [n, L] of 0/1 values.</param>
     /// <param name="threshold">ŷ = 1 where score ≥ threshold.</param>
     public static double ExampleF1(torch.Tensor scores, torch.Tensor gold, double threshold) =>
-        ScopedValue(() => { Check(scores, gold); return EnergyFs.Experiments.MultilabelMetrics.exampleF1At(threshold, scores, gold); });
+        ScopedValue(() => { Check(scores, gold); return EnergyFs.Metrics.MultilabelMetrics.exampleF1At(threshold, scores, gold); });
 
     /// <summary>The threshold of 0.05, 0.10, …, 0.95 (or of <paramref name="grid"/>) with the best example F1, and that F1.</summary>
     /// <param name="scores">Scores [n, L] on development data.</param>
@@ -337,6 +337,6 @@ public static class MultilabelMetrics
         ScopedValue(() =>
         {
             Check(scores, gold);
-            return EnergyFs.Experiments.MultilabelMetrics.selectThreshold(grid is null ? EnergyFs.Experiments.MultilabelMetrics.defaultGrid : List(grid), scores, gold).ToValueTuple();
+            return EnergyFs.Metrics.MultilabelMetrics.selectThreshold(grid is null ? EnergyFs.Metrics.MultilabelMetrics.defaultGrid : List(grid), scores, gold).ToValueTuple();
         });
 }

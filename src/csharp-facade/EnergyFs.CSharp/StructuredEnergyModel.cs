@@ -164,7 +164,7 @@ public sealed class InferenceNetwork : IDisposable
     public int Outputs => (int)Inner[Inner.Length - 2].shape[0];
 
     /// <summary>An independent copy (for example, a test-time network started from a pretrained one); dispose it too.</summary>
-    public InferenceNetwork Copy() => new(ScopedWith(() => EnergyFs.Inference.InferenceNetwork.initFrom(Inner), ps => ps));
+    public InferenceNetwork Copy() => new(ScopedWith(() => EnergyFs.Models.InferenceNetwork.initFrom(Inner), ps => ps));
 
     /// <summary>The parameters ψ = [W₁, b₁, …] (owned by the network).</summary>
     public IReadOnlyList<Parameter> Parameters => Inner.ToList();
@@ -175,7 +175,7 @@ public sealed class InferenceNetwork : IDisposable
     {
         Rank(x, 2, "inputs [n, d]");
         if (x.shape[1] != Inputs) throw new ArgumentException($"x must have {Inputs} columns, got shape {Shape(x)}", nameof(x));
-        return Scoped(() => EnergyFs.Inference.InferenceNetwork.predict(List(Inner.Select(p => (torch.Tensor)p)), x));
+        return Scoped(() => EnergyFs.Models.InferenceNetwork.predict(List(Inner.Select(p => (torch.Tensor)p)), x));
     }
 
     /// <summary>Frees the parameters; later use throws ObjectDisposedException.</summary>

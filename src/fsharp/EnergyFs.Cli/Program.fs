@@ -4,6 +4,7 @@ module EnergyFs.Cli.Program
 open System
 open Argu
 open EnergyFs
+open EnergyFs.Papers.Reports
 
 /// Arguments of `energyfs info`.
 type InfoArgs =

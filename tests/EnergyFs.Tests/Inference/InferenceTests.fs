@@ -5,6 +5,7 @@ open TorchSharp
 open EnergyFs
 open EnergyFs.Energies
 open EnergyFs.Inference
+open EnergyFs.Models
 open EnergyFs.Tests.Generators
 open EnergyFs.Tests.Energies.SpenTests
 

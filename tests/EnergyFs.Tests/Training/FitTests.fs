@@ -21,9 +21,9 @@ let tests =
             use m = model 2L
             let validate () = [ "val_mse", Scope.run (fun () -> Tensor.toScalar (Tensor.mean (Tensor.square (m.forward x - y)))) ]
             let result = Fit.run { FitOptions.defaults with Epochs = 60; Optimizer = OptimizerOptions.adam 0.02 } (task m x y (Some validate))
-            Expect.equal (result.History.RowCount) 60 "one row per epoch"
-            Expect.containsAll result.History.ColumnKeys [ "train_loss"; "grad_norm"; "lr"; "seconds"; "val_mse" ] "columns"
-            let mse = result.History.GetColumn<float>("val_mse") |> Deedle.Series.values |> Array.ofSeq
+            Expect.equal (result.History.Epochs) 60 "one row per epoch"
+            Expect.containsAll result.History.Columns [ "train_loss"; "grad_norm"; "lr"; "seconds"; "val_mse" ] "columns"
+            let mse = result.History.Column "val_mse"
             Expect.isLessThan mse[59] (mse[0] / 10.0) "validation error fell tenfold"
             Expect.equal result.Stopped Completed "ran to the end"
 
@@ -53,7 +53,7 @@ let tests =
                 // to show the checkpoint restores everything) and resume.
                 use m = model 99L
                 let result = Fit.run { options with Checkpoint = Some path } (task m x y None)
-                Expect.equal result.History.RowCount 6 "history carried over"
+                Expect.equal result.History.Epochs 6 "history carried over"
                 Expect.sequenceEqual (parameters m) uninterrupted "bit-identical parameters"
             finally
                 File.Delete path

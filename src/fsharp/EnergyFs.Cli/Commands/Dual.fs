@@ -7,8 +7,18 @@ open System.IO
 open System.Text.Json
 open Argu
 open EnergyFs
-open EnergyFs.Trainers
-open EnergyFs.Experiments
+open EnergyFs.Learners
+open EnergyFs.Papers.Reports
+open EnergyFs.Papers.Reproduction
+open EnergyFs.Papers.FenchelYoung
+open EnergyFs.Papers.DualTraining
+open EnergyFs.Papers.LearnedProposals
+open EnergyFs.Papers.StructuredPrediction
+open EnergyFs.Data
+open EnergyFs.Learners
+open EnergyFs.Metrics
+open EnergyFs.Models
+open EnergyFs.Energies
 
 /// Arguments of `dual teacher`.
 type TeacherArgs =
@@ -146,7 +156,7 @@ let private sweep ctx (c: TeacherStudentConfig) (plot: string option) =
     go "PCD-10" { c with Method = Pcd 10 }
     plot |> Option.iter (fun dir ->
         DualTeacherStudent.klChart (sprintf "Teacher-student on S^%d, n = %d" (c.Dim - 1) c.Samples) (List.ofSeq runs)
-        |> fun chart -> Reports.Charts.saveHtml (Path.Combine(dir, sprintf "dual-sweep-d%d-n%d.html" c.Dim c.Samples)) chart)
+        |> fun chart -> Charts.saveHtml (Path.Combine(dir, sprintf "dual-sweep-d%d-n%d.html" c.Dim c.Samples)) chart)
     for _, r in runs do DualTeacherStudent.dispose r
 
 /// Runs `dual teacher`; returns the exit code.
@@ -163,8 +173,8 @@ let run (ctx: Context) (args: ParseResults<DualArgs>) =
             printfn "| iteration | KL | Fisher | TV | angle (deg) |\n|---|---|---|---|---|"
             for m in r.History do printfn "| %d | %.4f | %.4f | %.3f | %.2f |" m.Iteration m.Kl m.Fisher m.Tv m.AngleDegrees
             t.TryGetResult Plot |> Option.iter (fun dir ->
-                Reports.Charts.saveHtml (Path.Combine(dir, sprintf "dual-kl-d%d-n%d.html" c.Dim c.Samples)) (DualTeacherStudent.klChart "KL over iterations" [ "student", r ])
-                if c.Dim = 3 then Reports.Charts.saveHtml (Path.Combine(dir, "dual-sphere-d3.html")) (DualTeacherStudent.sphereChart r 4000))
+                Charts.saveHtml (Path.Combine(dir, sprintf "dual-kl-d%d-n%d.html" c.Dim c.Samples)) (DualTeacherStudent.klChart "KL over iterations" [ "student", r ])
+                if c.Dim = 3 then Charts.saveHtml (Path.Combine(dir, "dual-sphere-d3.html")) (DualTeacherStudent.sphereChart r 4000))
             if t.Contains TeacherArgs.Json then
                 let f = r.Final
                 let o =

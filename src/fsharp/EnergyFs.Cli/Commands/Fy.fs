@@ -6,8 +6,18 @@ open System.Text.Json
 open Argu
 open EnergyFs
 open EnergyFs.Regularizers
-open EnergyFs.Experiments
-open EnergyFs.Reports
+open EnergyFs.Papers.Reports
+open EnergyFs.Papers.Reproduction
+open EnergyFs.Papers.FenchelYoung
+open EnergyFs.Papers.DualTraining
+open EnergyFs.Papers.LearnedProposals
+open EnergyFs.Papers.StructuredPrediction
+open EnergyFs.Data
+open EnergyFs.Learners
+open EnergyFs.Metrics
+open EnergyFs.Models
+open EnergyFs.Energies
+
 open TorchSharp
 
 /// Arguments of `fy multilabel` (paper §5.1).
@@ -151,7 +161,7 @@ let runMultilabel (ctx: Context) (args: ParseResults<MultilabelArgs>) =
     let runs =
         EnergyFs.Cli.Progress.withBar (sprintf "fy multilabel %s" train.Name) (fun report ->
             [ for i in 0 .. count - 1 ->
-                Multilabel.runSeed options train test (first + i) (fun f -> report ((float i + f) / float count, sprintf "seed %d" (first + i))) ])
+                MultilabelExperiment.runSeed options train test (first + i) (fun f -> report ((float i + f) / float count, sprintf "seed %d" (first + i))) ])
     let energyName = match options.Loss with QuadraticEnergy -> "quadratic" | Independent -> "independent"
     for r in runs do
         let t = r.Test |> List.map (fun (k, v) -> sprintf "%s %.4f" k v) |> String.concat ", "

@@ -7,8 +7,18 @@ open System.Collections.Generic
 open System.Text.Json
 open Argu
 open EnergyFs
-open EnergyFs.Trainers
-open EnergyFs.Experiments
+open EnergyFs.Learners
+open EnergyFs.Papers.Reports
+open EnergyFs.Papers.Reproduction
+open EnergyFs.Papers.FenchelYoung
+open EnergyFs.Papers.DualTraining
+open EnergyFs.Papers.LearnedProposals
+open EnergyFs.Papers.StructuredPrediction
+open EnergyFs.Data
+open EnergyFs.Learners
+open EnergyFs.Metrics
+open EnergyFs.Models
+open EnergyFs.Energies
 
 /// Arguments of `energyfs regression`.
 type RegressionArgs =
@@ -82,9 +92,9 @@ let run (ctx: Context) (args: ParseResults<RegressionArgs>) =
                     IO.Directory.CreateDirectory path |> ignore
                     IO.Path.Combine (path, sprintf "%s-%s-heatmaps.html" task methodName), IO.Path.Combine (path, sprintf "%s-%s-slices.html" task methodName)
             let xAxis, yAxis, panels = ToyRegression.densityHeatmaps ctx set 200 model
-            ToyRegression.heatmapChart (sprintf "%s, method %s" task methodName) xAxis yAxis panels |> EnergyFs.Reports.Charts.saveHtml heatPath
+            ToyRegression.heatmapChart (sprintf "%s, method %s" task methodName) xAxis yAxis panels |> Charts.saveHtml heatPath
             let slices = ToyRegression.densitySlices ctx set (ToyRegression.sliceXs set) 800 model
-            ToyRegression.slicesChart (sprintf "%s, method %s: p(y | x) at fixed x" task methodName) slices |> EnergyFs.Reports.Charts.saveHtml slicePath
+            ToyRegression.slicesChart (sprintf "%s, method %s: p(y | x) at fixed x" task methodName) slices |> Charts.saveHtml slicePath
             if not json then printfn "densities written to %s and %s" heatPath slicePath)
         model.Dispose ()
         if not json then

@@ -9,7 +9,17 @@ open Argu
 open EnergyFs
 open EnergyFs.Implicit
 open EnergyFs.Training
-open EnergyFs.Experiments
+open EnergyFs.Papers.Reports
+open EnergyFs.Papers.Reproduction
+open EnergyFs.Papers.FenchelYoung
+open EnergyFs.Papers.DualTraining
+open EnergyFs.Papers.LearnedProposals
+open EnergyFs.Papers.StructuredPrediction
+open EnergyFs.Data
+open EnergyFs.Learners
+open EnergyFs.Metrics
+open EnergyFs.Models
+open EnergyFs.Energies
 
 /// Arguments of `energyfs spen`.
 type SpenArgs =
@@ -110,8 +120,8 @@ let run (ctx: Context) (args: ParseResults<SpenArgs>) =
         | "unrolled" -> baseOptions.Implicit.Solver
         | other -> invalidArg "solver" (sprintf "unknown solver '%s' (expected neumann, cg or unrolled)" other)
     let hypergradient =
-        if args.GetResult(Solver, defaultValue = "neumann").ToLowerInvariant() = "unrolled" then Trainers.Unrolled (k, 1e-3)
-        else Trainers.ImplicitFunction
+        if args.GetResult(Solver, defaultValue = "neumann").ToLowerInvariant() = "unrolled" then Learners.Unrolled (k, 1e-3)
+        else Learners.ImplicitFunction
     let withEpochs (o: SpenExperimentOptions) =
         match args.TryGetResult Epochs with
         | Some e ->
@@ -127,7 +137,7 @@ let run (ctx: Context) (args: ParseResults<SpenArgs>) =
     let implicitOptions =
         match args.TryGetResult Pull with
         | Some pull ->
-            Trainers.ImplicitStructured.wellPosed pull (args.GetResult(Refine, defaultValue = 10)) (args.GetResult(Solver_Iterations, defaultValue = 30)) implicitOptions
+            Learners.ImplicitStructured.wellPosed pull (args.GetResult(Refine, defaultValue = 10)) (args.GetResult(Solver_Iterations, defaultValue = 30)) implicitOptions
         | None -> { implicitOptions with RefineSteps = args.GetResult(Refine, defaultValue = implicitOptions.RefineSteps) }
     let infNetOptions =
         let o = (withEpochs baseOptions).InfNet

@@ -3,7 +3,6 @@ namespace EnergyFs.Training
 open System
 open System.Diagnostics
 open TorchSharp
-open Deedle
 open EnergyFs
 
 /// Whether a monitored metric should go down or up.
@@ -94,12 +93,33 @@ type StopReason =
     /// row key is epoch + 1): the monitored metric had not improved for `Patience` epochs.
     | EarlyStopped of epoch: int
 
+/// The per-epoch history of a run: one row per epoch (row i is epoch i + 1), one column per metric
+/// (train_loss, grad_norm, lr, seconds, then the validation metrics). A NaN marks a metric that was
+/// not computed in that epoch. A plain record: the papers' reports turn it into a Deedle frame.
+type TrainingHistory =
+    { /// The metric names, in column order.
+      Columns: string[]
+      /// The rows, one per epoch, each with one value per column.
+      Rows: float[][] }
+    /// Number of epochs recorded.
+    member h.Epochs = h.Rows.Length
+    /// The values of one metric over the epochs; fails with an ArgumentException naming the metric
+    /// and the available columns when it is absent.
+    member h.Column (name: string) : float[] =
+        match Array.tryFindIndex ((=) name) h.Columns with
+        | Some j -> h.Rows |> Array.map (fun r -> r[j])
+        | None -> invalidArg "name" (sprintf "no metric '%s' in the history (columns: %s)" name (String.Join(", ", h.Columns)))
+    /// The value of one metric at the last epoch (NaN when no epoch ran).
+    member h.Last (name: string) : float =
+        let c = h.Column name
+        if c.Length = 0 then nan else c[c.Length - 1]
+
 /// The outcome of a run: the per-epoch history (rows: epoch 1..n; columns: train_loss, grad_norm,
 /// lr, seconds and the validation metrics), the final state, why it stopped.
 type FitResult =
     { /// Per-epoch history: rows keyed by epoch (1-based), columns train_loss, grad_norm, lr,
       /// seconds and the validation metrics.
-      History: Frame<int, string>
+      History: TrainingHistory
       /// The final training state (parameters restored to the best epoch when RestoreBest is on).
       State: TrainingState
       /// Why the run ended.
@@ -111,13 +131,9 @@ type FitResult =
 [<RequireQualifiedAccess>]
 module Fit =
 
-    /// The history of a TrainingState as a Deedle frame (rows keyed by epoch, 1-based).
-    let historyFrame (state: TrainingState) : Frame<int, string> =
-        if state.HistoryRows.Length = 0 then Frame.ofRows ([] : (int * Series<string, float>) list)
-        else
-            state.HistoryRows
-            |> Array.mapi (fun i row -> i + 1, Series.ofObservations (Array.zip state.HistoryColumns row))
-            |> Frame.ofRows
+    /// The history of a TrainingState (one row per epoch run).
+    let history (state: TrainingState) : TrainingHistory =
+        { Columns = state.HistoryColumns; Rows = state.HistoryRows }
 
     let private improved goal best value =
         Double.IsNaN best || (match goal with Minimize -> value < best | Maximize -> value > best)
@@ -220,7 +236,7 @@ module Fit =
             | _ -> ()
         if options.RestoreBest then best |> Option.iter (restore task.Model)
         best |> Option.iter Scope.disposeAll
-        { History = historyFrame state
+        { History = history state
           State = state
           Stopped = defaultArg stopped Completed
           Elapsed = watch.Elapsed }

@@ -1,0 +1,181 @@
+namespace EnergyFs.Papers.LearnedProposals
+
+open System
+open TorchSharp
+open EnergyFs
+open EnergyFs.Papers.Reports
+open EnergyFs.Papers.Reproduction
+open EnergyFs.Data
+open EnergyFs.Metrics
+open EnergyFs.Models
+open EnergyFs.Energies
+open EnergyFs.Learners
+
+/// One train/test split of a regression data set with standardised x and y.
+type RegressionSplit =
+    { /// Training inputs [n_train, d], standardised with the training split's statistics.
+      XTrain: Tensor
+      /// Training targets [n_train, 1], standardised (zero mean, unit std on the training split).
+      YTrain: Tensor
+      /// Test inputs [n_test, d], standardised with the training split's statistics.
+      XTest: Tensor
+      /// Test targets [n_test, 1], standardised with the training split's mean and std.
+      YTest: Tensor
+      /// The standard deviation of y in original units (NLL and RMSE are reported in them).
+      YStd: float }
+
+/// Metrics of one split: test NLL and RMSE in the target's original units.
+type SplitMetrics =
+    { /// Mean test negative log-likelihood per point in nats, in the target's original units (the
+      /// standardised NLL plus log `YStd`); for EBMs the normaliser is computed by quadrature on a grid.
+      Nll: float
+      /// Test root-mean-square error of the predicted mean, in the target's original units.
+      Rmse: float
+      /// The NLL of the model's proposal / MDN when it has one alongside an EBM (else NaN).
+      ProposalNll: float
+      /// Wall-clock training seconds of this split (evaluation excluded).
+      Seconds: float }
+
+/// One method's metrics summarised over splits (mean ± population std).
+type UciSummary =
+    { /// The method summarised.
+      Method: RegressionMethod
+      /// Number of splits run.
+      Splits: int
+      /// Mean over splits of the test NLL (original units).
+      NllMean: float
+      /// Population std over splits of the test NLL.
+      NllStd: float
+      /// Mean over splits of the test RMSE (original units).
+      RmseMean: float
+      /// Population std over splits of the test RMSE.
+      RmseStd: float
+      /// The second model's NLL (the joint EBM's proposal, the teacher-trained MDN's teacher EBM); NaN if none.
+      SecondNllMean: float
+      /// Population std over splits of the second model's NLL; NaN if none.
+      SecondNllStd: float
+      /// Total training seconds over the splits.
+      Seconds: float }
+
+/// The UCI regression benchmark (concrete, energy, yacht, power-plant; 20 standard train/test splits
+/// of Hernández-Lobato & Adams 2015) for the methods of Gustafsson, Danelljan & Schön 2022
+/// (arXiv 2110.11948). The paper's real-data experiments are four computer-vision tasks; the UCI
+/// sets are this project's stand-in for real data at CPU scale.
+[<RequireQualifiedAccess>]
+module UciExperiment =
+
+    /// A synthetic stand-in split (used until the UCI loader is available, and by tests): 8
+    /// standard-normal features, y = sin 2x₁ + ½x₂² ± (0.3 + 0.2|x₃|) ε with a random sign flip on
+    /// x₄ > 1 (bimodal there); `n` rows, 90% train; y standardised with the training statistics.
+    let syntheticSplit (ctx: Context) (seed: int64) (n: int) : RegressionSplit =
+        use rng = new Rng(seed, ctx.Device)
+        let x = Tensor.randn rng ctx [ int64 n; 8L ]
+        let y =
+            Scope.tensor (fun () ->
+                let col i = x.narrow (1L, int64 i, 1L)
+                let base' = (col 0 * 2.0).sin () + Tensor.square (col 1) * 0.5
+                let flip = torch.where ((col 3).gt (Pinned.scalar 1.0), -base', base')
+                flip + (Tensor.abs (col 2) * 0.2 + 0.3) * Tensor.randn rng ctx [ int64 n; 1L ])
+        let nTrain = int64 (0.9 * float n)
+        let yTr = y.narrow (0L, 0L, nTrain)
+        let mean, std = Tensor.toScalar (Tensor.mean yTr), Tensor.toScalar (yTr.std ())
+        let ys = (y - mean) / std
+        let split =
+            { XTrain = x.narrow(0L, 0L, nTrain).clone (); YTrain = ys.narrow(0L, 0L, nTrain).clone ()
+              XTest = x.narrow(0L, nTrain, int64 n - nTrain).clone (); YTest = ys.narrow(0L, nTrain, int64 n - nTrain).clone ()
+              YStd = std }
+        Scope.disposeAll [ x; y; ys ]
+        split
+
+    /// Split `split` of a UCI folder in the standard layout (data.txt, index_*.txt), read by
+    /// `EnergyFs.Data.UciRegression.load` (x and y standardised with training statistics).
+    let loadSplit (ctx: Context) (dir: string) (split: int) : RegressionSplit =
+        use s = EnergyFs.Data.UciRegression.load ctx dir split
+        { XTrain = s.Train.X.clone (); YTrain = s.Train.Y.clone (); XTest = s.Test.X.clone (); YTest = s.Test.Y.clone (); YStd = s.YStd }
+
+    /// Number of splits of a UCI folder (n_splits.txt).
+    let splitCount (dir: string) = EnergyFs.Data.UciRegression.splitCount dir
+
+    /// Quadrature for standardised 1-D targets: [−8, 8] with 4096 points.
+    let quadrature = (-8.0, 8.0, 4096)
+
+    /// Trains one method on a split and evaluates it: the EBM's NLL by quadrature and RMSE of the
+    /// importance-weighted mean (joint), the student MDN's exact NLL and mixture-mean RMSE (mdn,
+    /// teacher), the NCE EBM's NLL and mean by quadrature (nce). NLL in original units adds log YStd.
+    /// `minSteps` raises the epochs of small sets so that every run takes at least that many
+    /// optimizer steps (0: use options.Epochs as given).
+    let runSplit (ctx: Context) (options: RegressionOptions) (minSteps: int) (split: RegressionSplit) : SplitMetrics =
+        let batches = Training.Batches.count options.BatchSize split.XTrain.shape[0]
+        let options = { options with Epochs = max options.Epochs ((minSteps + batches - 1) / batches) }
+        let watch = Diagnostics.Stopwatch.StartNew ()
+        let model, _ = Regression.train ctx options split.XTrain split.YTrain
+        use model = model
+        let seconds = watch.Elapsed.TotalSeconds
+        let lo, hi, n = quadrature
+        use rng = new Rng(options.Seed + 23L, ctx.Device)
+        let rmseOf (pred: Tensor) =
+            Scope.run (fun () -> sqrt (Tensor.toScalar (Tensor.mean (Tensor.square (pred - split.YTest)))) * split.YStd)
+        let logStd = log split.YStd
+        match options.Method with
+        | Joint ->
+            { Nll = Regression.ebmNllQuadrature ctx lo hi n model split.XTest split.YTest + logStd
+              Rmse = rmseOf (Regression.predictMean rng 1024 model split.XTest)
+              ProposalNll = Regression.proposalNll model split.XTest split.YTest + logStd
+              Seconds = seconds }
+        | MdnAlone ->
+            { Nll = Regression.proposalNll model split.XTest split.YTest + logStd
+              Rmse = rmseOf (Regression.predictMean rng 1 model split.XTest)
+              ProposalNll = nan; Seconds = seconds }
+        | Teacher ->
+            let mdnMean = Diff.noGrad (fun () -> Scope.tensor (fun () -> EnergyFs.Models.Mdn.mean (model.Proposal split.XTest).Value))
+            { Nll = Regression.proposalNll model split.XTest split.YTest + logStd
+              Rmse = rmseOf mdnMean
+              ProposalNll = Regression.ebmNllQuadrature ctx lo hi n model split.XTest split.YTest + logStd
+              Seconds = seconds }
+        | NceFixedNoise ->
+            { Nll = Regression.ebmNllQuadrature ctx lo hi n model split.XTest split.YTest + logStd
+              Rmse = rmseOf (Regression.predictMeanQuadrature ctx lo hi n model split.XTest)
+              ProposalNll = nan; Seconds = seconds }
+
+    /// Runs `splits` splits (0 .. splits−1) given by `load` and returns the per-split metrics.
+    let run (ctx: Context) (options: RegressionOptions) (minSteps: int) (load: int -> RegressionSplit) (splits: int) (onSplit: int -> SplitMetrics -> unit) : SplitMetrics list =
+        Checks.positiveInt "splits" splits
+        [ for i in 0 .. splits - 1 ->
+            let split = load i
+            let r = runSplit ctx { options with Seed = options.Seed + int64 i } minSteps split
+            Scope.disposeAll [ split.XTrain; split.YTrain; split.XTest; split.YTest ]
+            onSplit i r
+            r ]
+
+    /// Mean and (population) standard deviation of a metric over splits.
+    let meanStd (values: float list) =
+        let m = List.average values
+        m, sqrt (values |> List.averageBy (fun v -> (v - m) ** 2.0))
+
+    /// The summary of one method's per-split metrics: mean ± (population) std over splits of the
+    /// test NLL, RMSE and the second model's NLL, and the total training time.
+    let summarize (method: RegressionMethod) (results: SplitMetrics list) : UciSummary =
+        Checks.require "results" (not results.IsEmpty) "no split results to summarise"
+        let nll, nllSd = meanStd (results |> List.map (fun r -> r.Nll))
+        let rmse, rmseSd = meanStd (results |> List.map (fun r -> r.Rmse))
+        let second, secondSd = meanStd (results |> List.map (fun r -> r.ProposalNll))
+        { Method = method; Splits = results.Length; NllMean = nll; NllStd = nllSd; RmseMean = rmse; RmseStd = rmseSd
+          SecondNllMean = second; SecondNllStd = secondSd; Seconds = results |> List.sumBy (fun r -> r.Seconds) }
+
+    /// Every method of `methods` on the same `splits` splits (each split loaded once per method, the
+    /// same seeds per split for every method), summarised per method; `onSplit` is called with the
+    /// method, the split index and its metrics.
+    let compare (ctx: Context) (options: RegressionOptions) (minSteps: int) (load: int -> RegressionSplit) (splits: int)
+                (methods: RegressionMethod list) (onSplit: RegressionMethod -> int -> SplitMetrics -> unit) : UciSummary list =
+        Checks.require "methods" (not methods.IsEmpty) "no methods to compare"
+        [ for m in methods -> summarize m (run ctx { options with Method = m } minSteps load splits (onSplit m)) ]
+
+    /// A Markdown table of summaries, one row per method: test NLL and RMSE as mean ± std, the second
+    /// model's NLL (proposal of the joint EBM, teacher EBM of the teacher-trained MDN) and training time.
+    let markdownTable (summaries: UciSummary list) : string =
+        let pm (m: float) (s: float) = if Double.IsNaN m then "–" else sprintf "%.3f ± %.3f" m s
+        let rows =
+            [ for s in summaries ->
+                sprintf "| %s | %d | %s | %s | %s | %.0f |" (RegressionMethod.name s.Method) s.Splits (pm s.NllMean s.NllStd)
+                    (pm s.RmseMean s.RmseStd) (pm s.SecondNllMean s.SecondNllStd) s.Seconds ]
+        String.Join ("\n", "| method | splits | test NLL | test RMSE | second model's NLL | train s |" :: "|---|---|---|---|---|---|" :: rows)

@@ -1,0 +1,33 @@
+namespace EnergyFs.Papers.Reproduction
+
+open EnergyFs
+open EnergyFs.Papers.Reports
+open EnergyFs.Papers.Reproduction
+open EnergyFs.Papers.FenchelYoung
+open EnergyFs.Papers.DualTraining
+open EnergyFs.Papers.LearnedProposals
+open EnergyFs.Papers.StructuredPrediction
+open EnergyFs.Data
+open EnergyFs.Learners
+open EnergyFs.Metrics
+open EnergyFs.Models
+open EnergyFs.Energies
+/// The reproduction catalogue: every paper EnergyFs reproduces, with its experiments in the quick
+/// configuration (all four papers in under 10 minutes on 2 CPU cores, still showing each paper's
+/// headline) or the full one (the scale the papers' issues describe).
+[<RequireQualifiedAccess>]
+module Catalogue =
+
+    /// The paper ids in report order.
+    let paperIds = [ "fy"; "dual"; "regression"; "spen" ]
+
+    /// The papers in the quick or full configuration.
+    let papers (quick: bool) : PaperSpec list =
+        [ FenchelYoungPaper.spec quick; DualPaper.spec quick; RegressionPaper.spec quick; SpenPaper.spec quick ]
+
+    /// The papers selected by id ("all" for every one); fails naming the accepted ids.
+    let select (quick: bool) (which: string) : PaperSpec list =
+        match which.Trim().ToLowerInvariant() with
+        | "all" | "" -> papers quick
+        | id when List.contains id paperIds -> papers quick |> List.filter (fun p -> p.Id = id)
+        | other -> Checks.fail "paper" (sprintf "unknown paper '%s' (expected all, %s)" other (String.concat ", " paperIds))

@@ -1,0 +1,82 @@
+namespace EnergyFs.Papers.Reproduction
+
+open System
+open System.Diagnostics
+open EnergyFs
+
+open EnergyFs.Papers.Reports
+/// How a reproduction run executes: where the cache lives, which seeds, on which device, and how
+/// progress is shown.
+type RunnerOptions =
+    { /// The cache folder (`<out>/cache` for the CLI).
+      CacheDir: string
+      /// The seeds every experiment runs with.
+      Seeds: int list
+      /// Device and dtype handed to every experiment.
+      Context: Context
+      /// Wraps the computation of one (experiment, seed): `Bar title work` runs `work report`, where
+      /// `report (fraction, text)` updates a progress display (the CLI draws a bar with ETA).
+      Bar: string -> ((float * string -> unit) -> RunOutcome) -> RunOutcome
+      /// Told about each (experiment, seed) answered from the cache, and each failure.
+      Log: string -> unit }
+
+/// Defaults for RunnerOptions.
+[<RequireQualifiedAccess>]
+module RunnerOptions =
+    /// Cache in `cache`, seed 0, CPU float32, no progress display, no log.
+    let defaults =
+        { CacheDir = "cache"; Seeds = [ 0 ]; Context = Context.cpu; Bar = (fun _ work -> work ignore); Log = ignore }
+
+/// Runs a catalogue of papers: each experiment once per seed, answered from the result cache when
+/// a finished run with the same configuration and seed is stored there, computed (and stored)
+/// otherwise. An exception in one run is recorded with the run and does not stop the others.
+[<RequireQualifiedAccess>]
+module Runner =
+
+    /// The experiment as the cache keys it: its configuration plus the device and dtype it runs on
+    /// (a CUDA run does not reuse a CPU result).
+    let keyed (options: RunnerOptions) (spec: ExperimentSpec) : ExperimentSpec =
+        { spec with Config = sprintf "%s | context %s" spec.Config (Context.describe options.Context) }
+
+    /// One (experiment, seed): from the cache, or computed and cached; failures captured.
+    let runSeed (options: RunnerOptions) (spec: ExperimentSpec) (seed: int) : RunRecord =
+        let spec = keyed options spec
+        match ResultCache.tryLoad options.CacheDir spec seed with
+        | Some cached ->
+            options.Log (sprintf "%s seed %d: cached (%.1f s when computed)" spec.Id seed cached.Seconds)
+            { Seed = seed; Outcome = Some cached.Outcome; Seconds = cached.Seconds; CpuSeconds = cached.CpuSeconds; Cached = true; Error = None }
+        | None ->
+            let watch = Stopwatch.StartNew ()
+            let cpu0 = Process.GetCurrentProcess().TotalProcessorTime
+            let cpu () = (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalSeconds
+            try
+                let title = if options.Seeds.Length > 1 then sprintf "%s seed %d" spec.Id seed else spec.Id
+                let outcome = options.Bar title (fun report -> spec.Run options.Context seed report)
+                let seconds, cpuSeconds = watch.Elapsed.TotalSeconds, cpu ()
+                ResultCache.store options.CacheDir spec seed { Outcome = outcome; Seconds = seconds; CpuSeconds = cpuSeconds }
+                { Seed = seed; Outcome = Some outcome; Seconds = seconds; CpuSeconds = cpuSeconds; Cached = false; Error = None }
+            with e ->
+                let e = match e with :? AggregateException as a when a.InnerExceptions.Count = 1 -> a.InnerException | e -> e
+                let message = sprintf "%s: %s" (e.GetType().Name) e.Message
+                options.Log (sprintf "%s seed %d failed: %s" spec.Id seed message)
+                { Seed = seed; Outcome = None; Seconds = watch.Elapsed.TotalSeconds; CpuSeconds = cpu (); Cached = false; Error = Some message }
+
+    /// Every seed of one experiment.
+    let runExperiment (options: RunnerOptions) (spec: ExperimentSpec) : ExperimentResult =
+        { Spec = spec; Runs = [ for seed in options.Seeds -> runSeed options spec seed ] }
+
+    /// Summarises a paper's results (an exception while summarising becomes Error).
+    let summarize (paper: PaperSpec) (results: ExperimentResult list) : PaperResult =
+        let summary =
+            try Ok (paper.Summarize results)
+            with e -> Error (sprintf "%s: %s" (e.GetType().Name) e.Message)
+        { Paper = paper; Experiments = results; Summary = summary }
+
+    /// Runs every experiment of every paper, in order, and summarises each paper.
+    let run (options: RunnerOptions) (papers: PaperSpec list) : PaperResult list =
+        if options.Seeds.IsEmpty then Checks.fail "Seeds" "at least one seed is needed"
+        papers |> List.map (fun paper -> summarize paper (paper.Experiments |> List.map (runExperiment options)))
+
+    /// Whether any run of any experiment failed, or a summary could not be computed.
+    let anyFailure (results: PaperResult list) : bool =
+        results |> List.exists (fun p -> Result.isError p.Summary || p.Experiments |> List.exists Results.failed)

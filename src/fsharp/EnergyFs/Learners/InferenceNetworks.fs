@@ -1,0 +1,132 @@
+namespace EnergyFs.Learners
+
+open System.Diagnostics
+open TorchSharp
+open TorchSharp.Modules
+open EnergyFs
+open EnergyFs.Training
+open EnergyFs.Models
+open EnergyFs.Energies
+open EnergyFs.Inference
+open EnergyFs.Losses
+
+/// Options of joint training of a SPEN and an inference network (Tu & Gimpel 2018).
+type InferenceNetworkOptions =
+    { /// Passes over the training examples.
+      Epochs: int
+      /// Examples per step.
+      BatchSize: int
+      /// Optimizer of the energy θ.
+      EnergyOptimizer: OptimizerOptions
+      /// Optimizer of the cost-augmented inference network Φ (and of Ψ when retuning).
+      NetworkOptimizer: OptimizerOptions
+      /// The hinge's margin.
+      Margin: Margin
+      /// τ, weight of the entropy term on the network's outputs (> 0: penalty; < 0: smoothing).
+      EntropyWeight: float
+      /// λ, weight of ‖Φ − Φ₀‖², the pull toward the pretrained weights.
+      PullWeight: float
+      /// Epochs of test-time retuning of Ψ with θ fixed (0: use Φ at test time).
+      RetuneEpochs: int
+      /// When true, the hinge compares the smoothed energy E_θ(x, ȳ) + τH(ȳ) (τ the entropy
+      /// weight) of the network's relaxed output with the energy of the gold labels (whose entropy
+      /// is 0), and Φ gets no separate entropy term: θ then learns the same smoothed energy that
+      /// test-time retuning minimises (as the structured SVM does with its entropy-smoothed
+      /// inference). When false, the plain energy goes into the hinge and τH is a separate term of
+      /// Φ's loss (the original formulation, eq. 9).
+      EntropyInHinge: bool
+      /// Seed of the batch order.
+      Seed: int64 }
+
+/// SPENs trained with inference networks (Tu & Gimpel 2018, arXiv 1803.03376, §3, eq. 9): the
+/// min-max game
+///   min_θ max_Φ Σ [ m(Δ(F_Φ(x), y)) − E_θ(x, F_Φ(x)) + E_θ(x, y) ]₊ − τ H(F_Φ(x)) − λ‖Φ − Φ₀‖²
+/// by alternating gradient steps (Φ ascends the hinge's argument, θ descends the hinge), followed
+/// by test-time retuning (§3.3): a test inference network A_Ψ, started from Φ, minimises
+///   mean E_θ(x, A_Ψ(x)) + τ H(A_Ψ(x)) + λ‖Ψ − Φ₀‖² with θ fixed.
+[<RequireQualifiedAccess>]
+module InferenceNetworks =
+
+    /// 20 epochs, batch 32, Adam 1e-3 for θ and 1e-4 for Φ, margin-rescaled, τ = 0.1, λ = 1e-3,
+    /// 5 retuning epochs.
+    let defaults =
+        { Epochs = 20; BatchSize = 32; EnergyOptimizer = OptimizerOptions.adam 1e-3; NetworkOptimizer = OptimizerOptions.adam 1e-4
+          Margin = MarginRescaled; EntropyWeight = 0.1; PullWeight = 1e-3; RetuneEpochs = 5; EntropyInHinge = false; Seed = 0L }
+
+    /// The energy the hinge sees for relaxed outputs ȳ: E_θ(x, ȳ) + τH(ȳ) when EntropyInHinge, else
+    /// E_θ(x, ȳ) (per example).
+    let hingeEnergy (options: InferenceNetworkOptions) (theta: Tensor list) (features: Tensor) (y: Tensor) : Tensor =
+        if options.EntropyInHinge && options.EntropyWeight <> 0.0 then
+            Spen.energy theta features y + InferenceNetwork.entropy y * options.EntropyWeight
+        else Spen.energy theta features y
+
+    /// The loss of Φ on a batch (to minimise): −mean violation + τ mean H + λ‖Φ − Φ₀‖², θ fixed
+    /// (with EntropyInHinge the τH term sits inside the violation instead).
+    let networkLoss (options: InferenceNetworkOptions) (theta: Tensor list) (phi0: Tensor list) (phi: Tensor list) (b: MultilabelExamples) =
+        let th = theta |> List.map Tensor.detach
+        let y = InferenceNetwork.predict phi b.Inputs
+        let violation =
+            StructuredHinge.violation options.Margin (StructuredHinge.l1Cost y b.Labels) (hingeEnergy options th b.Features y) (Spen.energy th b.Features b.Labels)
+        let loss = -(Tensor.mean violation) + InferenceNetwork.pullToward phi0 phi * options.PullWeight
+        if options.EntropyInHinge then loss else loss + Tensor.mean (InferenceNetwork.entropy y) * options.EntropyWeight
+
+    /// The loss of θ on a batch (to minimise): the mean hinge at ȳ = F_Φ(x), Φ fixed.
+    let energyLoss (options: InferenceNetworkOptions) (theta: Tensor list) (phi: Tensor list) (b: MultilabelExamples) =
+        let y = Diff.noGrad (fun () -> InferenceNetwork.predict phi b.Inputs)
+        Tensor.mean (StructuredHinge.hinge options.Margin (StructuredHinge.l1Cost y b.Labels) (hingeEnergy options theta b.Features y) (Spen.energy theta b.Features b.Labels))
+
+    /// Test-time retuning of Ψ in place with θ fixed; keeps the Ψ of the best validation score.
+    /// Only the inputs and features of `data` are read (the labels are not): retuning may run on
+    /// unlabelled evaluation inputs.
+    let retune (options: InferenceNetworkOptions) (validate: unit -> float) (theta: Tensor list) (psi0: Tensor list)
+               (psi: Parameter list) (data: MultilabelExamples) : EpochRecord list =
+        use rng = new Rng(options.Seed + 1L, data.Labels.device)
+        use optimizer = Optimizer.ofParameters options.NetworkOptimizer psi
+        use keeper = new BestKeeper(psi)
+        keeper.Offer (Scope.run validate)
+        let th = theta |> List.map Tensor.detach
+        let named = Structured.named "psi" psi
+        let ps = Structured.tensors psi
+        let records =
+            [ for epoch in 1 .. options.RetuneEpochs do
+                let watch = Stopwatch.StartNew ()
+                let losses =
+                    [ for idx in Batches.shuffled rng data.Labels.device options.BatchSize (Structured.count data) ->
+                        Scope.run (fun () ->
+                            let b = Structured.select idx data
+                            let loss = InferenceNetwork.objective options.EntropyWeight options.PullWeight psi0 (Spen.energy th b.Features) ps b.Inputs
+                            Structured.step optimizer named (epoch - 1) loss) ]
+                let score = Scope.run validate
+                keeper.Offer score
+                yield { Epoch = epoch; Loss = List.average losses; Validation = score; Seconds = watch.Elapsed.TotalSeconds } ]
+        keeper.RestoreBest ()
+        records
+
+    /// Trains θ and Φ in place by alternating steps; `validate` scores the current (θ, Φ) after each
+    /// epoch, for the record only (Φ is the cost-augmented network, not the test-time one, so its
+    /// score does not select θ; the final pair is kept). Φ₀ are the pretrained weights Φ starts from.
+    let train (options: InferenceNetworkOptions) (validate: unit -> float) (progress: float * string -> unit)
+              (theta: Parameter list) (phi: Parameter list) (data: MultilabelExamples) : EpochRecord list =
+        Checks.positiveInt "Epochs" options.Epochs
+        Checks.nonNegative "PullWeight" options.PullWeight
+        Structured.check "data" data
+        use rng = new Rng(options.Seed, data.Labels.device)
+        use energyOptimizer = Optimizer.ofParameters options.EnergyOptimizer theta
+        use networkOptimizer = Optimizer.ofParameters options.NetworkOptimizer phi
+        let phi0 = Snapshot.take phi
+        let namedTheta, namedPhi = Structured.named "theta" theta, Structured.named "phi" phi
+        let th, ph = Structured.tensors theta, Structured.tensors phi
+        let records =
+            [ for epoch in 1 .. options.Epochs do
+                let watch = Stopwatch.StartNew ()
+                let losses =
+                    [ for idx in Batches.shuffled rng data.Labels.device options.BatchSize (Structured.count data) ->
+                        Scope.run (fun () ->
+                            let b = Structured.select idx data
+                            Structured.step networkOptimizer namedPhi (epoch - 1) (networkLoss options th phi0 ph b) |> ignore
+                            Structured.step energyOptimizer namedTheta (epoch - 1) (energyLoss options th ph b)) ]
+                let score = Scope.run validate
+                progress (float epoch / float options.Epochs, sprintf "epoch %d  hinge %.4f  dev (cost-augmented Φ) %.4f" epoch (List.average losses) score)
+                yield { Epoch = epoch; Loss = List.average losses; Validation = score; Seconds = watch.Elapsed.TotalSeconds } ]
+        Scope.disposeAll phi0
+        records
