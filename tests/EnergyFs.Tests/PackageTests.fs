@@ -176,6 +176,10 @@ let tests =
                 let machinePaths = [ EnergyFs.Tests.ReadmeTests.repositoryRoot; Path.GetDirectoryName(EnergyFs.Tests.ReadmeTests.repositoryRoot.TrimEnd('/')); home; Path.GetTempPath(); "file:" ]
                 for m in machinePaths |> List.map (fun m -> if m = "file:" then m else m.TrimEnd('/') + "/") |> List.filter (fun m -> m.Length > 2) do
                     Expect.isFalse (spec.Contains m) (sprintf "no machine path in the nuspec (%s)" m)
+            let toolkitSpec = nuspec (Path.Combine(p.Source, sprintf "EnergyFs.%s.nupkg" p.Version))
+            for dependency in [ "Plotly.NET"; "Deedle"; "EnergyFs.Papers" ] do
+                Expect.isFalse (toolkitSpec.Contains (sprintf "<dependency id=\"%s\"" dependency)) (sprintf "the toolkit package does not depend on %s" dependency)
+            Expect.stringContains toolkitSpec "<dependency id=\"TorchSharp\"" "the toolkit package depends on TorchSharp"
             Expect.stringContains (nuspec (Path.Combine(p.Source, sprintf "EnergyFs.CSharp.%s.nupkg" p.Version)))
                 (sprintf "<dependency id=\"EnergyFs\" version=\"%s\"" p.Version) "EnergyFs.CSharp depends on the same EnergyFs"
         }
