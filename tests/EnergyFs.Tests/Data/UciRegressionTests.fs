@@ -93,4 +93,34 @@ let tests =
         testCase "a row in both train and test is rejected" <| fun () ->
             use dir = copyOf "uci_yacht" (fun f t -> if f = "index_test_0.txt" then replaceLine 1 (File.ReadAllLines(Path.Combine(Paths.find "uci_yacht", "index_train_0.txt"))[0]) t else t)
             expectFormatError (Path.Combine(dir.Path, "index_test_0.txt")) 0 "in both the training and the test split" (fun () -> UciRegression.load ctx dir.Path 0) |> ignore
+
+        testCase "a missing folder given as a path is reported as given (DirectoryNotFoundException)" <| fun () ->
+            use tmp = new TempDir()
+            let absent = Path.Combine(tmp.Path, "no-such-uci-set")
+            for given in [ absent; Path.Combine("no-such-parent", "uci_concrete") ] do
+                for name, call in [ "load", (fun () -> UciRegression.load ctx given 0 |> ignore)
+                                    "loadNamed", (fun () -> UciRegression.loadNamed ctx given 0 |> ignore)
+                                    "resolve", (fun () -> UciRegression.resolve given |> ignore) ] do
+                    let e = EnergyFs.Tests.Expectations.raisesOf<DirectoryNotFoundException> call
+                    Expect.stringContains e.Message (sprintf "'%s' does not exist" given) (sprintf "%s names the path as given" name)
+                    Expect.isFalse (e.Message.Contains("uci_" + given)) (sprintf "%s: no prefix glued to the path" name)
+                    Expect.isFalse (e.Message.Contains(Paths.root ())) (sprintf "%s: the data folder is not involved" name)
+
+        testCase "an unknown bare name reports the name and the folder looked for" <| fun () ->
+            for given, folder in [ "no-such-set", "uci_no-such-set"; "uci_no-such-set", "uci_no-such-set" ] do
+                let e = EnergyFs.Tests.Expectations.raisesOf<DirectoryNotFoundException> (fun () -> UciRegression.loadNamed ctx given 0 |> ignore)
+                Expect.stringContains e.Message (sprintf "UCI dataset '%s' not found" given) "names the name as given"
+                Expect.stringContains e.Message (sprintf "looked for the folder %s in the data folder %s" folder (Paths.root ())) "says where it looked"
+                Expect.stringContains e.Message "uci_concrete" "lists the UCI datasets present"
+            let e = EnergyFs.Tests.Expectations.raisesOf<DirectoryNotFoundException> (fun () -> UciRegression.load ctx "no-such-set" 0 |> ignore)
+            Expect.stringContains e.Message "'no-such-set' does not exist" "load takes a folder and names it as given"
+            Expect.stringContains e.Message "loadNamed" "and points to loadNamed for names"
+
+        testCase "a bare name resolves with or without the prefix, and a path as itself" <| fun () ->
+            let dir = Paths.find "uci_yacht"
+            Expect.equal (UciRegression.resolve "yacht") dir "without the prefix"
+            Expect.equal (UciRegression.resolve "uci_yacht") dir "with the prefix"
+            Expect.equal (UciRegression.resolve (dir + string Path.DirectorySeparatorChar)) (dir + string Path.DirectorySeparatorChar) "a path"
+            use s = UciRegression.loadNamed ctx "yacht" 0
+            Expect.equal s.Name "uci_yacht" "loads the dataset"
     ]

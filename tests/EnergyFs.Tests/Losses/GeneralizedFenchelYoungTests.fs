@@ -115,4 +115,31 @@ let tests =
                 // ∇_p Φ by autograd agrees with finite differences.
                 let phiSum (p: Tensor) = Tensor.sum (energy.Value s p)
                 GradCheck.gradFunction fd phiSum (fun p -> energy.GradP s p) y |> GradCheck.assertPassed "∇_p Φ")
+
+        testCase "non-finite inputs and an empty batch are refused with ArgumentException naming them" <| fun () ->
+            use rng = new Rng(4L, ctx.Device)
+            Scope.run (fun () ->
+                let q = randomQuadratic rng 4L 3L 0.5
+                let y = randomIn rng Box 4L 3L
+                let badUnary = q.Unary.clone ()
+                badUnary[2L, 1L] <- torch.tensor (nan, dtype = ctx.DType)
+                let e = EnergyFs.Tests.Expectations.raisesOf<System.ArgumentException> (fun () -> gfy FermiDirac.regularizer { q with Unary = badUnary } y |> ignore)
+                Expect.equal e.ParamName "v.Unary" "names the unary scores"
+                for part in [ "[4, 3]"; "NaN"; "row 2, column 1" ] do Expect.stringContains e.Message part part
+                let badPairwise = q.Pairwise.clone ()
+                badPairwise[0L, 1L] <- torch.tensor (infinity, dtype = ctx.DType)
+                let e2 = EnergyFs.Tests.Expectations.raisesOf<System.ArgumentException> (fun () -> gfy FermiDirac.regularizer { q with Pairwise = badPairwise } y |> ignore)
+                Expect.equal e2.ParamName "v.Pairwise" "names the interactions"
+                // The bilinear energy over scores θ: the classic loss through the generalized path.
+                let theta = randomScores rng 4L 3L
+                theta[1L, 0L] <- torch.tensor (-infinity, dtype = ctx.DType)
+                let e3 = EnergyFs.Tests.Expectations.raisesOf<System.ArgumentException> (fun () ->
+                    GeneralizedFenchelYoung.loss ProjectedGradient.solve tight Bilinear.energy SquaredNorm.box theta y |> ignore)
+                Expect.equal e3.ParamName "v" "names v"
+                Expect.stringContains e3.Message "-Inf" "says what the value is"
+                for n, k in [ 0L, 3L; 4L, 0L ] do
+                    let empty = { Unary = Tensor.zeros ctx [ n; k ]; Pairwise = Tensor.zeros ctx [ k; k ] }
+                    let e4 = EnergyFs.Tests.Expectations.raisesOf<System.ArgumentException> (fun () -> gfy FermiDirac.regularizer empty (Tensor.zeros ctx [ n; k ]) |> ignore)
+                    Expect.equal e4.ParamName "y" "names y"
+                    Expect.stringContains e4.Message (sprintf "[%d, %d]" n k) "names the shape")
     ]

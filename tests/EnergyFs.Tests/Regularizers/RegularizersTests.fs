@@ -72,4 +72,15 @@ let tests =
             let p = Tensor.toArray (Tsallis.predict 1.5 theta)
             Expect.equal p[2] 0.0 "the lowest score gets exactly 0"
             Expect.isGreaterThan p[0] p[1] "order preserved"
+
+        property "Fermi-Dirac: Ω*(θ) = Σ max(θ, 0) + log1p(e^−|θ|) (host, float64) for θ in [−50, 50] and in 15–30" <| fun (Seed s) ->
+            use rng = new Rng(s, ctx.Device)
+            Scope.run (fun () ->
+                // Half the rows in 15–30, where torch's softplus (threshold 20) was off by up to 2.7e-9 per row.
+                let theta = Tensor.cat 0 [ Tensor.uniform rng ctx -50.0 50.0 [ 8L; 6L ]; Tensor.uniform rng ctx 15.0 30.0 [ 8L; 6L ] ]
+                let rows = Tensor.toArray2D theta
+                let got = Tensor.toArray (FermiDirac.conjugate theta)
+                for i in 0 .. got.Length - 1 do
+                    let expected = Array.sumBy EnergyFs.Tests.Core.TensorsTests.hostSoftplus rows[i, *]
+                    Expect.isLessThanOrEqual (abs (got[i] - expected)) (2e-15 * expected) (sprintf "row %d: relative error ≤ 2e-15" i))
     ]

@@ -119,12 +119,7 @@ let run (ctx: Context) (args: ParseResults<RegressionArgs>) =
             match args.TryGetResult Data with
             | Some dir ->
                 // A folder, or a data set of the repository's data/ folder by name ("concrete" or "uci_concrete").
-                let folder =
-                    if IO.Directory.Exists dir then dir
-                    else
-                        let name = if dir.StartsWith "uci_" then dir else "uci_" + dir
-                        try EnergyFs.Data.Paths.find name
-                        with :? IO.DirectoryNotFoundException as e -> invalidArg "data" (sprintf "no UCI folder '%s': %s" dir e.Message)
+                let folder = EnergyFs.Data.UciRegression.resolve dir
                 (fun i -> UciExperiment.loadSplit ctx folder i), UciExperiment.splitCount folder, IO.Path.GetFileName (IO.Path.TrimEndingDirectorySeparator (IO.Path.GetFullPath folder))
             | None -> (fun i -> UciExperiment.syntheticSplit ctx (1000L + int64 i) 1000), 20, "synthetic"
         let first = args.GetResult (First_Split, defaultValue = 0)

@@ -63,11 +63,46 @@ module Checks =
         if a.dim() = 0L || b.dim() = 0L || a.shape[0] <> b.shape[0] then
             fail argB (sprintf "%s (shape %s) and %s (shape %s) must have the same number of rows" argA (shapeText a.shape) argB (shapeText b.shape))
 
-    /// Requires every entry of the tensor to be finite (no NaN, no ±Inf).
+    /// Where the first non-finite entry of `t` is and what it is, e.g. "the first, NaN, is at row 2,
+    /// column 0" (row-major order; "at index [i, j, l]" beyond two dimensions). Only for messages:
+    /// it reads the tensor back, so call it once a cheap check has failed.
+    let firstNonFinite (t: torch.Tensor) : string =
+        use fin = torch.isfinite t
+        use notFinite = fin.logical_not ()
+        use positions = notFinite.nonzero ()
+        if positions.shape[0] = 0L then "every entry is finite"
+        else
+            use onHost = positions.cpu ()
+            let index = onHost.data<int64>().ToArray() |> Array.truncate (int (t.dim ()))
+            let offset = Array.fold2 (fun acc i (size: int64) -> acc * size + i) 0L index t.shape
+            use detached = t.detach ()
+            use flat = detached.reshape ([| -1L |])
+            use entry = flat[offset]
+            use entryOnHost = entry.cpu ()
+            use entry64 = entryOnHost.to_type torch.ScalarType.Float64
+            let value = entry64.item<float> ()
+            let what = if Double.IsNaN value then "NaN" elif value > 0.0 then "+Inf" else "-Inf"
+            let where =
+                match index with
+                | [||] -> "the scalar"
+                | [| i |] -> sprintf "position %d" i
+                | [| i; j |] -> sprintf "row %d, column %d" i j
+                | _ -> sprintf "index %s" (shapeText index)
+            sprintf "the first, %s, is at %s" what where
+
+    /// Requires every entry of the tensor to be finite (no NaN, no ±Inf): one reduction
+    /// (isfinite().all()) and one read-back; the message says how many entries are not finite,
+    /// the shape, and where the first is and what it is (NaN, +Inf or -Inf).
     let finite argument (t: torch.Tensor) =
         use fin = torch.isfinite t
         use ok = fin.all()
         if not (ok.item<bool>()) then
             use notFinite = fin.logical_not()
             use bad = notFinite.sum()
-            fail argument (sprintf "%s contains %d non-finite value(s) (NaN or Inf); shape %s" argument (bad.item<int64>()) (shapeText t.shape))
+            fail argument (sprintf "%s contains %d non-finite value(s) (NaN or Inf); shape %s; %s" argument (bad.item<int64>()) (shapeText t.shape) (firstNonFinite t))
+
+    /// Requires a tensor with at least one entry and no dimension of size 0 (an empty batch, or
+    /// rows of length 0, would otherwise reach libtorch reductions that fail without naming it).
+    let nonEmpty argument (t: torch.Tensor) =
+        if t.shape |> Array.exists (fun s -> s = 0L) then
+            fail argument (sprintf "%s is empty (shape %s); every dimension needs size ≥ 1" argument (shapeText t.shape))

@@ -56,3 +56,10 @@ module Paths =
             let known = Directory.GetDirectories dataRoot |> Array.map Path.GetFileName |> Array.sort
             raise (DirectoryNotFoundException(
                 sprintf "dataset '%s' not found: %s does not exist (datasets present: %s)" name dir (String.Join(", ", known))))
+
+    /// Whether `argument` names a folder by path rather than a dataset by name: it contains a
+    /// directory separator, is rooted, or exists as a folder relative to the current directory.
+    let isPath (argument: string) =
+        argument.IndexOfAny [| Path.DirectorySeparatorChar; Path.AltDirectorySeparatorChar |] >= 0
+        || Path.IsPathRooted argument
+        || Directory.Exists argument

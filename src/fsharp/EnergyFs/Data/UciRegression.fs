@@ -139,6 +139,9 @@ module UciRegression =
     /// ArgumentOutOfRangeException; bad contents raise DataFormatException naming file and line
     /// (non-numeric value, rows of differing width, index out of range, a row in both train and test).
     let loadWith (options: Options) (ctx: Context) (dir: string) (split: int) : UciRegressionSplit =
+        if not (Directory.Exists dir) then
+            let hint = if Paths.isPath dir then "" else " (a dataset of the data folder by name is loaded with loadNamed)"
+            raise (DirectoryNotFoundException(sprintf "UCI dataset folder '%s' does not exist%s" dir hint))
         let count = splitCount dir
         let trainPath = Path.Combine(dir, sprintf "index_train_%d.txt" split)
         let testPath = Path.Combine(dir, sprintf "index_test_%d.txt" split)
@@ -186,8 +189,36 @@ module UciRegression =
     /// `loadWith defaults`: inputs and targets standardized with training statistics.
     let load (ctx: Context) (dir: string) (split: int) : UciRegressionSplit = loadWith defaults ctx dir split
 
-    /// `load ctx (Paths.find name) split`: a dataset of the repository's data/ folder (for example "uci_yacht").
-    let loadNamed (ctx: Context) (name: string) (split: int) : UciRegressionSplit = load ctx (Paths.find name) split
+    /// The prefix of the UCI datasets' folder names in the data folder ("uci_concrete").
+    [<Literal>]
+    let FolderPrefix = "uci_"
+
+    /// The folder of a UCI dataset given either as a path (`Paths.isPath`: it has a directory
+    /// separator or exists relative to the current directory), returned as a full path, or as a
+    /// bare name of the data folder with or without the prefix ("concrete" or "uci_concrete").
+    /// Raises DirectoryNotFoundException naming what was given: the path as given when it is not a
+    /// folder; for an unknown name, the name, the folder looked for and the UCI datasets present.
+    let resolve (dataset: string) : string =
+        if String.IsNullOrWhiteSpace dataset then invalidArg "dataset" "the UCI dataset name or folder is empty"
+        if Paths.isPath dataset then
+            if Directory.Exists dataset then Path.GetFullPath dataset
+            else raise (DirectoryNotFoundException(sprintf "UCI dataset folder '%s' does not exist" dataset))
+        else
+            let dataRoot = Paths.root ()
+            let folderName = if dataset.StartsWith FolderPrefix then dataset else FolderPrefix + dataset
+            let dir = Path.Combine(dataRoot, folderName)
+            if Directory.Exists dir then dir
+            else
+                let present =
+                    Directory.GetDirectories dataRoot |> Array.map Path.GetFileName
+                    |> Array.filter (fun n -> n.StartsWith FolderPrefix) |> Array.sort
+                raise (DirectoryNotFoundException(
+                    sprintf "UCI dataset '%s' not found: looked for the folder %s in the data folder %s (UCI datasets present: %s)"
+                        dataset folderName dataRoot (String.Join(", ", present))))
+
+    /// `load ctx (resolve dataset) split`: a dataset of the repository's data/ folder by name
+    /// ("yacht" or "uci_yacht"), or a dataset folder by path.
+    let loadNamed (ctx: Context) (dataset: string) (split: int) : UciRegressionSplit = load ctx (resolve dataset) split
 
     /// Standardized predictions or errors back in the target's original units (z · YStd + YMean).
     let toOriginalUnits (data: UciRegressionSplit) (z: Tensor) : Tensor = Standardizer.invert data.YStandardizer z

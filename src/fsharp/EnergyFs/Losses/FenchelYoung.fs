@@ -18,8 +18,15 @@ open EnergyFs.Regularizers
 [<RequireQualifiedAccess>]
 module FenchelYoung =
 
-    let private checkPair (r: Regularizer) (theta: Tensor) (y: Tensor) =
+    /// θ must be a non-empty [n, k] batch of finite scores (NaN or ±Inf would give NaN losses
+    /// silently; an empty batch would fail inside libtorch).
+    let private checkScores (theta: Tensor) =
         Regularizer.requireBatch "theta" theta
+        Checks.nonEmpty "theta" theta
+        Checks.finite "theta" theta
+
+    let private checkPair (r: Regularizer) (theta: Tensor) (y: Tensor) =
+        checkScores theta
         Regularizer.requireBatch "y" y
         Checks.sameShape "theta" theta "y" y
         Regularizer.requireInDomain "y" r.Domain y
@@ -51,10 +58,29 @@ module FenchelYoung =
         checkPair r theta y
         Scope.tensor (fun () -> Diff.noGrad (fun () -> r.Predict (theta.detach ()) - y))
 
-    /// One-hot targets [n, k] from integer labels [n] in 0 .. k−1 (fails naming a bad label).
-    let oneHot (k: int) (labels: Tensor) (like: Tensor) : Tensor =
+    /// Requires class indices: a non-empty 1-D tensor whose entries are integers. Floating-point
+    /// labels are accepted only when every entry is integral (3.0, not 0.5: a cast would truncate
+    /// 0.5 to class 0 silently, and a label distribution belongs in `loss`, not here).
+    let private checkClassIndices (labels: Tensor) =
         Checks.rank "labels" 1 labels
+        Checks.nonEmpty "labels" labels
+        if labels.is_floating_point () then
+            Checks.finite "labels" labels
+            Scope.run (fun () ->
+                let fractional = labels.frac().ne (torch.zeros_like labels)
+                if fractional.any().item<bool> () then
+                    let first = fractional.nonzero().cpu().data<int64>().ToArray()[0]
+                    Checks.fail "labels"
+                        (sprintf "labels must be integer class indices, got %g at position %d (shape %s, dtype %O); pass label distributions [n, k] to `loss` instead"
+                            (labels[first].ToDouble ()) first (Checks.shapeText labels.shape) labels.dtype))
+        elif labels.is_complex () || labels.dtype = torch.ScalarType.Bool then
+            Checks.fail "labels" (sprintf "labels must be integer class indices, got dtype %O (shape %s)" labels.dtype (Checks.shapeText labels.shape))
+
+    /// One-hot targets [n, k] from integer labels [n] in 0 .. k−1 (fails naming a bad label; float
+    /// labels must be integral, e.g. 2.0, and are refused otherwise rather than truncated).
+    let oneHot (k: int) (labels: Tensor) (like: Tensor) : Tensor =
         Checks.positiveInt "k" k
+        checkClassIndices labels
         Scope.tensor (fun () ->
             let lo = (labels.min ()).ToInt64 ()
             let hi = (labels.max ()).ToInt64 ()
@@ -65,8 +91,9 @@ module FenchelYoung =
     /// L_Ω(θ; e_label) per row for integer labels [n] (the domain must be the simplex, or the box
     /// for a single positive label).
     let lossOfLabels (r: Regularizer) (theta: Tensor) (labels: Tensor) : Tensor =
-        Regularizer.requireBatch "theta" theta
+        checkScores theta
         Checks.sameRows "theta" theta "labels" labels
+        checkClassIndices labels
         Scope.tensor (fun () -> loss r theta (oneHot (int theta.shape[1]) labels theta))
 
     /// A loss function θ → y → L_Ω(θ; y) (mean over the batch) for a regularizer, for trainers

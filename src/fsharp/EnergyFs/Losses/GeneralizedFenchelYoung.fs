@@ -20,10 +20,23 @@ open EnergyFs.Conjugates
 [<RequireQualifiedAccess>]
 module GeneralizedFenchelYoung =
 
+    /// The inputs must be finite and the batch non-empty: NaN or ±Inf in v would give NaN losses
+    /// silently, and an empty batch (n = 0 or k = 0) would fail inside libtorch. One reduction per
+    /// tensor of v (the scores of a tensor input, both terms of a quadratic input, else energy.Like v).
+    let private checkInputs (energy: Energy<'V>) (v: 'V) (y: Tensor) =
+        Energy.checkOutput energy "y" v y
+        Checks.nonEmpty "y" y
+        match box v with
+        | :? Tensor as theta -> Checks.finite "v" theta
+        | :? QuadraticInput as q ->
+            Checks.finite "v.Unary" q.Unary
+            Checks.finite "v.Pairwise" q.Pairwise
+        | _ -> Checks.finite "v" (energy.Like v)
+
     /// Per-row losses [n] and the inner solution (for diagnostics and warm starts; dispose it).
     let lossAndSolution (solver: InnerSolver<'V>) (options: InnerOptions) (energy: Energy<'V>) (r: Regularizer)
                         (v: 'V) (init: Tensor option) (y: Tensor) : Tensor * InnerSolution =
-        Energy.checkOutput energy "y" v y
+        checkInputs energy v y
         Regularizer.requireInDomain "y" r.Domain y
         let conj, sol = Generalized.valueAndSolution solver options energy r v init
         let loss =

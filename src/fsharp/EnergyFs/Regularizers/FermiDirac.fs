@@ -22,8 +22,11 @@ module FermiDirac =
             let q = p.clamp (Pinned.scalar 1e-30, Pinned.scalar (1.0 - 1e-16))
             q.log () - (1.0 - q).clamp_min(Pinned.scalar 1e-30).log ())
 
-    /// Ω*(θ) = Σ softplus θᵢ per row.
-    let conjugate (theta: Tensor) = Scope.tensor (fun () -> Tensor.sumDim 1 (Tensor.softplus theta))
+    /// Ω*(θ) = Σᵢ log(1 + e^θᵢ) per row, computed as Σᵢ max(θᵢ, 0) + log1p(e^−|θᵢ|) without a
+    /// cut-off (`Tensor.softplusExact`): torch's softplus returns θᵢ for θᵢ > 20, which is off by
+    /// log1p(e^−θᵢ) (up to 2.1e-9 per entry); this is exact to rounding for every θ. Its autograd
+    /// gradient is sigmoid θ, so `FenchelYoung.lossTracked` has gradient sigmoid(θ) − y.
+    let conjugate (theta: Tensor) = Scope.tensor (fun () -> Tensor.sumDim 1 (Tensor.softplusExact theta))
 
     /// ∇Ω*(θ) = sigmoid θ.
     let predict (theta: Tensor) = Tensor.sigmoid theta
