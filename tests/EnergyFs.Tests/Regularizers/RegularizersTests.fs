@@ -83,4 +83,13 @@ let tests =
                 for i in 0 .. got.Length - 1 do
                     let expected = Array.sumBy EnergyFs.Tests.Core.TensorsTests.hostSoftplus rows[i, *]
                     Expect.isLessThanOrEqual (abs (got[i] - expected)) (2e-15 * expected) (sprintf "row %d: relative error ≤ 2e-15" i))
+
+        testCase "Fermi-Dirac: conjugateThresholded (mirror ascent) is torch's softplus, off by log1p(e^−θ) above 20" <| fun () ->
+            use theta = Tensor.ofRows ctx [| [| 25.0 |]; [| 3.0 |]; [| -30.0 |] |]
+            let exact = Tensor.toArray (FermiDirac.conjugate theta)
+            let thresholded = Tensor.toArray (FermiDirac.conjugateThresholded theta)
+            Expect.equal thresholded[0] 25.0 "torch returns θ above 20"
+            Expect.floatClose { absolute = 0.0; relative = 1e-15 } exact[0] (25.0 + exp -25.0) "exact: θ + log1p(e^−θ)"
+            Expect.floatClose { absolute = 1e-15; relative = 1e-15 } thresholded[1] exact[1] "the same below 20"
+            Expect.floatClose { absolute = 0.0; relative = 1e-15 } thresholded[2] exact[2] "and far below 0"
     ]

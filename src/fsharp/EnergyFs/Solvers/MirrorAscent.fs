@@ -19,7 +19,7 @@ module MirrorAscent =
     let private mirror (domain: Domain) =
         match domain with
         | Simplex -> Shannon.predict, Shannon.conjugate, Shannon.gradient
-        | Box -> FermiDirac.predict, FermiDirac.conjugate, FermiDirac.gradient
+        | Box -> FermiDirac.predict, FermiDirac.conjugateThresholded, FermiDirac.gradient
 
     /// Solves the inner problem (see the module doc).
     let solve : InnerSolver<'V> = fun options energy r v init ->
