@@ -73,7 +73,14 @@ module Diff =
         | FailOnUnused ->
             if not output.requires_grad then
                 Checks.fail "output" "the output does not depend on any input that requires grad, so it has no gradient (allow unused inputs to get zeros)"
-            torch.autograd.grad (ResizeArray [ output ], ResizeArray inputs, seeds, retain, options.CreateGraph, false) |> List.ofSeq
+            // allow_unused = true and a check here: libtorch's own refusal aborts the process in
+            // TorchSharp (the gradients of the used inputs do not depend on the flag).
+            let gs = torch.autograd.grad (ResizeArray [ output ], ResizeArray inputs, seeds, retain, options.CreateGraph, true)
+            List.init inputs.Length (fun i ->
+                match gs[i] with
+                | g when isNull g || g.IsInvalid ->
+                    Checks.fail "inputs" (sprintf "inputs[%d] (shape %s) is not used by the output; with FailOnUnused every input must be used (ZerosForUnused gives zeros)" i (Checks.shapeText inputs[i].shape))
+                | g -> g)
         | ZerosForUnused | ReachAll ->
             if not output.requires_grad then
                 inputs |> List.map torch.zeros_like
