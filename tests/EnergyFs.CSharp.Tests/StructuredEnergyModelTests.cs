@@ -54,8 +54,9 @@ public class StructuredEnergyModelTests
     [Fact]
     public void OptionsDefaultsAreTheFSharpDefaults()
     {
-        Assert.Equal(EnergyFs.Inference.EntropicMirrorDescent.defaults, new MirrorDescentOptions().ToFSharp());
-        Assert.Equal(EnergyFs.Inference.ProjectedGradient.defaults, new ProjectedGradientOptions().ToFSharp());
+        Assert.Equal(EnergyFs.Solvers.MirrorDescent.inferenceDefaults, new MirrorDescentOptions().ToFSharp());
+        Assert.Equal(1.0, new MirrorDescentOptions().Entropy);
+        Assert.Equal(EnergyFs.Solvers.ProjectedGradient.inferenceDefaults, new ProjectedGradientOptions().ToFSharp());
     }
 
     [Fact]

@@ -64,7 +64,7 @@ let private hypergradientCase (name: string) () =
 /// one double-backward pass through it.
 let private hvpCase () =
     let th, ps, problem, owned = setup ()
-    let g = torch.autograd.grad (ResizeArray [ problem.Inner th ps ], ResizeArray ps, null, true, true, false) |> List.ofSeq
+    let g = Diff.gradients { CreateGraph = true; RetainGraph = true; Unused = FailOnUnused } (problem.Inner th ps) ps
     let vs = ps |> List.map torch.ones_like
     Benchmark.case (owned @ [ for t in g @ vs -> t ]) (fun () -> Diff.hvpParams g ps vs |> ignore)
 

@@ -2,40 +2,44 @@ using Microsoft.FSharp.Collections;
 using TorchSharp;
 using TorchSharp.Modules;
 using static EnergyFs.CSharp.FSharpInterop;
-using Emd = EnergyFs.Inference.EntropicMirrorDescent;
-using Pgd = EnergyFs.Inference.ProjectedGradient;
+using EnergyFs.Solvers;
+using Emd = EnergyFs.Solvers.MirrorDescent;
+using Pgd = EnergyFs.Solvers.ProjectedGradient;
 
 namespace EnergyFs.CSharp;
 
 /// <summary>Options of <see cref="StructuredEnergyModel.Infer"/> (entropic mirror descent); the defaults are those of the
-/// F# <c>EntropicMirrorDescent.defaults</c>.</summary>
+/// F# <c>MirrorDescent.inferenceDefaults</c> with τ = 1.</summary>
 public sealed record MirrorDescentOptions
 {
     /// <summary>Mirror-descent steps (default 30).</summary>
-    public int Steps { get; init; } = Emd.defaults.Steps;
+    public int Steps { get; init; } = Emd.inferenceDefaults.MaxIterations;
     /// <summary>Step size η of the multiplicative update (default 0.5).</summary>
-    public double StepSize { get; init; } = Emd.defaults.StepSize;
+    public double StepSize { get; init; } = FixedStepOf(Emd.inferenceDefaults).size;
     /// <summary>Entropy weight τ of argmin E(x, ȳ) − τH(ȳ) (default 1).</summary>
-    public double Entropy { get; init; } = Emd.defaults.Entropy;
+    public double Entropy { get; init; } = 1.0;
 
-    internal Emd.Options ToFSharp() => new(Positive(Steps, nameof(Steps)), Positive(StepSize, nameof(StepSize)), Entropy);
+    internal static StepRule.FixedStep FixedStepOf(FirstOrderOptions options) => (StepRule.FixedStep)options.Step;
+
+    internal FirstOrderOptions ToFSharp() =>
+        new(Direction.Minimize, StepRule.NewFixedStep(Positive(StepSize, nameof(StepSize)), 0.0), Positive(Steps, nameof(Steps)), null);
 }
 
 /// <summary>Options of <see cref="StructuredEnergyModel.InferProjected"/> (projected gradient descent with momentum); the
-/// defaults are those of the F# <c>ProjectedGradient.defaults</c>.</summary>
+/// defaults are those of the F# <c>ProjectedGradient.inferenceDefaults</c>.</summary>
 public sealed record ProjectedGradientOptions
 {
     /// <summary>Gradient steps (default 30).</summary>
-    public int Steps { get; init; } = Pgd.defaults.Steps;
+    public int Steps { get; init; } = Pgd.inferenceDefaults.MaxIterations;
     /// <summary>Step size η (default 0.1).</summary>
-    public double StepSize { get; init; } = Pgd.defaults.StepSize;
+    public double StepSize { get; init; } = MirrorDescentOptions.FixedStepOf(Pgd.inferenceDefaults).size;
     /// <summary>Heavy-ball momentum in [0, 1) (default 0.5).</summary>
-    public double Momentum { get; init; } = Pgd.defaults.Momentum;
+    public double Momentum { get; init; } = MirrorDescentOptions.FixedStepOf(Pgd.inferenceDefaults).momentum;
 
-    internal Pgd.Options ToFSharp()
+    internal FirstOrderOptions ToFSharp()
     {
         if (!(Momentum >= 0.0 && Momentum < 1.0)) throw new ArgumentOutOfRangeException(nameof(Momentum), Momentum, "Momentum must be in [0, 1)");
-        return new(Positive(Steps, nameof(Steps)), Positive(StepSize, nameof(StepSize)), Momentum);
+        return new(Direction.Minimize, StepRule.NewFixedStep(Positive(StepSize, nameof(StepSize)), Momentum), Positive(Steps, nameof(Steps)), null);
     }
 }
 
@@ -114,7 +118,8 @@ public sealed class StructuredEnergyModel : IDisposable
     public torch.Tensor Infer(torch.Tensor features, MirrorDescentOptions? options = null)
     {
         var o = (options ?? new()).ToFSharp();
-        return Minimize(features, (f, y0) => Emd.minimize(o, Fn(f), y0));
+        var tau = (options ?? new()).Entropy;
+        return Minimize(features, (f, y0) => Emd.entropicBoxInference(tau, o, Fn(f), y0));
     }
 
     /// <summary>ŷ ≈ argmin_{ȳ ∈ [0,1]ᴸ} E(x, ȳ) by projected gradient descent with momentum from ȳ = ½ (no gradient to θ), [n, L].</summary>
@@ -123,7 +128,7 @@ public sealed class StructuredEnergyModel : IDisposable
     public torch.Tensor InferProjected(torch.Tensor features, ProjectedGradientOptions? options = null)
     {
         var o = (options ?? new()).ToFSharp();
-        return Minimize(features, (f, y0) => Pgd.minimize(o, Fn(f), y0));
+        return Minimize(features, (f, y0) => Pgd.boxInference(o, Fn(f), y0));
     }
 
     /// <summary>Frees the parameters; later use throws ObjectDisposedException.</summary>

@@ -6,7 +6,6 @@ open EnergyFs
 open EnergyFs.Training
 open EnergyFs.Models
 open EnergyFs.Energies
-open EnergyFs.Inference
 open EnergyFs.Losses
 open EnergyFs.Implicit
 open EnergyFs.Learners

@@ -64,8 +64,8 @@ let tests =
                 Expect.isGreaterThan errors[0] errors[2] "the error shrinks with the number of iterations")
 
         testList "with the bilinear energy it equals the classic Fenchel-Young loss (value and gradient)" [
-            for r, solve in [ Shannon.regularizer, MirrorAscent.solve; SquaredNorm.simplex, ProjectedGradient.solve
-                              FermiDirac.regularizer, MirrorAscent.solve; SquaredNorm.box, ProjectedGradient.solve ] ->
+            for r, solve in [ Shannon.regularizer, MirrorDescent.solve; SquaredNorm.simplex, ProjectedGradient.solve
+                              FermiDirac.regularizer, MirrorDescent.solve; SquaredNorm.box, ProjectedGradient.solve ] ->
                 propertySmall r.Name <| fun (Seed s) ->
                     use rng = new Rng(s, ctx.Device)
                     Scope.run (fun () ->

@@ -16,7 +16,7 @@ let loose = { InnerOptions.defaults with Tolerance = 1e-5; MaxIterations = 500 }
 let few name f = testPropertyWithConfig (withArbs { small with maxTest = 4 }) name f
 
 let gradientSolvers : (string * InnerSolver<QuadraticInput>) list =
-    [ "projected gradient", ProjectedGradient.solve; "mirror ascent", MirrorAscent.solve ]
+    [ "projected gradient", ProjectedGradient.solve; "mirror ascent", MirrorDescent.solve ]
 
 let allBoxSolvers : (string * InnerSolver<QuadraticInput>) list =
     gradientSolvers @ [ "Frank-Wolfe", FrankWolfe.solve; "coordinate ascent", CoordinateAscent.solve; "parallel ascent", ParallelAscent.solve ]
@@ -66,7 +66,7 @@ let tests =
                         // clamped face (see ProjectedGradient's doc); mirror ascent is the method there.
                         let methods =
                             [ if not r.Barrier then "projected gradient", ProjectedGradient.solve
-                              "mirror ascent", MirrorAscent.solve ]
+                              "mirror ascent", MirrorDescent.solve ]
                         for name, solve in methods do
                             let sol = solve tight Bilinear.energy r theta None
                             Expect.isLessThan (Tensor.maxAbsDiff sol.Value (r.Conjugate theta)) 1e-5 (sprintf "%s: Ω^Φ = Ω*" name)
@@ -96,7 +96,7 @@ let tests =
                 let v = randomQuadratic rng 4L 5L 6.0
                 let sol = CoordinateAscent.solve tight Quadratic.energy FermiDirac.regularizer v None
                 Expect.isTrue sol.Converged "coordinate ascent reaches a fixed point"
-                for name, solve in [ "pga", ProjectedGradient.solve; "mirror", MirrorAscent.solve; "fw", FrankWolfe.solve ] do
+                for name, solve in [ "pga", ProjectedGradient.solve; "mirror", MirrorDescent.solve; "fw", FrankWolfe.solve ] do
                     let e = EnergyFs.Tests.Expectations.raisesOf<System.ArgumentException> (fun () -> solve tight Quadratic.energy FermiDirac.regularizer v None |> ignore)
                     Expect.stringContains e.Message "concave" (sprintf "%s names concavity" name)
                 // Explicitly allowed: a stationary point, no better than the coordinate-ascent fixed point by much.
@@ -116,7 +116,7 @@ let tests =
             Expect.stringContains e.Message "Pairwise" "names the argument"
             let v = { Unary = u; Pairwise = torch.zeros (3L, 3L, dtype = ctx.DType) }
             use outside = Tensor.ofRows ctx [| [| 0.1; 2.0; 0.3 |] |]
-            EnergyFs.Tests.Expectations.raisesOf<System.ArgumentException> (fun () -> MirrorAscent.solve tight Quadratic.energy FermiDirac.regularizer v (Some outside) |> ignore) |> ignore
+            EnergyFs.Tests.Expectations.raisesOf<System.ArgumentException> (fun () -> MirrorDescent.solve tight Quadratic.energy FermiDirac.regularizer v (Some outside) |> ignore) |> ignore
 
         testCase "per-example interactions [n, k, k] equal a shared matrix repeated" <| fun () ->
             use rng = new Rng(13L, ctx.Device)
@@ -158,7 +158,7 @@ let tests =
             Scope.run (fun () ->
                 let v = randomQuadratic rng 4L 5L 0.5
                 let a = ParallelAscent.solve tight Quadratic.energy Shannon.regularizer v None
-                let b = MirrorAscent.solve tight Quadratic.energy Shannon.regularizer v None
+                let b = MirrorDescent.solve tight Quadratic.energy Shannon.regularizer v None
                 Expect.isTrue a.Converged "converged"
                 Expect.isLessThan (Tensor.maxAbsDiff a.Argmax b.Argmax) 1e-6 "same maximizer"
                 Expect.isTrue (Regularizer.contains Simplex a.Argmax) "in the simplex"

@@ -99,7 +99,7 @@ module Calibration =
             Scope.run (fun () ->
                 Diff.noGrad (fun () ->
                     let u = xEv.matmul wv
-                    let sol = MirrorAscent.solve options.Inner energy r u None
+                    let sol = MirrorDescent.solve options.Inner energy r u None
                     let fy = sol.Value - Tensor.dot u etaEv + r.Value etaEv + g.Convex etaEv
                     let half = torch.full_like (etaEv, Pinned.scalar 0.5)
                     let wrong = sol.Argmax.gt(half).ne (etaEv.gt half)
@@ -111,7 +111,7 @@ module Calibration =
         for step in 1 .. options.Steps do
             Scope.run (fun () ->
                 adam.zero_grad ()
-                let loss = GeneralizedFenchelYoung.meanLoss MirrorAscent.solve options.Inner energy r (xTr.matmul param) yTr
+                let loss = GeneralizedFenchelYoung.meanLoss MirrorDescent.solve options.Inner energy r (xTr.matmul param) yTr
                 loss.backward ()
                 adam.step () |> ignore)
             if step % options.Every = 0 then measure step param

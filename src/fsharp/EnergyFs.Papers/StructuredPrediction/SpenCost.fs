@@ -65,7 +65,7 @@ module SpenCost =
             let th, ps = Structured.tensors theta, Structured.tensors psi
             let hvpMs =
                 Scope.run (fun () ->
-                    let g = torch.autograd.grad (ResizeArray [ problem.Inner th ps ], ResizeArray ps, null, true, true, false) |> List.ofSeq
+                    let g = Diff.gradients { CreateGraph = true; RetainGraph = true; Unused = FailOnUnused } (problem.Inner th ps) ps
                     let vs = ps |> List.map torch.ones_like
                     time repeats (fun () -> Scope.run (fun () -> Diff.hvpParams g ps vs |> ignore)))
             [ for k in ks do

@@ -12,7 +12,6 @@ open EnergyFs.Metrics
 open EnergyFs.Training
 open EnergyFs.Models
 open EnergyFs.Energies
-open EnergyFs.Inference
 open EnergyFs.Learners
 
 /// The methods compared in the multilabel experiments.

@@ -4,6 +4,32 @@ open System
 open System.Collections.Generic
 open TorchSharp
 
+/// What `Diff.gradients` does with inputs that the output does not depend on.
+type UnusedInputs =
+    /// Fail, as torch.autograd.grad with allow_unused = false.
+    | FailOnUnused
+    /// Zeros of the input's shape in place of the missing gradients (allow_unused = true).
+    | ZerosForUnused
+    /// Zeros, obtained by differentiating output + 0·Σᵢ sum(inputᵢ) (`Diff.reachingAll`): autograd then
+    /// reaches every input and returns real tensors (TorchSharp's placeholders for unused inputs
+    /// have empty handles that its live-tensor statistics never release).
+    | ReachAll
+
+/// Options of `Diff.gradients`: the torch.autograd.grad flags.
+type GradientOptions =
+    { /// Build the graph of the gradient itself, for higher derivatives (implies RetainGraph).
+      CreateGraph: bool
+      /// Keep the output's graph for another backward pass.
+      RetainGraph: bool
+      /// Inputs the output does not depend on.
+      Unused: UnusedInputs }
+
+/// Defaults of GradientOptions.
+[<RequireQualifiedAccess>]
+module GradientOptions =
+    /// First-order gradients, graph freed, zeros for unused inputs by reaching every input.
+    let defaults = { CreateGraph = false; RetainGraph = false; Unused = ReachAll }
+
 /// Functional differentiation in the style of DiffSharp and JAX, over TorchSharp's autograd.
 ///
 /// Each operator takes a function and a point and returns plain tensors. The point is never
@@ -38,19 +64,39 @@ module Diff =
         |> List.filter (fun x -> x.requires_grad)
         |> List.fold (fun (acc: Tensor) x -> acc + x.sum () * 0.0) output
 
-    /// ∂(Σ outputs·seeds)/∂inputs through torch.autograd.grad; unused inputs get zeros.
-    let private autogradGradRetaining (retainGraph: bool) (output: Tensor) (inputs: Tensor list) (seed: Tensor option) (createGraph: bool) =
-        if not output.requires_grad then
-            inputs |> List.map torch.zeros_like
-        else
-            let seeds = match seed with Some s -> ResizeArray [ s ] :> IList<Tensor> | None -> null
-            let gs = torch.autograd.grad (ResizeArray [ reachingAll output inputs ], ResizeArray inputs, seeds, retainGraph || createGraph, createGraph, true)
-            // An unused input comes back as null or, in TorchSharp, as a tensor with an empty handle.
+    /// ∂(output·seed)/∂inputs through torch.autograd.grad (the one place that calls it), with the
+    /// options' flags and treatment of unused inputs.
+    let private autograd (options: GradientOptions) (output: Tensor) (inputs: Tensor list) (seed: Tensor option) =
+        let retain = options.RetainGraph || options.CreateGraph
+        let seeds = match seed with Some s -> ResizeArray [ s ] :> IList<Tensor> | None -> null
+        match options.Unused with
+        | FailOnUnused ->
+            if not output.requires_grad then
+                Checks.fail "output" "the output does not depend on any input that requires grad, so it has no gradient (allow unused inputs to get zeros)"
+            // allow_unused = true and a check here: libtorch's own refusal aborts the process in
+            // TorchSharp (the gradients of the used inputs do not depend on the flag).
+            let gs = torch.autograd.grad (ResizeArray [ output ], ResizeArray inputs, seeds, retain, options.CreateGraph, true)
             List.init inputs.Length (fun i ->
                 match gs[i] with
-                | null -> torch.zeros_like inputs[i]
-                | g when g.IsInvalid -> torch.zeros_like inputs[i]
+                | g when isNull g || g.IsInvalid ->
+                    Checks.fail "inputs" (sprintf "inputs[%d] (shape %s) is not used by the output; with FailOnUnused every input must be used (ZerosForUnused gives zeros)" i (Checks.shapeText inputs[i].shape))
                 | g -> g)
+        | ZerosForUnused | ReachAll ->
+            if not output.requires_grad then
+                inputs |> List.map torch.zeros_like
+            else
+                let reached = if options.Unused = ReachAll then reachingAll output inputs else output
+                let gs = torch.autograd.grad (ResizeArray [ reached ], ResizeArray inputs, seeds, retain, options.CreateGraph, true)
+                // An unused input comes back as null or, in TorchSharp, as a tensor with an empty handle.
+                List.init inputs.Length (fun i ->
+                    match gs[i] with
+                    | null -> torch.zeros_like inputs[i]
+                    | g when g.IsInvalid -> torch.zeros_like inputs[i]
+                    | g -> g)
+
+    /// ∂(Σ outputs·seeds)/∂inputs; unused inputs get zeros.
+    let private autogradGradRetaining (retainGraph: bool) (output: Tensor) (inputs: Tensor list) (seed: Tensor option) (createGraph: bool) =
+        autograd { CreateGraph = createGraph; RetainGraph = retainGraph; Unused = ReachAll } output inputs seed
 
     let private autogradGrad output inputs seed createGraph = autogradGradRetaining false output inputs seed createGraph
 
@@ -192,6 +238,24 @@ module Diff =
             invalidArg "vs" (sprintf "hvpParams: %d directions for %d parameters" vs.Length grads.Length)
         let dot = List.map2 (fun (g: Tensor) (v: Tensor) -> (g * v).sum ()) grads vs |> List.reduce (+)
         autogradGradRetaining true dot parameters None false
+
+    // ---- raw gradients of graphs built by the caller ----------------------------------------------
+
+    /// ∂output/∂xᵢ for every input xᵢ (tensors of the caller's graph that require grad), by
+    /// torch.autograd.grad with the options' create-graph / retain-graph flags and treatment of
+    /// unused inputs; .grad fields are not touched. An output that does not require grad has zero
+    /// gradients (or fails with FailOnUnused). The results are in the graph when CreateGraph is set.
+    let gradients (options: GradientOptions) (output: Tensor) (inputs: Tensor list) : Tensor list =
+        autograd options output inputs None
+
+    /// ∇ₓ Σ f(x): the gradient of the sum of a batched function (one value per row, or any shape)
+    /// at a fresh leaf copy of x, with gradient tracking on even under torch.no_grad; detached,
+    /// zeros when f does not depend on x. Tensors that f captures are not differentiated.
+    let gradOfSum (f: Tensor -> Tensor) (x: Tensor) : Tensor =
+        use _ = torch.enable_grad ()
+        let xv = x.detach().requires_grad_ true
+        let y = (f xv).sum ()
+        (gradients { GradientOptions.defaults with Unused = ZerosForUnused } y [ xv ]).Head.detach ()
 
     /// Runs f with gradient tracking off (torch.no_grad).
     let noGrad (f: unit -> 'T) : 'T =

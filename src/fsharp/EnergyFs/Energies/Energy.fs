@@ -47,16 +47,9 @@ type QuadraticInput =
 module Energy =
 
     /// ∇_p of a batched scalar function by autograd on a fresh leaf copy of p, with gradient
-    /// tracking switched on even inside torch.no_grad; the result is detached.
+    /// tracking switched on even inside torch.no_grad; the result is detached (`Diff.gradOfSum`).
     let gradByAutograd (f: Tensor -> Tensor) (p: Tensor) : Tensor =
-        Scope.tensor (fun () ->
-            use _ = torch.enable_grad ()
-            let pv = p.detach().requires_grad_ true
-            let y = (f pv).sum ()
-            let g = torch.autograd.grad (ResizeArray [ y ], ResizeArray [ pv ], null, false, false, true)
-            match g[0] with
-            | null -> torch.zeros_like p
-            | g -> g.detach ())
+        Scope.tensor (fun () -> Diff.gradOfSum f p)
 
     /// Fails naming p unless it has shape [n, k] matching the energy's input.
     let checkOutput (energy: Energy<'V>) (argument: string) (v: 'V) (p: Tensor) =

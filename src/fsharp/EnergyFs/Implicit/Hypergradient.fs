@@ -25,18 +25,10 @@ type HypergradientResult =
 [<RequireQualifiedAccess>]
 module Hypergradient =
 
-    /// ∂output/∂inputs with zeros for inputs the output does not depend on. (TorchSharp's
-    /// autograd.grad returns tensors with an empty handle, not null, for unused inputs, which
-    /// Diff.gradParams does not catch; this belongs in the foundation.)
+    /// ∂output/∂inputs with zeros for inputs the output does not depend on (`Diff.gradients`,
+    /// reaching every input).
     let private gradOrZeros (retainGraph: bool) (createGraph: bool) (output: Tensor) (inputs: Tensor list) : Tensor list =
-        if not output.requires_grad then inputs |> List.map torch.zeros_like
-        else
-            let gs = torch.autograd.grad (ResizeArray [ Diff.reachingAll output inputs ], ResizeArray inputs, null, retainGraph || createGraph, createGraph, true)
-            List.init inputs.Length (fun i ->
-                match gs[i] with
-                | null -> torch.zeros_like inputs[i]
-                | g when g.IsInvalid -> torch.zeros_like inputs[i]
-                | g -> g)
+        Diff.gradients { CreateGraph = createGraph; RetainGraph = retainGraph; Unused = ReachAll } output inputs
 
     /// Hessian-vector products of g in ψ through the kept graph of ∇_ψ g (like Diff.hvpParams,
     /// with zeros for blocks the product does not reach).

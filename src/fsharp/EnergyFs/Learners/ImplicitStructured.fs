@@ -8,7 +8,6 @@ open EnergyFs
 open EnergyFs.Training
 open EnergyFs.Models
 open EnergyFs.Energies
-open EnergyFs.Inference
 open EnergyFs.Implicit
 
 /// How the outer step differentiates through the inner problem.
@@ -104,8 +103,8 @@ module ImplicitStructured =
         Scope.run (fun () ->
             let ps = psi |> List.map (fun p -> p.detach().requires_grad_ true)
             let th = theta |> List.map Tensor.detach
-            let gs = torch.autograd.grad (ResizeArray [ g th ps ], ResizeArray ps, null, false, false, true)
-            gs |> Seq.sumBy (fun t -> if isNull t || t.Handle = System.IntPtr.Zero then 0.0 else Tensor.toScalar (Tensor.sum (Tensor.square t))) |> sqrt)
+            let gs = Diff.gradients { GradientOptions.defaults with Unused = ZerosForUnused } (g th ps) ps
+            gs |> Seq.sumBy (fun t -> Tensor.toScalar (Tensor.sum (Tensor.square t))) |> sqrt)
 
     /// The inner objective g(θ, ψ) on a batch.
     let innerObjective (options: ImplicitTrainingOptions) (psi0: Tensor list) (b: MultilabelExamples) (theta: Tensor list) (psi: Tensor list) =

@@ -7,7 +7,6 @@ open EnergyFs
 open EnergyFs.Training
 open EnergyFs.Models
 open EnergyFs.Energies
-open EnergyFs.Inference
 open EnergyFs.Losses
 
 /// Options of joint training of a SPEN and an inference network (Tu & Gimpel 2018).

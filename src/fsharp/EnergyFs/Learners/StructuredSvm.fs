@@ -7,7 +7,6 @@ open EnergyFs
 open EnergyFs.Training
 open EnergyFs.Models
 open EnergyFs.Energies
-open EnergyFs.Inference
 open EnergyFs.Losses
 
 /// Options of SPEN training with the structured SVM loss.
@@ -19,7 +18,7 @@ type StructuredSvmOptions =
       /// Optimizer of the energy parameters θ.
       Optimizer: OptimizerOptions
       /// The minimiser used for (loss-augmented) inference: f ↦ ȳ₀ ↦ ȳ ≈ argmin Σ f(ȳ) (for
-      /// example `EntropicMirrorDescent.minimize o` or `ProjectedGradient.minimize o`).
+      /// example `MirrorDescent.entropicBoxInference τ o` or `ProjectedGradient.boxInference o`).
       Inference: (Tensor -> Tensor) -> Tensor -> Tensor
       /// τ: inference minimises E(x, ȳ) − τH(ȳ) and the hinge uses that smoothed energy (0 for the
       /// plain energy; then use a projected-gradient minimiser).
@@ -40,7 +39,7 @@ module StructuredSvm =
     /// 20 epochs, batch 32, Adam 1e-3, entropic mirror descent (30 steps, τ = 1), margin-rescaled.
     let defaults =
         { Epochs = 20; BatchSize = 32; Optimizer = OptimizerOptions.adam 1e-3
-          Inference = EntropicMirrorDescent.minimize EntropicMirrorDescent.defaults; Entropy = 1.0
+          Inference = Solvers.MirrorDescent.entropicBoxInference 1.0 Solvers.MirrorDescent.inferenceDefaults; Entropy = 1.0
           Margin = MarginRescaled; Seed = 0L }
 
     /// The smoothed energy E(x, ȳ) − τH(ȳ) per example.

@@ -15,8 +15,7 @@ module ScoreMatching =
 
     /// ∂(Σ y)/∂x keeping the graph (for objectives that differentiate a gradient again).
     let private gradKeep (y: Tensor) (x: Tensor) =
-        let gs = torch.autograd.grad (ResizeArray [ y ], ResizeArray [ x ], null, true, true, true)
-        match gs[0] with null -> torch.zeros_like x | g -> g
+        (Diff.gradients { CreateGraph = true; RetainGraph = true; Unused = ZerosForUnused } y [ x ]).Head
 
     /// Exact score matching on the sphere S^(d−1) for a shallow energy (Domingo-Enrich et al. 2021,
     /// arXiv 2107.05134; Riemannian form of Hyvärinen 2005):

@@ -35,7 +35,7 @@ module FrankWolfe =
             let eta0 = torch.full ([| p0.shape[0]; 1L |], Pinned.scalar options.StepSize, dtype = p0.dtype, device = p0.device)
             let f = InnerProblem.objective energy r v
             let p, it, gap =
-                InnerProblem.loop options [ p0; eta0 ] (fun _ state ->
+                IterationLoop.run options.MaxIterations (Some options.Tolerance) [ p0; eta0 ] (fun _ state ->
                     let p, eta = state[0], state[1]
                     let g = InnerProblem.gradient energy r v p
                     let d = linearOracle r.Domain g - p
@@ -47,6 +47,6 @@ module FrankWolfe =
                             // eta plays 1/L.
                             let gamma = (gaps.clamp_min (Pinned.scalar 0.0) * eta.squeeze (1L) / dd).clamp_max(Pinned.scalar gammaMax).unsqueeze 1L
                             p + gamma * d, gamma.squeeze(1L).square () * dd * Pinned.scalar 0.5
-                        let pNext, etaNext = InnerProblem.backtrack f (f p) p g eta propose
+                        let pNext, etaNext = LineSearch.backtrack Maximize f (f p) p g eta propose
                         [ pNext; (etaNext * Pinned.scalar 1.5).clamp_max (Pinned.scalar (1e6 * options.StepSize)) ])
             InnerProblem.finish energy r v p it gap options.Tolerance)

@@ -125,55 +125,13 @@ module InnerProblem =
         let value = objective energy r v p
         { Value = value; Argmax = p; Iterations = iterations; Gap = gap; Converged = gap <= tolerance }
 
-    /// Backtracking line search shared by projected gradient, mirror ascent and Frank-Wolfe. From
-    /// p (value fp [n], gradient g) with per-row steps η [n, 1], `propose η` returns a candidate p⁺
-    /// and a divergence D(p⁺, p) [n] (½‖p⁺ − p‖², or a Bregman divergence); η is halved, row by
-    /// row, until the sufficient ascent condition F(p⁺) ≥ F(p) + ⟨g, p⁺ − p⟩ − D(p⁺, p)/η holds
-    /// (Beck and Teboulle 2009, §1.5; Pedregosa et al. 2020 for Frank-Wolfe, arXiv 1806.05123).
-    /// Returns the accepted point and steps.
-    let backtrack (f: Tensor -> Tensor) (fp: Tensor) (p: Tensor) (g: Tensor) (eta: Tensor)
-                  (propose: Tensor -> Tensor * Tensor) : Tensor * Tensor =
-        Scope.tensor2 (fun () ->
-            // Round-off allowance: a few ulps of |F| (a looser slack lets steps that do not ascend through
-            // and stalls the method at the slack's level).
-            let slack = if p.dtype = torch.ScalarType.Float64 then 1e-14 else 2e-7
-            let mutable eta = eta
-            let mutable candidate = propose eta
-            let mutable tries = 0
-            let mutable accepted = false
-            while not accepted do
-                let pNext, d = candidate
-                let lower = fp + Tensor.dot g (pNext - p) - d / eta.squeeze (1L)
-                let ok = (f pNext).ge (lower - (fp.abs () + Pinned.scalar 1.0) * Pinned.scalar slack)
-                tries <- tries + 1
-                if ok.all().item<bool> () || tries >= 40 then accepted <- true
-                else
-                    eta <- torch.where (ok.unsqueeze 1L, eta, eta * Pinned.scalar 0.5)
-                    candidate <- propose eta
-            fst candidate, eta)
+    /// The feasible set of a regularizer's domain.
+    let feasibleSet (domain: Domain) =
+        match domain with
+        | Simplex -> ProbabilitySimplex
+        | Box -> UnitBox
 
-    /// The iteration driver of every solver. The state is a list of tensors whose head is the
-    /// iterate p (the rest: step sizes, dual variables). `iterate t state` returns the optimality
-    /// measure at the current state and a thunk computing the next state; both run in one dispose
-    /// scope per iteration, and only the new state survives it. Stops when the measure is ≤ the
-    /// tolerance or after MaxIterations steps. Returns the final p, the steps taken and the last measure.
-    let loop (options: InnerOptions) (state0: Tensor list) (iterate: int -> Tensor list -> float * (unit -> Tensor list)) =
-        let mutable state = state0
-        let mutable it = 0
-        let mutable gap = System.Double.PositiveInfinity
-        let mutable fin = false
-        while not fin do
-            let measure, next =
-                Scope.keeping (fun (_, n: Tensor list option) -> n |> Option.defaultValue [] |> Seq.map (fun t -> t :> System.IDisposable)) (fun () ->
-                    let measure, step = iterate it state
-                    if measure <= options.Tolerance || it >= options.MaxIterations || System.Double.IsNaN measure then measure, None
-                    else measure, Some (step ()))
-            gap <- measure
-            match next with
-            | Some n ->
-                Scope.disposeAll state
-                state <- n
-                it <- it + 1
-            | None -> fin <- true
-        Scope.disposeAll state.Tail
-        state.Head, it, gap
+    /// The first-order options of an inner solver: maximize, backtracking from `StepSize`,
+    /// `MaxIterations`, stopping at `Tolerance`.
+    let firstOrderOptions (options: InnerOptions) : FirstOrderOptions =
+        { Direction = Maximize; Step = Backtracking options.StepSize; MaxIterations = options.MaxIterations; Tolerance = Some options.Tolerance }

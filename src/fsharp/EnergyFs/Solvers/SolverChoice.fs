@@ -4,10 +4,10 @@ open EnergyFs
 
 /// The inner solvers by name, for command lines, the C# facade and benchmarks.
 type SolverKind =
-    /// Projected gradient ascent with backtracking (`ProjectedGradient`; Beck and Teboulle 2009):
+    /// Projected gradient ascent with backtracking (`ProjectedGradient.solve`; Beck and Teboulle 2009):
     /// any energy, certified for concave Φ − Ω; slow for entropic Ω. Parsed from "pga".
     | ProjectedGradientAscent
-    /// Mirror ascent in the entropic geometry (`MirrorAscent`; softmax updates on the simplex,
+    /// Mirror ascent in the entropic geometry (`MirrorDescent.solve`; softmax updates on the simplex,
     /// sigmoid on the box): the natural solver for Shannon and Fermi-Dirac Ω. Parsed from "mirror".
     | EntropicMirrorAscent
     /// Frank-Wolfe with the adaptive step of Pedregosa et al. 2020 (`FrankWolfe`, arXiv 1806.05123),
@@ -28,7 +28,7 @@ module SolverChoice =
     let solver (kind: SolverKind) : InnerSolver<'V> =
         match kind with
         | ProjectedGradientAscent -> ProjectedGradient.solve
-        | EntropicMirrorAscent -> MirrorAscent.solve
+        | EntropicMirrorAscent -> MirrorDescent.solve
         | FrankWolfeMethod -> FrankWolfe.solve
         | ClosedFormCoordinateAscent -> CoordinateAscent.solve
         | ParallelMinorizedAscent -> ParallelAscent.solve
