@@ -27,8 +27,8 @@ type EpochRecord =
       /// Seconds the epoch took.
       Seconds: float }
 
-/// Shared pieces of the structured trainers: batching, validation bookkeeping, keeping the best
-/// parameters.
+/// Shared pieces of the structured trainers, which all run on `Fit.runSteps`: batching, their fit
+/// options (restore the best "validation"), per-epoch text, epoch records.
 [<RequireQualifiedAccess>]
 module Structured =
 

@@ -99,7 +99,8 @@ type StopReason =
     | EarlyStopped of epoch: int
 
 /// The per-epoch history of a run: one row per epoch (row i is epoch i + 1), one column per metric
-/// (train_loss, grad_norm, lr, seconds, then the validation metrics). A NaN marks a metric that was
+/// (the epoch means of the step metrics — train_loss, grad_norm for a plain loss task — then lr,
+/// seconds, then the validation metrics). A NaN marks a metric that was
 /// not computed in that epoch. A plain record: the papers' reports turn it into a Deedle frame.
 type TrainingHistory =
     { /// The metric names, in column order.
@@ -119,11 +120,11 @@ type TrainingHistory =
         let c = h.Column name
         if c.Length = 0 then nan else c[c.Length - 1]
 
-/// The outcome of a run: the per-epoch history (rows: epoch 1..n; columns: train_loss, grad_norm,
-/// lr, seconds and the validation metrics), the final state, why it stopped.
+/// The outcome of a run: the per-epoch history (rows: epoch 1..n; columns: the step metrics, lr,
+/// seconds and the validation metrics), the final state, why it stopped.
 type FitResult =
-    { /// Per-epoch history: rows keyed by epoch (1-based), columns train_loss, grad_norm, lr,
-      /// seconds and the validation metrics.
+    { /// Per-epoch history: rows keyed by epoch (1-based), columns the step metrics' epoch means
+      /// (train_loss, grad_norm for a plain loss task), lr, seconds and the validation metrics.
       History: TrainingHistory
       /// The final training state (parameters restored to the best epoch when RestoreBest is on).
       State: TrainingState
@@ -132,7 +133,9 @@ type FitResult =
       /// Wall time of this call (a resumed run counts only the time since resumption).
       Elapsed: TimeSpan }
 
-/// The training loop shared by every trainer of EnergyFs.
+/// The training loop shared by every trainer of EnergyFs: `runSteps` runs a step task (parameter
+/// groups with their own optimizers, steps that return metrics: min–max games, hypergradient
+/// steps), `run` a plain loss task.
 [<RequireQualifiedAccess>]
 module Fit =
 
