@@ -1,7 +1,6 @@
 namespace EnergyFs.Learners
 
 open System
-open System.Diagnostics
 open TorchSharp
 open TorchSharp.Modules
 open EnergyFs
@@ -118,92 +117,141 @@ module ImplicitStructured =
     let problem (options: ImplicitTrainingOptions) (psi0: Tensor list) (inner: MultilabelExamples) (outer: MultilabelExamples) : BilevelProblem =
         { Inner = innerObjective options psi0 inner; Outer = outerLoss outer }
 
+    /// One outer step's batches: the inner batches (InnerSteps of them, fewer at the end of an
+    /// epoch) and the outer batch, as row indices.
+    type OuterStepBatches =
+        { /// Index batches of the inner steps on ψ (the last one is the g that is differentiated).
+          Inner: Tensor list
+          /// Index batch of the outer loss L (one the inner steps did not see).
+          Outer: Tensor }
+
+    /// The outer steps of an epoch from its shuffled index batches b₀ … b_{m−1}: step s takes the
+    /// inner batches b_i … b_{i+K−1} (those that exist), i = s(K + 1), and the outer batch b_{i+K}
+    /// (b_{(i + m/2) mod m} past the end).
+    let outerSteps (innerSteps: int) (batches: Tensor[]) : seq<OuterStepBatches> =
+        seq {
+            let mutable i = 0
+            while i < batches.Length do
+                let inner = [ for k in 0 .. innerSteps - 1 do if i + k < batches.Length then batches[i + k] ]
+                let j = i + innerSteps
+                yield { Inner = inner; Outer = batches[if j < batches.Length then j else (i + batches.Length / 2) % batches.Length] }
+                i <- i + innerSteps + 1
+        }
+
+    /// Running solver statistics of a run, updated by the steps.
+    type private Tally =
+        { mutable Solves: int; mutable NotConverged: int; mutable Hvps: int
+          mutable SumResidual: float; mutable MaxResidual: float
+          mutable SumInner: float; mutable MaxInner: float; mutable SumRatio: float; mutable InnerCount: int
+          mutable EpochMaxResidual: float; mutable EpochMaxInner: float }
+
+    let private statistics (t: Tally) : SolverStatistics =
+        { Solves = t.Solves; NotConverged = t.NotConverged; HvpCount = t.Hvps
+          MeanRelativeResidual = (if t.Solves > 0 then t.SumResidual / float t.Solves else nan); MaxRelativeResidual = t.MaxResidual
+          MeanInnerGradientNorm = (if t.InnerCount > 0 then t.SumInner / float t.InnerCount else nan); MaxInnerGradientNorm = t.MaxInner
+          MeanInnerGradientRatio = (if t.InnerCount > 0 then t.SumRatio / float t.InnerCount else nan) }
+
+    /// One outer step: InnerSteps (+ RefineSteps) optimizer steps of ψ on g (warm start), then the
+    /// hypergradient of L on θ and one optimizer step of θ. Returns the step's metrics.
+    let private outerStep (options: ImplicitTrainingOptions) (psi0: Tensor list) (data: MultilabelExamples) (tally: Tally)
+                          (th: Tensor list) (ps: Tensor list) (ctx: StepContext) (b: OuterStepBatches) =
+        // Inner: InnerSteps steps of ψ on the energy (warm start).
+        let mutable last = Structured.select b.Inner.Head data
+        let startNorm = innerGradientNorm (innerObjective options psi0 last) th ps
+        for idx in b.Inner do
+            last <- Structured.select idx data
+            Step.descend ctx "psi" (innerObjective options psi0 last th ps) |> ignore
+        for _ in 1 .. options.RefineSteps do
+            Step.descend ctx "psi" (innerObjective options psi0 last th ps) |> ignore
+        let endNorm = innerGradientNorm (innerObjective options psi0 last) th ps
+        tally.SumInner <- tally.SumInner + endNorm
+        tally.MaxInner <- max tally.MaxInner endNorm
+        tally.EpochMaxInner <- max tally.EpochMaxInner endNorm
+        if startNorm > 0.0 then tally.SumRatio <- tally.SumRatio + endNorm / startNorm
+        tally.InnerCount <- tally.InnerCount + 1
+        // Outer: a batch the inner steps did not see.
+        let outer = Structured.select b.Outer data
+        let r =
+            match options.Hypergradient with
+            | ImplicitFunction -> Hypergradient.implicit options.Solver (problem options psi0 last outer) th ps
+            | Unrolled (steps, lr) ->
+                let r, psiT = Hypergradient.unrolled steps lr (problem options psi0 last outer) th ps
+                Scope.disposeAll psiT
+                r
+        match r.Diagnostics with
+        | Some d ->
+            tally.Solves <- tally.Solves + 1
+            tally.Hvps <- tally.Hvps + d.HvpCount
+            if not d.Converged then
+                tally.NotConverged <- tally.NotConverged + 1
+                if options.RequireConvergence then LinearSolvers.requireConverged d
+            if Double.IsFinite d.RelativeResidual then
+                tally.SumResidual <- tally.SumResidual + d.RelativeResidual
+                tally.MaxResidual <- max tally.MaxResidual d.RelativeResidual
+                tally.EpochMaxResidual <- max tally.EpochMaxResidual d.RelativeResidual
+        | None -> ()
+        Step.zeroGrad ctx "theta"
+        Hypergradient.accumulateInto th r.Gradient
+        let norm = Step.update ctx "theta"
+        [ "outer_bce", r.OuterLoss; "grad_norm", norm; "inner_residual", endNorm ]
+
+    let private stepTask (options: ImplicitTrainingOptions) (validate: unit -> float) (psi0: Tensor list) (tally: Tally)
+                         (theta: Parameter list) (psi: Parameter list) (data: MultilabelExamples) : StepTask<OuterStepBatches> =
+        let th, ps = Structured.tensors theta, Structured.tensors psi
+        let n = Structured.count data
+        let perEpoch = Batches.count options.BatchSize n
+        { Groups = [ ParameterGroup.ofParameters "theta" options.OuterOptimizer theta; ParameterGroup.ofParameters "psi" options.InnerOptimizer psi ]
+          Batches =
+            fun rng _ ->
+                seq {
+                    let batches = Batches.shuffled rng data.Labels.device options.BatchSize n |> Array.ofSeq
+                    yield! outerSteps options.InnerSteps batches
+                }
+          BatchesPerEpoch = (perEpoch + options.InnerSteps) / (options.InnerSteps + 1)
+          Step = outerStep options psi0 data tally th ps
+          Validate = Structured.validation validate
+          ValidateStart = false }
+
+    /// Trains θ (energy) and ψ (inference network) in place under explicit fit options (one fit
+    /// step is one outer step; checkpoints hold θ, ψ and both optimizers, but not the solver
+    /// statistics, which count from the call); `progress` receives (fraction done, description)
+    /// after each epoch, and a warning when linear solves did not converge. Returns the run and
+    /// the solver statistics.
+    let fit (fit: FitOptions) (options: ImplicitTrainingOptions) (validate: unit -> float) (progress: float * string -> unit)
+            (theta: Parameter list) (psi: Parameter list) (data: MultilabelExamples) : FitResult * SolverStatistics =
+        Checks.positiveInt "Epochs" fit.Epochs
+        Checks.positiveInt "InnerSteps" options.InnerSteps
+        Checks.nonNegative "PullWeight" options.PullWeight
+        if options.RefineSteps < 0 then invalidArg "RefineSteps" (sprintf "RefineSteps must be ≥ 0, got %d" options.RefineSteps)
+        Structured.check "data" data
+        let tally =
+            { Solves = 0; NotConverged = 0; Hvps = 0; SumResidual = 0.0; MaxResidual = 0.0
+              SumInner = 0.0; MaxInner = 0.0; SumRatio = 0.0; InnerCount = 0; EpochMaxResidual = 0.0; EpochMaxInner = 0.0 }
+        let mutable solvesBefore, failuresBefore = 0, 0
+        let warn epoch _ =
+            if tally.NotConverged > failuresBefore then
+                progress (float (epoch + 1) / float fit.Epochs,
+                          sprintf "warning: epoch %d: %d of %d linear solves did not converge (largest relative residual %.3e; largest inner residual ‖∇ψ g‖ %.3e): the implicit hypergradient is approximate"
+                              (epoch + 1) (tally.NotConverged - failuresBefore) (tally.Solves - solvesBefore) tally.EpochMaxResidual tally.EpochMaxInner)
+            solvesBefore <- tally.Solves
+            failuresBefore <- tally.NotConverged
+            tally.EpochMaxResidual <- 0.0
+            tally.EpochMaxInner <- 0.0
+        let describe epoch row =
+            sprintf "epoch %d  outer BCE %.4f  dev %.4f" epoch (Structured.value "outer_bce" row) (Structured.value "validation" row)
+        let withText = Structured.withEpochText progress describe fit
+        let options' = { withText with OnEpoch = fun epoch row -> withText.OnEpoch epoch row; warn epoch row }
+        let psi0 = Snapshot.take psi
+        try
+            let result = Fit.runSteps options' (stepTask options validate psi0 tally theta psi data)
+            result, statistics tally
+        finally
+            Scope.disposeAll psi0
+
     /// Trains θ (energy) and ψ (inference network) in place; `validate` scores (θ, ψ) after each
     /// epoch and the best pair is restored. Returns the epochs and the solver statistics.
     let train (options: ImplicitTrainingOptions) (validate: unit -> float) (progress: float * string -> unit)
               (theta: Parameter list) (psi: Parameter list) (data: MultilabelExamples) : EpochRecord list * SolverStatistics =
         Checks.positiveInt "Epochs" options.Epochs
-        Checks.positiveInt "InnerSteps" options.InnerSteps
-        Checks.nonNegative "PullWeight" options.PullWeight
-        if options.RefineSteps < 0 then invalidArg "RefineSteps" (sprintf "RefineSteps must be ≥ 0, got %d" options.RefineSteps)
-        Structured.check "data" data
-        use rng = new Rng(options.Seed, data.Labels.device)
-        use innerOptimizer = Optimizer.ofParameters options.InnerOptimizer psi
-        use outerOptimizer = Optimizer.ofParameters options.OuterOptimizer theta
-        use keeper = new BestKeeper(theta @ psi)
-        let psi0 = Snapshot.take psi
-        let namedPsi, namedTheta = Structured.named "psi" psi, Structured.named "theta" theta
-        let th, ps = Structured.tensors theta, Structured.tensors psi
-        let n = Structured.count data
-        let mutable solves, notConverged, hvps = 0, 0, 0
-        let mutable sumResidual, maxResidual = 0.0, 0.0
-        let mutable sumInner, maxInner, sumRatio, innerCount = 0.0, 0.0, 0.0, 0
-        let records =
-            [ for epoch in 1 .. options.Epochs do
-                let watch = Stopwatch.StartNew ()
-                let batches = Batches.shuffled rng data.Labels.device options.BatchSize n |> Array.ofSeq
-                let losses = ResizeArray()
-                let solvesBefore, failuresBefore = solves, notConverged
-                let mutable epochMaxResidual, epochMaxInner = 0.0, 0.0
-                let mutable i = 0
-                while i < batches.Length do
-                    Scope.run (fun () ->
-                        // Inner: InnerSteps steps of ψ on the energy (warm start).
-                        let mutable last = Structured.select batches[i] data
-                        let startNorm = innerGradientNorm (innerObjective options psi0 last) th ps
-                        for k in 0 .. options.InnerSteps - 1 do
-                            if i + k < batches.Length then
-                                last <- Structured.select batches[i + k] data
-                                Structured.step innerOptimizer namedPsi (epoch - 1) (innerObjective options psi0 last th ps) |> ignore
-                        for _ in 1 .. options.RefineSteps do
-                            Structured.step innerOptimizer namedPsi (epoch - 1) (innerObjective options psi0 last th ps) |> ignore
-                        let endNorm = innerGradientNorm (innerObjective options psi0 last) th ps
-                        sumInner <- sumInner + endNorm
-                        maxInner <- max maxInner endNorm
-                        epochMaxInner <- max epochMaxInner endNorm
-                        if startNorm > 0.0 then sumRatio <- sumRatio + endNorm / startNorm
-                        innerCount <- innerCount + 1
-                        // Outer: a batch the inner steps did not see.
-                        let j = i + options.InnerSteps
-                        let outer = Structured.select batches[if j < batches.Length then j else (i + batches.Length / 2) % batches.Length] data
-                        let r =
-                            match options.Hypergradient with
-                            | ImplicitFunction -> Hypergradient.implicit options.Solver (problem options psi0 last outer) th ps
-                            | Unrolled (steps, lr) ->
-                                let r, psiT = Hypergradient.unrolled steps lr (problem options psi0 last outer) th ps
-                                Scope.disposeAll psiT
-                                r
-                        match r.Diagnostics with
-                        | Some d ->
-                            solves <- solves + 1
-                            hvps <- hvps + d.HvpCount
-                            if not d.Converged then
-                                notConverged <- notConverged + 1
-                                if options.RequireConvergence then LinearSolvers.requireConverged d
-                            if Double.IsFinite d.RelativeResidual then
-                                sumResidual <- sumResidual + d.RelativeResidual
-                                maxResidual <- max maxResidual d.RelativeResidual
-                                epochMaxResidual <- max epochMaxResidual d.RelativeResidual
-                        | None -> ()
-                        outerOptimizer.ZeroGrad ()
-                        Hypergradient.accumulateInto th r.Gradient
-                        let norm = outerOptimizer.Step ()
-                        Divergence.checkGradients (epoch - 1) outerOptimizer.Steps namedTheta norm
-                        losses.Add r.OuterLoss)
-                    i <- i + options.InnerSteps + 1
-                let score = Scope.run validate
-                keeper.Offer score
-                let mean = if losses.Count = 0 then nan else Seq.average losses
-                progress (float epoch / float options.Epochs, sprintf "epoch %d  outer BCE %.4f  dev %.4f" epoch mean score)
-                if notConverged > failuresBefore then
-                    progress (float epoch / float options.Epochs,
-                              sprintf "warning: epoch %d: %d of %d linear solves did not converge (largest relative residual %.3e; largest inner residual ‖∇ψ g‖ %.3e): the implicit hypergradient is approximate"
-                                  epoch (notConverged - failuresBefore) (solves - solvesBefore) epochMaxResidual epochMaxInner)
-                yield { Epoch = epoch; Loss = mean; Validation = score; Seconds = watch.Elapsed.TotalSeconds } ]
-        keeper.RestoreBest ()
-        Scope.disposeAll psi0
-        records,
-        { Solves = solves; NotConverged = notConverged; HvpCount = hvps
-          MeanRelativeResidual = (if solves > 0 then sumResidual / float solves else nan); MaxRelativeResidual = maxResidual
-          MeanInnerGradientNorm = (if innerCount > 0 then sumInner / float innerCount else nan); MaxInnerGradientNorm = maxInner
-          MeanInnerGradientRatio = (if innerCount > 0 then sumRatio / float innerCount else nan) }
+        let result, stats = fit (Structured.fitOptions options.Epochs options.Seed true) options validate progress theta psi data
+        Structured.records "outer_bce" result, stats

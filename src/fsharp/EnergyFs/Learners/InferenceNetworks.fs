@@ -1,6 +1,5 @@
 namespace EnergyFs.Learners
 
-open System.Diagnostics
 open TorchSharp
 open TorchSharp.Modules
 open EnergyFs
@@ -74,32 +73,74 @@ module InferenceNetworks =
         let y = Diff.noGrad (fun () -> InferenceNetwork.predict phi b.Inputs)
         Tensor.mean (StructuredHinge.hinge options.Margin (StructuredHinge.l1Cost y b.Labels) (hingeEnergy options theta b.Features y) (Spen.energy theta b.Features b.Labels))
 
+    /// The fit-loop task of test-time retuning: Ψ the one group "psi" (NetworkOptimizer), θ fixed,
+    /// a step = one descent step on the inference objective (metrics objective, grad_norm); the
+    /// starting Ψ is validated too.
+    let retuneTask (options: InferenceNetworkOptions) (validate: unit -> float) (theta: Tensor list) (psi0: Tensor list)
+                   (psi: Parameter list) (data: MultilabelExamples) : StepTask<Tensor> =
+        let th = theta |> List.map Tensor.detach
+        let ps = Structured.tensors psi
+        let n = Structured.count data
+        { Groups = [ ParameterGroup.ofParameters "psi" options.NetworkOptimizer psi ]
+          Batches = fun rng _ -> Batches.shuffled rng data.Labels.device options.BatchSize n
+          BatchesPerEpoch = Batches.count options.BatchSize n
+          Step =
+            fun ctx idx ->
+                let b = Structured.select idx data
+                let loss = InferenceNetwork.objective options.EntropyWeight options.PullWeight psi0 (Spen.energy th b.Features) ps b.Inputs
+                let objective, norm = Step.descend ctx "psi" loss
+                [ "objective", objective; "grad_norm", norm ]
+          Validate = Structured.validation validate
+          ValidateStart = true }
+
     /// Test-time retuning of Ψ in place with θ fixed; keeps the Ψ of the best validation score.
     /// Only the inputs and features of `data` are read (the labels are not): retuning may run on
     /// unlabelled evaluation inputs.
     let retune (options: InferenceNetworkOptions) (validate: unit -> float) (theta: Tensor list) (psi0: Tensor list)
                (psi: Parameter list) (data: MultilabelExamples) : EpochRecord list =
-        use rng = new Rng(options.Seed + 1L, data.Labels.device)
-        use optimizer = Optimizer.ofParameters options.NetworkOptimizer psi
-        use keeper = new BestKeeper(psi)
-        keeper.Offer (Scope.run validate)
-        let th = theta |> List.map Tensor.detach
-        let named = Structured.named "psi" psi
-        let ps = Structured.tensors psi
-        let records =
-            [ for epoch in 1 .. options.RetuneEpochs do
-                let watch = Stopwatch.StartNew ()
-                let losses =
-                    [ for idx in Batches.shuffled rng data.Labels.device options.BatchSize (Structured.count data) ->
-                        Scope.run (fun () ->
-                            let b = Structured.select idx data
-                            let loss = InferenceNetwork.objective options.EntropyWeight options.PullWeight psi0 (Spen.energy th b.Features) ps b.Inputs
-                            Structured.step optimizer named (epoch - 1) loss) ]
-                let score = Scope.run validate
-                keeper.Offer score
-                yield { Epoch = epoch; Loss = List.average losses; Validation = score; Seconds = watch.Elapsed.TotalSeconds } ]
-        keeper.RestoreBest ()
-        records
+        if options.RetuneEpochs <= 0 then
+            // No epoch: the starting Ψ is scored and kept.
+            Scope.run validate |> ignore
+            []
+        else
+            Fit.runSteps (Structured.fitOptions options.RetuneEpochs (options.Seed + 1L) true) (retuneTask options validate theta psi0 psi data)
+            |> Structured.records "objective"
+
+    /// The fit-loop task of the min–max game: groups "theta" (EnergyOptimizer) and "phi"
+    /// (NetworkOptimizer); a step = one step of Φ on its loss (ascending the hinge's argument),
+    /// then one step of θ descending the hinge at the updated Φ (metrics hinge, network_loss,
+    /// grad_norm of θ). Φ₀ are the pretrained weights of the pull term.
+    let task (options: InferenceNetworkOptions) (validate: unit -> float) (phi0: Tensor list)
+             (theta: Parameter list) (phi: Parameter list) (data: MultilabelExamples) : StepTask<Tensor> =
+        let th, ph = Structured.tensors theta, Structured.tensors phi
+        let n = Structured.count data
+        { Groups = [ ParameterGroup.ofParameters "theta" options.EnergyOptimizer theta; ParameterGroup.ofParameters "phi" options.NetworkOptimizer phi ]
+          Batches = fun rng _ -> Batches.shuffled rng data.Labels.device options.BatchSize n
+          BatchesPerEpoch = Batches.count options.BatchSize n
+          Step =
+            fun ctx idx ->
+                let b = Structured.select idx data
+                let networkLoss, _ = Step.descend ctx "phi" (networkLoss options th phi0 ph b)
+                let hinge, norm = Step.descend ctx "theta" (energyLoss options th ph b)
+                [ "hinge", hinge; "network_loss", networkLoss; "grad_norm", norm ]
+          Validate = Structured.validation validate
+          ValidateStart = false }
+
+    /// Trains θ and Φ in place by alternating steps under explicit fit options (checkpoints hold
+    /// both groups and both optimizers; per-step progress); `progress` receives (fraction done,
+    /// description) after each epoch.
+    let fit (fit: FitOptions) (options: InferenceNetworkOptions) (validate: unit -> float) (progress: float * string -> unit)
+            (theta: Parameter list) (phi: Parameter list) (data: MultilabelExamples) : FitResult =
+        Checks.positiveInt "Epochs" fit.Epochs
+        Checks.nonNegative "PullWeight" options.PullWeight
+        Structured.check "data" data
+        let phi0 = Snapshot.take phi
+        try
+            let describe epoch row =
+                sprintf "epoch %d  hinge %.4f  dev (cost-augmented Φ) %.4f" epoch (Structured.value "hinge" row) (Structured.value "validation" row)
+            Fit.runSteps (Structured.withEpochText progress describe fit) (task options validate phi0 theta phi data)
+        finally
+            Scope.disposeAll phi0
 
     /// Trains θ and Φ in place by alternating steps; `validate` scores the current (θ, Φ) after each
     /// epoch, for the record only (Φ is the cost-augmented network, not the test-time one, so its
@@ -107,25 +148,5 @@ module InferenceNetworks =
     let train (options: InferenceNetworkOptions) (validate: unit -> float) (progress: float * string -> unit)
               (theta: Parameter list) (phi: Parameter list) (data: MultilabelExamples) : EpochRecord list =
         Checks.positiveInt "Epochs" options.Epochs
-        Checks.nonNegative "PullWeight" options.PullWeight
-        Structured.check "data" data
-        use rng = new Rng(options.Seed, data.Labels.device)
-        use energyOptimizer = Optimizer.ofParameters options.EnergyOptimizer theta
-        use networkOptimizer = Optimizer.ofParameters options.NetworkOptimizer phi
-        let phi0 = Snapshot.take phi
-        let namedTheta, namedPhi = Structured.named "theta" theta, Structured.named "phi" phi
-        let th, ph = Structured.tensors theta, Structured.tensors phi
-        let records =
-            [ for epoch in 1 .. options.Epochs do
-                let watch = Stopwatch.StartNew ()
-                let losses =
-                    [ for idx in Batches.shuffled rng data.Labels.device options.BatchSize (Structured.count data) ->
-                        Scope.run (fun () ->
-                            let b = Structured.select idx data
-                            Structured.step networkOptimizer namedPhi (epoch - 1) (networkLoss options th phi0 ph b) |> ignore
-                            Structured.step energyOptimizer namedTheta (epoch - 1) (energyLoss options th ph b)) ]
-                let score = Scope.run validate
-                progress (float epoch / float options.Epochs, sprintf "epoch %d  hinge %.4f  dev (cost-augmented Φ) %.4f" epoch (List.average losses) score)
-                yield { Epoch = epoch; Loss = List.average losses; Validation = score; Seconds = watch.Elapsed.TotalSeconds } ]
-        Scope.disposeAll phi0
-        records
+        fit (Structured.fitOptions options.Epochs options.Seed false) options validate progress theta phi data
+        |> Structured.records "hinge"

@@ -1,6 +1,5 @@
 namespace EnergyFs.Learners
 
-open System.Diagnostics
 open TorchSharp
 open TorchSharp.Modules
 open EnergyFs
@@ -48,6 +47,48 @@ module SpenEndToEnd =
         let yHat = Scope.tensor (fun () -> (StructuredSvm.lossAugmentedInference options theta (features.detach ()) gold).detach ())
         hingeAt options theta features yHat gold
 
+    /// The fit-loop task of fine-tuning: groups "theta" (options.Optimizer) and "phi"
+    /// (FeatureOptimizer); a step = one backward pass of the end-to-end hinge and an update of
+    /// each group (metrics hinge, grad_norm of θ, grad_norm_phi); the starting point is validated
+    /// too.
+    let task (options: StructuredSvmOptions) (endToEnd: EndToEndOptions) (featureMap: Tensor list -> Tensor -> Tensor)
+             (validate: unit -> float) (theta: Parameter list) (phi: Parameter list) (data: MultilabelExamples) : StepTask<Tensor> =
+        let ts, ph = Structured.tensors theta, Structured.tensors phi
+        let n = Structured.count data
+        { Groups = [ ParameterGroup.ofParameters "theta" options.Optimizer theta; ParameterGroup.ofParameters "phi" endToEnd.FeatureOptimizer phi ]
+          Batches = fun rng _ -> Batches.shuffled rng data.Labels.device options.BatchSize n
+          BatchesPerEpoch = Batches.count options.BatchSize n
+          Step =
+            fun ctx idx ->
+                let loss = batchLoss options featureMap ts ph (Tensor.selectRows idx data.Inputs) (Tensor.selectRows idx data.Labels)
+                Step.zeroGrad ctx "theta"
+                Step.zeroGrad ctx "phi"
+                Step.checkLoss ctx loss
+                loss.backward ()
+                let thetaNorm = Step.update ctx "theta"
+                let phiNorm = Step.update ctx "phi"
+                [ "hinge", Tensor.toScalar loss; "grad_norm", thetaNorm; "grad_norm_phi", phiNorm ]
+          Validate = Structured.validation validate
+          ValidateStart = true }
+
+    /// Trains θ (and φ when `FineTuneFeatures`) in place under explicit fit options (checkpoints,
+    /// early stopping on "validation", per-step progress); with fine-tuning off this is
+    /// `StructuredSvm.fit` on the features computed once. `progress` receives (fraction done,
+    /// description) after each epoch.
+    let fit (fit: FitOptions) (options: StructuredSvmOptions) (endToEnd: EndToEndOptions) (featureMap: Tensor list -> Tensor -> Tensor)
+            (validate: unit -> float) (progress: float * string -> unit)
+            (theta: Parameter list) (phi: Parameter list) (data: MultilabelExamples) : FitResult =
+        Checks.positiveInt "Epochs" fit.Epochs
+        Structured.check "data" data
+        if not endToEnd.FineTuneFeatures then
+            Scope.run (fun () ->
+                let features = Diff.noGrad (fun () -> featureMap (Structured.tensors phi) data.Inputs)
+                StructuredSvm.fit fit options validate progress theta { data with Features = features })
+        else
+            let describe epoch row =
+                sprintf "epoch %d  hinge %.4f  dev %.4f (end to end)" epoch (Structured.value "hinge" row) (Structured.value "validation" row)
+            Fit.runSteps (Structured.withEpochText progress describe fit) (task options endToEnd featureMap validate theta phi data)
+
     /// Trains θ (and φ when `FineTuneFeatures`) in place on `data.Inputs` and `data.Labels`
     /// (`data.Features` is not read: the features are F_φ(x) = `featureMap phi x`); after each epoch
     /// `validate` scores the current parameters (higher is better; it must compute the features
@@ -58,41 +99,5 @@ module SpenEndToEnd =
               (validate: unit -> float) (progress: float * string -> unit)
               (theta: Parameter list) (phi: Parameter list) (data: MultilabelExamples) : EpochRecord list =
         Checks.positiveInt "Epochs" options.Epochs
-        Structured.check "data" data
-        let ph = Structured.tensors phi
-        if not endToEnd.FineTuneFeatures then
-            Scope.run (fun () ->
-                let features = Diff.noGrad (fun () -> featureMap ph data.Inputs)
-                StructuredSvm.train options validate progress theta { data with Features = features })
-        else
-            use rng = new Rng(options.Seed, data.Labels.device)
-            use energyOptimizer = Optimizer.ofParameters options.Optimizer theta
-            use featureOptimizer = Optimizer.ofParameters endToEnd.FeatureOptimizer phi
-            use keeper = new BestKeeper(theta @ phi)
-            let namedTheta = Structured.named "theta" theta
-            let namedPhi = Structured.named "phi" phi
-            let ts = Structured.tensors theta
-            let n = Structured.count data
-            // The starting point competes too (with the third stage run after the second, it is the
-            // energy trained on fixed features): selection never ends below it on validation.
-            keeper.Offer (Scope.run validate)
-            [ for epoch in 1 .. options.Epochs do
-                let watch = Stopwatch.StartNew ()
-                let losses =
-                    [ for idx in Batches.shuffled rng data.Labels.device options.BatchSize n ->
-                        Scope.run (fun () ->
-                            let loss = batchLoss options featureMap ts ph (Tensor.selectRows idx data.Inputs) (Tensor.selectRows idx data.Labels)
-                            energyOptimizer.ZeroGrad ()
-                            featureOptimizer.ZeroGrad ()
-                            Divergence.checkLoss (epoch - 1) energyOptimizer.Steps loss
-                            loss.backward ()
-                            let thetaNorm = energyOptimizer.Step ()
-                            Divergence.checkGradients (epoch - 1) energyOptimizer.Steps namedTheta thetaNorm
-                            let phiNorm = featureOptimizer.Step ()
-                            Divergence.checkGradients (epoch - 1) featureOptimizer.Steps namedPhi phiNorm
-                            Tensor.toScalar loss) ]
-                let score = Scope.run validate
-                keeper.Offer score
-                progress (float epoch / float options.Epochs, sprintf "epoch %d  hinge %.4f  dev %.4f (end to end)" epoch (List.average losses) score)
-                yield { Epoch = epoch; Loss = List.average losses; Validation = score; Seconds = watch.Elapsed.TotalSeconds } ]
-            |> fun records -> keeper.RestoreBest (); records
+        fit (Structured.fitOptions options.Epochs options.Seed true) options endToEnd featureMap validate progress theta phi data
+        |> Structured.records "hinge"

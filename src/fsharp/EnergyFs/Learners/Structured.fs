@@ -27,8 +27,8 @@ type EpochRecord =
       /// Seconds the epoch took.
       Seconds: float }
 
-/// Shared pieces of the structured trainers: batching, validation bookkeeping, keeping the best
-/// parameters.
+/// Shared pieces of the structured trainers, which all run on `Fit.runSteps`: batching, their fit
+/// options (restore the best "validation"), per-epoch text, epoch records.
 [<RequireQualifiedAccess>]
 module Structured =
 
@@ -54,12 +54,39 @@ module Structured =
     /// The parameters with a (name, parameter) list for divergence checks.
     let named (prefix: string) (ps: Parameter list) = ps |> List.mapi (fun i p -> sprintf "%s[%d]" prefix i, p)
 
-    /// Runs one optimizer step on a loss: zero grads, backward, check finiteness, step. Returns the
-    /// loss value.
-    let step (optimizer: Optimizer) (named: (string * Parameter) list) (epoch: int) (loss: Tensor) =
-        optimizer.ZeroGrad ()
-        Divergence.checkLoss epoch optimizer.Steps loss
-        loss.backward ()
-        let norm = optimizer.Step ()
-        Divergence.checkGradients epoch optimizer.Steps named norm
-        Tensor.toScalar loss
+    /// Fit options of a structured trainer's schedule: `epochs` epochs, batch order from `seed`,
+    /// and when `selectBest` the parameters of the best "validation" metric (higher is better, over
+    /// every epoch and the starting point when the task validates it; no early stop) restored at
+    /// the end.
+    let fitOptions (epochs: int) (seed: int64) (selectBest: bool) : FitOptions =
+        { FitOptions.defaults with
+            Epochs = epochs
+            Seed = seed
+            EarlyStopping = (if selectBest then Some { Metric = "validation"; Goal = Maximize; Patience = Int32.MaxValue } else None)
+            RestoreBest = selectBest }
+
+    /// The value of a column in an epoch's history row (NaN when absent).
+    let value (name: string) (row: (string * float) list) =
+        match List.tryFind (fst >> (=) name) row with
+        | Some (_, v) -> v
+        | None -> nan
+
+    /// The same Fit options, also sending after each epoch (fraction of the epochs done,
+    /// `describe epoch row`) to `progress`, epoch 1-based.
+    let withEpochText (progress: float * string -> unit) (describe: int -> (string * float) list -> string) (fit: FitOptions) =
+        { fit with
+            OnEpoch =
+                fun epoch row ->
+                    fit.OnEpoch epoch row
+                    progress (float (epoch + 1) / float fit.Epochs, describe (epoch + 1) row) }
+
+    /// The epoch records of a run: the loss column `loss`, the "validation" column, the seconds.
+    let records (loss: string) (result: FitResult) : EpochRecord list =
+        let h = result.History
+        let column name = if Array.contains name h.Columns then h.Column name else Array.create h.Epochs nan
+        let losses, scores, seconds = column loss, column "validation", column "seconds"
+        List.init h.Epochs (fun i -> { Epoch = i + 1; Loss = losses[i]; Validation = scores[i]; Seconds = seconds[i] })
+
+    /// A validation returning the score as the "validation" metric.
+    let validation (validate: unit -> float) : (unit -> (string * float) list) option =
+        Some (fun () -> [ "validation", validate () ])

@@ -1,6 +1,5 @@
 namespace EnergyFs.Learners
 
-open System.Diagnostics
 open TorchSharp
 open TorchSharp.Modules
 open EnergyFs
@@ -72,29 +71,36 @@ module StructuredSvm =
         let energy = smoothedEnergy options.Entropy theta features
         Tensor.mean (StructuredHinge.hinge options.Margin cost (energy yHat) (energy gold))
 
+    /// The fit-loop task: θ the one group "theta" (options.Optimizer), shuffled batches of
+    /// BatchSize, a step = one (sub)gradient step on the batch's hinge (metrics hinge, grad_norm),
+    /// `validate` as the "validation" metric.
+    let task (options: StructuredSvmOptions) (validate: unit -> float) (theta: Parameter list) (data: MultilabelExamples) : StepTask<Tensor> =
+        let ts = Structured.tensors theta
+        let n = Structured.count data
+        { Groups = [ ParameterGroup.ofParameters "theta" options.Optimizer theta ]
+          Batches = fun rng _ -> Batches.shuffled rng data.Labels.device options.BatchSize n
+          BatchesPerEpoch = Batches.count options.BatchSize n
+          Step =
+            fun ctx idx ->
+                let b = Structured.select idx data
+                let hinge, norm = Step.descend ctx "theta" (batchLoss options ts b.Features b.Labels)
+                [ "hinge", hinge; "grad_norm", norm ]
+          Validate = Structured.validation validate
+          ValidateStart = false }
+
+    /// Trains θ in place under explicit fit options (checkpoints, early stopping on "validation",
+    /// per-step progress); `progress` receives (fraction done, description) after each epoch.
+    let fit (fit: FitOptions) (options: StructuredSvmOptions) (validate: unit -> float) (progress: float * string -> unit)
+            (theta: Parameter list) (data: MultilabelExamples) : FitResult =
+        Checks.positiveInt "Epochs" fit.Epochs
+        Structured.check "data" data
+        let describe epoch row = sprintf "epoch %d  hinge %.4f  dev %.4f" epoch (Structured.value "hinge" row) (Structured.value "validation" row)
+        Fit.runSteps (Structured.withEpochText progress describe fit) (task options validate theta data)
+
     /// Trains θ in place; after each epoch `validate` scores the current θ (higher is better) and the
     /// best θ is restored at the end. `progress` receives (fraction done, description).
     let train (options: StructuredSvmOptions) (validate: unit -> float) (progress: float * string -> unit)
               (theta: Parameter list) (data: MultilabelExamples) : EpochRecord list =
         Checks.positiveInt "Epochs" options.Epochs
-        Structured.check "data" data
-        use rng = new Rng(options.Seed, data.Labels.device)
-        use optimizer = Optimizer.ofParameters options.Optimizer theta
-        use keeper = new BestKeeper(theta)
-        let named = Structured.named "theta" theta
-        let ts = Structured.tensors theta
-        let n = Structured.count data
-        let records =
-            [ for epoch in 1 .. options.Epochs do
-                let watch = Stopwatch.StartNew ()
-                let losses =
-                    [ for idx in Batches.shuffled rng data.Labels.device options.BatchSize n ->
-                        Scope.run (fun () ->
-                            let b = Structured.select idx data
-                            Structured.step optimizer named (epoch - 1) (batchLoss options ts b.Features b.Labels)) ]
-                let score = Scope.run validate
-                keeper.Offer score
-                progress (float epoch / float options.Epochs, sprintf "epoch %d  hinge %.4f  dev %.4f" epoch (List.average losses) score)
-                yield { Epoch = epoch; Loss = List.average losses; Validation = score; Seconds = watch.Elapsed.TotalSeconds } ]
-        keeper.RestoreBest ()
-        records
+        fit (Structured.fitOptions options.Epochs options.Seed true) options validate progress theta data
+        |> Structured.records "hinge"

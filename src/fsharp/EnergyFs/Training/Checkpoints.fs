@@ -55,8 +55,10 @@ module Checkpoint =
         let n = reader.ReadInt32()
         List.init n (fun _ -> TensorExtensionMethods.Load(reader, false))
 
-    /// Writes a checkpoint to `path` (atomically: temporary file, then rename).
-    let save (path: string) (model: torch.nn.Module) (optimizer: Optimizer) (rng: Rng) (state: TrainingState) (best: Tensor list option) =
+    /// Writes a checkpoint of several modules and optimizers to `path` (atomically: temporary file,
+    /// then rename): the modules' state dicts in order, then the optimizers' states in order. With
+    /// one module and one optimizer the file is the one `save` writes.
+    let saveAll (path: string) (modules: torch.nn.Module list) (optimizers: Optimizer list) (rng: Rng) (state: TrainingState) (best: Tensor list option) =
         let full = Path.GetFullPath path
         Directory.CreateDirectory(Path.GetDirectoryName full) |> ignore
         let tmp = full + ".tmp"
@@ -65,8 +67,8 @@ module Checkpoint =
             use writer = new BinaryWriter(stream)
             writer.Write magic
             writer.Write(JsonSerializer.Serialize(state, jsonOptions))
-            model.save writer |> ignore
-            optimizer.Save writer
+            for m in modules do m.save writer |> ignore
+            for o in optimizers do o.Save writer
             use rngState = rng.GetState()
             writeTensors writer [ rngState ]
             match best with
@@ -74,23 +76,33 @@ module Checkpoint =
             | None -> writer.Write false
         File.Move(tmp, full, true)
 
-    /// Restores a checkpoint written by `save` into the model, optimizer and generator (which must
-    /// have the same structure as when it was saved). Returns the training state and the best
-    /// snapshot, if one was saved.
-    let load (path: string) (model: torch.nn.Module) (optimizer: Optimizer) (rng: Rng) : TrainingState * Tensor list option =
+    /// Writes a checkpoint to `path` (atomically: temporary file, then rename).
+    let save (path: string) (model: torch.nn.Module) (optimizer: Optimizer) (rng: Rng) (state: TrainingState) (best: Tensor list option) =
+        saveAll path [ model ] [ optimizer ] rng state best
+
+    /// Restores a checkpoint written by `saveAll` into the modules, optimizers and generator (which
+    /// must have the same structure, in the same order, as when it was saved). Returns the training
+    /// state and the best snapshot, if one was saved.
+    let loadAll (path: string) (modules: torch.nn.Module list) (optimizers: Optimizer list) (rng: Rng) : TrainingState * Tensor list option =
         if not (File.Exists path) then raise (FileNotFoundException(sprintf "checkpoint %s does not exist" path, path))
         use stream = File.OpenRead path
         use reader = new BinaryReader(stream)
         let header = try reader.ReadString() with _ -> ""
         if header <> magic then raise (DataFormatException(path, 0, sprintf "not an EnergyFs checkpoint (expected header '%s')" magic))
         let state = JsonSerializer.Deserialize<TrainingState>(reader.ReadString(), jsonOptions)
-        model.load (reader, true) |> ignore
-        optimizer.Load reader
+        for m in modules do m.load (reader, true) |> ignore
+        for o in optimizers do o.Load reader
         let rngState = readTensors reader
         rng.SetState rngState.Head
         Scope.disposeAll rngState
         let best = if reader.ReadBoolean() then Some (readTensors reader) else None
         state, best
+
+    /// Restores a checkpoint written by `save` into the model, optimizer and generator (which must
+    /// have the same structure as when it was saved). Returns the training state and the best
+    /// snapshot, if one was saved.
+    let load (path: string) (model: torch.nn.Module) (optimizer: Optimizer) (rng: Rng) : TrainingState * Tensor list option =
+        loadAll path [ model ] [ optimizer ] rng
 
     /// Saves only a model's parameters and buffers (TorchSharp's state-dict format).
     let saveModel (path: string) (model: torch.nn.Module) =

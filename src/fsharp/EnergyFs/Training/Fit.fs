@@ -33,8 +33,10 @@ type Progress =
       BatchInEpoch: int
       /// Batches per epoch when known (0 otherwise).
       BatchesPerEpoch: int
-      /// The last batch's loss.
+      /// The last step's loss (its first metric).
       Loss: float
+      /// All the metrics the last step returned.
+      Metrics: (string * float) list
       /// Wall time since the run (or its resumption) started.
       Elapsed: TimeSpan
       /// Fraction of the run done, in [0, 1].
@@ -60,8 +62,10 @@ type FitOptions =
       Resume: bool
       /// Check loss and gradients for NaN/Inf every step (and parameters every epoch).
       CheckFinite: bool
-      /// Called after every optimizer step.
-      OnProgress: Progress -> unit }
+      /// Called after every step.
+      OnProgress: Progress -> unit
+      /// Called after every epoch with the epoch (0-based) and its history row (column, value).
+      OnEpoch: int -> (string * float) list -> unit }
 
 /// Defaults for FitOptions.
 [<RequireQualifiedAccess>]
@@ -69,10 +73,11 @@ module FitOptions =
     /// 10 epochs, Adam 1e-3, seed 0, no early stopping, no checkpoints, finite checks on.
     let defaults =
         { Epochs = 10; Optimizer = OptimizerOptions.defaults; Seed = 0L; EarlyStopping = None; RestoreBest = false
-          Checkpoint = None; CheckpointEvery = 1; Resume = true; CheckFinite = true; OnProgress = ignore }
+          Checkpoint = None; CheckpointEvery = 1; Resume = true; CheckFinite = true; OnProgress = ignore
+          OnEpoch = fun _ _ -> () }
 
 /// What to train: a module, how to draw the batches of an epoch, the loss of a batch, and an
-/// optional validation that returns named metrics.
+/// optional validation that returns named metrics. The plain case of `StepTask` (`Fit.steps`).
 type TrainingTask<'Batch> =
     { /// The module whose parameters are trained and checkpointed.
       Model: torch.nn.Module
@@ -94,7 +99,8 @@ type StopReason =
     | EarlyStopped of epoch: int
 
 /// The per-epoch history of a run: one row per epoch (row i is epoch i + 1), one column per metric
-/// (train_loss, grad_norm, lr, seconds, then the validation metrics). A NaN marks a metric that was
+/// (the epoch means of the step metrics — train_loss, grad_norm for a plain loss task — then lr,
+/// seconds, then the validation metrics). A NaN marks a metric that was
 /// not computed in that epoch. A plain record: the papers' reports turn it into a Deedle frame.
 type TrainingHistory =
     { /// The metric names, in column order.
@@ -114,11 +120,11 @@ type TrainingHistory =
         let c = h.Column name
         if c.Length = 0 then nan else c[c.Length - 1]
 
-/// The outcome of a run: the per-epoch history (rows: epoch 1..n; columns: train_loss, grad_norm,
-/// lr, seconds and the validation metrics), the final state, why it stopped.
+/// The outcome of a run: the per-epoch history (rows: epoch 1..n; columns: the step metrics, lr,
+/// seconds and the validation metrics), the final state, why it stopped.
 type FitResult =
-    { /// Per-epoch history: rows keyed by epoch (1-based), columns train_loss, grad_norm, lr,
-      /// seconds and the validation metrics.
+    { /// Per-epoch history: rows keyed by epoch (1-based), columns the step metrics' epoch means
+      /// (train_loss, grad_norm for a plain loss task), lr, seconds and the validation metrics.
       History: TrainingHistory
       /// The final training state (parameters restored to the best epoch when RestoreBest is on).
       State: TrainingState
@@ -127,7 +133,9 @@ type FitResult =
       /// Wall time of this call (a resumed run counts only the time since resumption).
       Elapsed: TimeSpan }
 
-/// The training loop shared by every trainer of EnergyFs.
+/// The training loop shared by every trainer of EnergyFs: `runSteps` runs a step task (parameter
+/// groups with their own optimizers, steps that return metrics: min–max games, hypergradient
+/// steps), `run` a plain loss task.
 [<RequireQualifiedAccess>]
 module Fit =
 
@@ -138,105 +146,164 @@ module Fit =
     let private improved goal best value =
         Double.IsNaN best || (match goal with Minimize -> value < best | Maximize -> value > best)
 
-    let private snapshot (model: torch.nn.Module) = Snapshot.take (List.ofSeq (model.parameters ()))
+    let private parametersOf (groups: ParameterGroup list) = groups |> List.collect ParameterGroup.parameters
 
-    let private restore (model: torch.nn.Module) (values: Tensor list) = Snapshot.restore (List.ofSeq (model.parameters ())) values
+    /// The step task of a plain loss task: one group "model" (all the module's parameters, updated
+    /// by `FitOptions.Optimizer`) and a step that descends the batch's loss, with metrics
+    /// train_loss and grad_norm; validation runs with gradients off.
+    let steps (task: TrainingTask<'Batch>) : StepTask<'Batch> =
+        { Groups = [ ParameterGroup.ofModule "model" task.Model ]
+          Batches = task.Batches
+          BatchesPerEpoch = task.BatchesPerEpoch
+          Step =
+            fun ctx batch ->
+                let loss, norm = Step.descend ctx "model" (task.Loss batch)
+                [ "train_loss", loss; "grad_norm", norm ]
+          Validate = task.Validate |> Option.map (fun validate () -> Diff.noGrad validate)
+          ValidateStart = false }
 
-    /// Trains `task` under `options`. Every optimizer step runs in its own dispose scope and every
-    /// epoch in another, so native memory stays flat. Raises TrainingDivergedException (parameters
-    /// left at their last good values) when CheckFinite is on and something goes non-finite.
-    let run (options: FitOptions) (task: TrainingTask<'Batch>) : FitResult =
+    let private checkMetrics (epoch: int) (step: int) (metrics: (string * float) list) =
+        match List.tryFind (snd >> Double.IsFinite >> not) metrics with
+        | Some (name, v) -> raise (TrainingDivergedException(epoch, step, sprintf "step metric %s" name, sprintf "value %g" v))
+        | None -> ()
+
+    /// Running sums of the step metrics of an epoch, in first-seen order over the run.
+    type private MetricSums(initial: string list) =
+        let names = ResizeArray<string>(initial)
+        let sums = Collections.Generic.Dictionary<string, float * int>()
+        member _.Add(metrics: (string * float) list) =
+            for name, v in metrics do
+                if not (names.Contains name) then names.Add name
+                let s, c = match sums.TryGetValue name with | true, sc -> sc | _ -> 0.0, 0
+                sums[name] <- (s + v, c + 1)
+        member _.Means() =
+            [ for name in names ->
+                match sums.TryGetValue name with
+                | true, (s, c) when c > 0 -> name, s / float c
+                | _ -> name, nan ]
+        member _.Names = List.ofSeq names
+
+    /// Trains a step task under `options`. Every step runs in its own dispose scope and every epoch
+    /// in another, so native memory stays flat. One optimizer per group (the group's options, or
+    /// FitOptions.Optimizer); checkpoints hold every group's module and optimizer; the history has
+    /// the epoch means of the step metrics, then lr (the first group's), seconds and the validation
+    /// metrics. Raises TrainingDivergedException when CheckFinite is on and a loss, gradient, step
+    /// metric or parameter goes non-finite.
+    let runSteps (options: FitOptions) (task: StepTask<'Batch>) : FitResult =
         Checks.positiveInt "Epochs" options.Epochs
         Checks.positiveInt "CheckpointEvery" options.CheckpointEvery
-        let device = (task.Model.parameters () |> Seq.head).device
+        if task.Groups.IsEmpty then Checks.fail "Groups" "the task has no parameter group"
+        let groupNames = task.Groups |> List.map (fun g -> g.Name)
+        if List.length (List.distinct groupNames) <> groupNames.Length then
+            Checks.fail "Groups" (sprintf "parameter group names must be distinct, got %s" (String.Join(", ", groupNames)))
+        let modules = task.Groups |> List.map (fun g -> g.Module)
+        let allParameters = parametersOf task.Groups
+        if allParameters.IsEmpty then Checks.fail "Groups" "the task's groups hold no parameter"
+        let device = allParameters.Head.device
         use rng = new Rng(options.Seed, device)
-        use optimizer = Optimizer.create options.Optimizer task.Model
-        let named = task.Model.named_parameters () |> Seq.map (fun struct (n, p) -> n, p) |> List.ofSeq
+        let optimizers =
+            task.Groups |> List.map (fun g -> g.Name, Optimizer.ofParameters (defaultArg g.Optimizer options.Optimizer) (ParameterGroup.parameters g))
+        use _optimizers = { new IDisposable with member _.Dispose() = for _, o in optimizers do (o :> IDisposable).Dispose() }
+        let namedOf (g: ParameterGroup) =
+            g.Module.named_parameters ()
+            |> Seq.map (fun struct (n, p) -> (if task.Groups.Length = 1 then n else g.Name + "." + n), p)
+            |> List.ofSeq
+        let namedGroups = task.Groups |> List.map (fun g -> g.Name, namedOf g)
+        let named = namedGroups |> List.collect snd
+        let firstOptimizer = snd optimizers.Head
         let mutable state = TrainingState.initial
         let mutable best : Tensor list option = None
         match options.Checkpoint with
         | Some path when options.Resume && IO.File.Exists path ->
-            let s, b = Checkpoint.load path task.Model optimizer rng
+            let s, b = Checkpoint.loadAll path modules (List.map snd optimizers) rng
             state <- s
             best <- b
         | _ -> ()
+        let validate () =
+            match task.Validate with
+            | Some validate ->
+                for m in modules do m.eval ()
+                let metrics = Scope.run validate
+                for m in modules do m.train ()
+                metrics
+            | None -> []
+        let monitored (es: EarlyStopping) (metrics: (string * float) list) =
+            match List.tryFind (fst >> (=) es.Metric) metrics with
+            | Some (_, v) -> v
+            | None -> invalidArg "EarlyStopping" (sprintf "early stopping monitors '%s' but Validate returned %A" es.Metric (List.map fst metrics))
+        if task.ValidateStart && state.Epoch = 0 && task.Validate.IsSome then
+            let metrics = validate ()
+            match options.EarlyStopping with
+            | Some es ->
+                let value = monitored es metrics
+                if improved es.Goal state.BestValue value then
+                    state <- { state with BestEpoch = -1; BestValue = value }
+                    if options.RestoreBest then
+                        best |> Option.iter Scope.disposeAll
+                        best <- Some (Snapshot.take allParameters)
+            | None -> ()
         let watch = Stopwatch.StartNew()
         let mutable stopped = None
+        let mutable steps = state.Step
+        let stepColumns = state.HistoryColumns |> Array.takeWhile ((<>) "lr") |> List.ofArray
         let totalBatches = max 1 (options.Epochs * max 1 task.BatchesPerEpoch)
         while state.Epoch < options.Epochs && stopped.IsNone do
             let epoch = state.Epoch
             let epochWatch = Stopwatch.StartNew()
-            task.Model.train ()
-            let mutable lossSum = 0.0
-            let mutable normSum = 0.0
+            for m in modules do m.train ()
+            let sums = MetricSums(stepColumns)
             let mutable batches = 0
-            let lr = optimizer.CurrentLearningRate
+            let lr = firstOptimizer.CurrentLearningRate
             do
                 use _epochScope = torch.NewDisposeScope()
                 for batch in task.Batches rng epoch do
-                    let loss, norm =
-                        Scope.run (fun () ->
-                            optimizer.ZeroGrad()
-                            let loss = task.Loss batch
-                            if options.CheckFinite then Divergence.checkLoss epoch optimizer.Steps loss
-                            loss.backward ()
-                            let value = Tensor.toScalar loss
-                            let norm = optimizer.Step()
-                            if options.CheckFinite then Divergence.checkGradients epoch optimizer.Steps named norm
-                            value, norm)
-                    lossSum <- lossSum + loss
-                    normSum <- normSum + norm
+                    let ctx = { Epoch = epoch; Step = steps; Optimizers = optimizers; Named = namedGroups; CheckFinite = options.CheckFinite }
+                    let metrics = Scope.run (fun () -> task.Step ctx batch)
+                    if options.CheckFinite then checkMetrics epoch steps metrics
+                    sums.Add metrics
+                    steps <- steps + 1
                     batches <- batches + 1
                     let done' = epoch * max 1 task.BatchesPerEpoch + batches
                     options.OnProgress
-                        { Epoch = epoch; Epochs = options.Epochs; Step = optimizer.Steps; BatchInEpoch = batches
-                          BatchesPerEpoch = task.BatchesPerEpoch; Loss = loss; Elapsed = watch.Elapsed
-                          Fraction = min 1.0 (float done' / float totalBatches) }
-            if options.CheckFinite then Divergence.checkParameters epoch optimizer.Steps named
-            let metrics =
-                match task.Validate with
-                | Some validate ->
-                    task.Model.eval ()
-                    let m = Scope.run (fun () -> Diff.noGrad validate)
-                    task.Model.train ()
-                    m
-                | None -> []
-            let row =
-                [ "train_loss", (if batches > 0 then lossSum / float batches else nan)
-                  "grad_norm", (if batches > 0 then normSum / float batches else nan)
-                  "lr", lr
-                  "seconds", epochWatch.Elapsed.TotalSeconds ]
-                @ metrics
+                        { Epoch = epoch; Epochs = options.Epochs; Step = steps; BatchInEpoch = batches
+                          BatchesPerEpoch = task.BatchesPerEpoch; Loss = (match metrics with (_, v) :: _ -> v | [] -> nan)
+                          Metrics = metrics; Elapsed = watch.Elapsed; Fraction = min 1.0 (float done' / float totalBatches) }
+            if options.CheckFinite then Divergence.checkParameters epoch steps named
+            let metrics = validate ()
+            let row = sums.Means() @ [ "lr", lr; "seconds", epochWatch.Elapsed.TotalSeconds ] @ metrics
             let columns = row |> List.map fst |> Array.ofList
             let mutable next =
                 { state with
                     Epoch = epoch + 1
-                    Step = optimizer.Steps
+                    Step = steps
                     HistoryColumns = columns
                     HistoryRows = Array.append state.HistoryRows [| row |> List.map snd |> Array.ofList |] }
             match options.EarlyStopping with
             | Some es ->
-                let value =
-                    match List.tryFind (fst >> (=) es.Metric) metrics with
-                    | Some (_, v) -> v
-                    | None -> invalidArg "EarlyStopping" (sprintf "early stopping monitors '%s' but Validate returned %A" es.Metric (List.map fst metrics))
+                let value = monitored es metrics
                 if improved es.Goal state.BestValue value then
                     next <- { next with BestEpoch = epoch; BestValue = value; EpochsWithoutImprovement = 0 }
                     if options.RestoreBest then
                         best |> Option.iter Scope.disposeAll
-                        best <- Some (snapshot task.Model)
+                        best <- Some (Snapshot.take allParameters)
                 else
                     next <- { next with EpochsWithoutImprovement = state.EpochsWithoutImprovement + 1 }
                     if next.EpochsWithoutImprovement >= es.Patience then stopped <- Some (EarlyStopped epoch)
             | None -> ()
             state <- next
+            options.OnEpoch epoch row
             match options.Checkpoint with
             | Some path when state.Epoch % options.CheckpointEvery = 0 || state.Epoch = options.Epochs || stopped.IsSome ->
-                Checkpoint.save path task.Model optimizer rng state best
+                Checkpoint.saveAll path modules (List.map snd optimizers) rng state best
             | _ -> ()
-        if options.RestoreBest then best |> Option.iter (restore task.Model)
+        if options.RestoreBest then best |> Option.iter (Snapshot.restore allParameters)
         best |> Option.iter Scope.disposeAll
         { History = history state
           State = state
           Stopped = defaultArg stopped Completed
           Elapsed = watch.Elapsed }
+
+    /// Trains `task` under `options` (`runSteps` on `steps task`). Raises TrainingDivergedException
+    /// (parameters left at their last good values) when CheckFinite is on and something goes
+    /// non-finite.
+    let run (options: FitOptions) (task: TrainingTask<'Batch>) : FitResult = runSteps options (steps task)

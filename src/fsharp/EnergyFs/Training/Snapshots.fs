@@ -6,7 +6,7 @@ open TorchSharp.Modules
 open EnergyFs
 
 /// Copies of parameter values: taken, restored, and the best seen so far kept. Used by the fit
-/// loop (restore-best) and by every trainer with its own loop.
+/// loop (restore-best).
 [<RequireQualifiedAccess>]
 module Snapshot =
 
