@@ -92,17 +92,16 @@ module RegressionPaper =
 
     /// Quick: UCI yacht, split 0; M = 256, ≥ 2000 steps (40 epochs, raised for the small set).
     let quickExperiments =
-        let o = { RegressionOptions.defaults with Samples = 256; Epochs = 40; LearningRate = 1e-3 }
-        [ for m in methods -> uci "yacht" { o with Method = m } 2000 [ 0 ] ]
+        [ for m in methods -> uci "yacht" { UciExperiment.defaults with Method = m } UciExperiment.minSteps [ 0 ] ]
 
     /// Full: the toy sets at the paper's scale (M = 1024, 75 epochs) and UCI yacht, energy and
     /// concrete on all 20 splits (M = 1024, 75 epochs, ≥ 2000 steps).
     let fullExperiments =
-        let o = { RegressionOptions.defaults with Samples = 1024; Epochs = 75; LearningRate = 1e-3 }
+        let o = UciExperiment.paperScale UciExperiment.defaults
         [ for set in [ Toy1; Toy2 ] do
             for m in methods do yield toy set { ToyOptions.paper with Regression = { ToyOptions.paper.Regression with Method = m } }
           for d in [ "yacht"; "energy"; "concrete" ] do
-            for m in methods do yield uci d { o with Method = m } 2000 [ 0 .. 19 ] ]
+            for m in methods do yield uci d { o with Method = m } UciExperiment.minSteps [ 0 .. 19 ] ]
 
     /// The paper in the catalogue.
     let spec (quick: bool) : PaperSpec =

@@ -80,6 +80,14 @@ let tests =
             Expect.equal (m |> List.skip 4) r.Extra "then the extra numbers"
             Expect.equal (snd m.Head) r.TestF1 "test F1"
 
+        testCase "the spec stores SpenExperiment.metrics (emotions, tiny settings)" <| fun () ->
+            let settings = SpenSettings (ssvm, None)
+            let stored = EnergyFs.Tests.Reproduction.RunMetricsTests.cachedMetrics (SpenPaper.experiment "emotions" setup settings)
+            let r = SpenExperiment.runOnFolder setup settings ignore (EnergyFs.Data.Paths.find "emotions")
+            let metrics = SpenExperiment.metrics r
+            EnergyFs.Tests.Reproduction.RunMetricsTests.expectSameKeys "spen" metrics stored
+            Expect.equal stored metrics "same seed, same numbers"
+
         testCase "withEpochs sets the method's epochs only" <| fun () ->
             match SpenExperiment.withEpochs 7 (SpenExperiment.settings Spen), SpenExperiment.withEpochs 7 (SpenExperiment.settings InfNet) with
             | SpenSettings (s, None), InfNetSettings i ->
