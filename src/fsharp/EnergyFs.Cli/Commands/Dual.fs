@@ -127,35 +127,22 @@ let private runOne ctx (c: TeacherStudentConfig) =
     EnergyFs.Cli.Progress.withBar (sprintf "dual d=%d n=%d" c.Dim c.Samples) (fun report -> DualTeacherStudent.run ctx c report)
 
 let private row (label: string) (r: TeacherStudentResult) =
-    let f = r.Final
-    let best = r.History |> List.map (fun m -> m.Kl) |> List.min
-    sprintf "| %s | %.4f | %.4f | %.3f | %.2f | %.1f | %.1f |" label f.Kl best f.Fisher f.Tv f.AngleDegrees r.WallSeconds
+    let m = Map (DualTeacherStudent.metrics r)
+    sprintf "| %s | %.4f | %.4f | %.3f | %.2f | %.1f | %.1f |" label m["kl"] m["best_kl"] m["fisher"] m["tv"] m["angle_degrees"] r.WallSeconds
 
 let private header = "| run | final KL | best KL | Fisher | TV | angle (deg) | wall (s) |\n|---|---|---|---|---|---|---|"
 
+/// The paper's sweep (`DualPaper.sweep`), one table per section, and optionally the KL curves.
 let private sweep ctx (c: TeacherStudentConfig) (plot: string option) =
-    let runs = ResizeArray<string * TeacherStudentResult>()
-    let go label cfg =
-        let r = runOne ctx cfg
-        printfn "%s" (row label r)
-        runs.Add((label, r))
-    printfn "## Ratio of feature to particle step (eta = %g), no restarts\n%s" c.Options.ParticleStep header
-    for ratio in [ 0.1; 0.3; 1.0; 3.0; 10.0 ] do
-        go (sprintf "alpha_z/eta = %g" ratio)
-            { c with Options = { c.Options with FeatureStep = ratio * c.Options.ParticleStep; MassStep = ratio * c.Options.ParticleStep } }
-    printfn "\n## Ratio at a fixed neuron step (alpha_z = alpha_w = %g): the particle step varies\n%s" c.Options.FeatureStep header
-    for ratio in [ 0.1; 0.3; 3.0; 10.0 ] do
-        go (sprintf "alpha_z/eta = %g (eta = %g)" ratio (c.Options.FeatureStep / ratio))
-            { c with Options = { c.Options with ParticleStep = c.Options.FeatureStep / ratio } }
-    printfn "\n## Restart period (equal time scales)\n%s" header
-    for period in [ 1; 10; 100 ] do
-        go (sprintf "restart every %d" period) { c with Options = { c.Options with Restart = Every period } }
-    printfn "\n## Regime and method\n%s" header
-    go "lazy" { c with Options = { c.Options with Regime = Lazy } }
-    go "score matching" { c with Method = ScoreMatchingMethod }
-    go "PCD-10" { c with Method = Pcd 10 }
+    let runs =
+        [ for i, (title, configs) in List.indexed (DualPaper.sweep c) do
+            printfn "%s## %s\n%s" (if i = 0 then "" else "\n") title header
+            for label, config in configs ->
+                let r = runOne ctx config
+                printfn "%s" (row label r)
+                label, r ]
     plot |> Option.iter (fun dir ->
-        DualTeacherStudent.klChart (sprintf "Teacher-student on S^%d, n = %d" (c.Dim - 1) c.Samples) (List.ofSeq runs)
+        DualTeacherStudent.klChart (sprintf "Teacher-student on S^%d, n = %d" (c.Dim - 1) c.Samples) runs
         |> fun chart -> Charts.saveHtml (Path.Combine(dir, sprintf "dual-sweep-d%d-n%d.html" c.Dim c.Samples)) chart)
     for _, r in runs do DualTeacherStudent.dispose r
 
@@ -176,24 +163,21 @@ let run (ctx: Context) (args: ParseResults<DualArgs>) =
                 Charts.saveHtml (Path.Combine(dir, sprintf "dual-kl-d%d-n%d.html" c.Dim c.Samples)) (DualTeacherStudent.klChart "KL over iterations" [ "student", r ])
                 if c.Dim = 3 then Charts.saveHtml (Path.Combine(dir, "dual-sphere-d3.html")) (DualTeacherStudent.sphereChart r 4000))
             if t.Contains TeacherArgs.Json then
-                let f = r.Final
-                let o =
-                    dict [ "dim", box c.Dim; "samples", box c.Samples; "method", box (sprintf "%A" c.Method)
-                           "regime", box (sprintf "%A" c.Options.Regime); "iterations", box c.Iterations; "seed", box c.Seed
-                           "kl", box f.Kl; "fisher", box f.Fisher; "tv", box f.Tv; "angleDegrees", box f.AngleDegrees
-                           "wallSeconds", box r.WallSeconds ]
-                printfn "%s" (JsonSerializer.Serialize o)
+                printfn "%s" (RunMetrics.json (
+                    [ "dim", box c.Dim; "samples", box c.Samples; "method", box (sprintf "%A" c.Method)
+                      "regime", box (sprintf "%A" c.Options.Regime); "iterations", box c.Iterations; "seed", box c.Seed ]
+                    @ RunMetrics.boxed (DualTeacherStudent.metrics r) @ [ "wall_seconds", box r.WallSeconds ]))
             DualTeacherStudent.dispose r
             0
     | Some (Throughput t) ->
         let particles = t.GetResult(ThroughputArgs.Particles, 10_000)
         let steps = t.GetResult(Steps, 200)
-        let langevin = DualThroughput.langevinParticleStepsPerSecond ctx particles 64 15 steps
-        let gda = DualThroughput.gdaIterationsPerSecond ctx particles particles 64 15 steps
-        printfn "Langevin on S^14 (%d particles, 64 neurons): %.3g particle-steps/s" particles langevin
-        printfn "GDA (%d particles, %d data, 64 neurons, d = 15): %.1f iterations/s" particles particles gda
+        let metrics = DualThroughput.metrics ctx particles steps
+        let rate = Map metrics
+        printfn "Langevin on S^14 (%d particles, 64 neurons): %.3g particle-steps/s" particles rate["langevin_particle_steps_per_second"]
+        printfn "GDA (%d particles, %d data, 64 neurons, d = 15): %.1f iterations/s" particles particles rate["gda_iterations_per_second"]
         if t.Contains ThroughputArgs.Json then
-            printfn "%s" (JsonSerializer.Serialize(dict [ "particles", box particles; "langevinParticleStepsPerSecond", box langevin; "gdaIterationsPerSecond", box gda; "threads", box (Runtime.threads ()) ]))
+            printfn "%s" (RunMetrics.json ([ "particles", box particles ] @ RunMetrics.boxed metrics @ [ "threads", box (Runtime.threads ()) ]))
         0
     | _ ->
         eprintfn "energyfs dual: expected a subcommand (teacher or throughput)"

@@ -132,10 +132,7 @@ let private lossOf (name: string) =
     | "independent" | "sigmoid" | "bilinear" -> Independent
     | other -> Checks.fail "energy" (sprintf "unknown energy '%s' (expected quadratic or independent)" other)
 
-let private printJson (metrics: (string * obj) list) =
-    let d = Collections.Generic.Dictionary<string, obj> ()
-    for k, v in metrics do d[k] <- v
-    printfn "%s" (JsonSerializer.Serialize d)
+let private printJson (fields: (string * obj) list) = printfn "%s" (RunMetrics.json fields)
 
 /// Runs `fy multilabel`: the independent sigmoid baseline or the quadratic energy with a generalized
 /// Fenchel-Young loss on a MULAN data set, over several seeds; prints a results table (or JSON).
@@ -145,7 +142,7 @@ let runMultilabel (ctx: Context) (args: ParseResults<MultilabelArgs>) =
         { MultilabelOptions.defaults with
             Loss = args.TryGetResult Energy |> Option.map lossOf |> Option.defaultValue QuadraticEnergy
             Regularizer = args.TryGetResult Regularizer |> Option.map regularizerOf |> Option.defaultValue FermiDirac.regularizer
-            Epochs = args.GetResult (Epochs, 200)
+            Epochs = args.GetResult (Epochs, MultilabelOptions.defaults.Epochs)
             Hidden = args.GetResult (Hidden, MultilabelOptions.defaults.Hidden)
             LearningRate = args.GetResult (Lr, MultilabelOptions.defaults.LearningRate)
             BatchSize = args.GetResult (Batch_Size, MultilabelOptions.defaults.BatchSize)
@@ -166,19 +163,18 @@ let runMultilabel (ctx: Context) (args: ParseResults<MultilabelArgs>) =
     for r in runs do
         let t = r.Test |> List.map (fun (k, v) -> sprintf "%s %.4f" k v) |> String.concat ", "
         printfn "seed %d: weight decay %g, %d epochs, %.1f s; test %s" r.Seed r.WeightDecay r.Epochs r.Seconds t
-    let names = [ "hamming_accuracy"; "example_f1"; "micro_f1"; "macro_f1" ]
-    let summary =
-        names |> List.map (fun n ->
-            let m, s = Tables.meanStd (runs |> List.map (fun r -> r.Test |> List.find (fst >> (=) n) |> snd |> (*) 100.0))
-            n, m, s)
+    // The paper's metrics of each seed, summarised over seeds (mean, sample std).
+    let summary = RunMetrics.summarize (runs |> List.map MultilabelExperiment.metrics)
+    let testNames = runs.Head.Test |> List.map fst
     printfn "%s, %s energy, %s regularizer, %d seeds (test, %%, mean ± std):" train.Name energyName options.Regularizer.Name count
-    for n, m, s in summary do printfn "  %-18s %s" n (Tables.formatMeanStd 2 (m, s))
+    for n, m, s in summary do
+        if List.contains n testNames then printfn "  %-18s %s" n (Tables.formatMeanStd 2 (m, s))
     if args.Contains MultilabelArgs.Json then
         printJson (
             [ "dataset", box train.Name; "energy", box energyName; "regularizer", box options.Regularizer.Name; "seeds", box count
               "refit", box options.Refit; "weight_decays", box (List.toArray options.WeightDecays)
               "seconds", box (runs |> List.sumBy (fun r -> r.Seconds)) ]
-            @ (summary |> List.collect (fun (n, m, s) -> [ n, box m; n + "_std", box s ])))
+            @ RunMetrics.boxed (RunMetrics.withStd summary))
     0
 
 /// Runs `fy imitation`: MSE behavioural cloning versus an energy policy trained with a generalized
@@ -215,9 +211,7 @@ let runImitation (ctx: Context) (args: ParseResults<ImitationArgs>) : int =
     if args.Contains ImitationArgs.Json then
         printJson (
             [ "bimodal", box options.Bimodal; "seed", box options.Seed; "modes", box options.Modes; "switch_margin", box options.SwitchMargin; "demonstrations", box options.Demonstrations; "epochs", box options.Epochs; "hidden", box options.Hidden; "reg_weight", box options.RegularizerWeight; "reg_centre", box options.RegularizerCentre; "rollout_reg_scale", box options.RolloutRegularizerScale; "seconds", box watch.Elapsed.TotalSeconds ]
-            @ (scores |> List.collect (fun s ->
-                [ s.Policy + "_return", box s.MeanReturn; s.Policy + "_normalized", box s.NormalizedReturn
-                  s.Policy + "_success", box s.SuccessRate; s.Policy + "_collision", box s.CollisionRate ])))
+            @ RunMetrics.boxed (Imitation.metrics scores))
     0
 
 /// Runs `fy calibration`: the empirical calibration check of a linear-concave energy on synthetic
@@ -232,31 +226,25 @@ let runCalibration (args: ParseResults<CalibrationArgs>) : int =
     for p in points do printfn "  %6d %14.6f %14.6f" p.Step p.FyExcess p.TaskExcess
     printfn "Spearman rank correlation between the two excess risks: %.3f" spearman
     if args.Contains CalibrationArgs.Json then
-        let first, last = List.head points, List.last points
-        printJson [ "seed", box options.Seed; "spearman", box spearman; "fy_excess_start", box first.FyExcess; "fy_excess_end", box last.FyExcess
-                    "task_excess_start", box first.TaskExcess; "task_excess_end", box last.TaskExcess; "seconds", box watch.Elapsed.TotalSeconds ]
+        printJson ([ "seed", box options.Seed ] @ RunMetrics.boxed (Calibration.metrics (points, spearman)) @ [ "seconds", box watch.Elapsed.TotalSeconds ])
     0
 
 /// Runs `fy bench`: generalized-conjugate solves per second for each inner solver and the cost of a
 /// training step versus the logistic loss; prints a table (or JSON). Returns the exit code.
 let runBench (ctx: Context) (args: ParseResults<BenchArgs>) : int =
     let seconds = args.GetResult (Seconds, 2.0)
-    let solves = [ for k in [ 14; 159 ] do yield! FenchelYoungThroughput.solvers ctx 1024 k seconds ]
-    let steps = [ for d, k in [ 103, 14; 1836, 159 ] -> k, FenchelYoungThroughput.trainingSteps ctx 1024 d k seconds ]
+    let solves, steps = FenchelYoungThroughput.benchmark ctx seconds
     printfn "threads %d, %s" (Runtime.threads ()) (Context.describe ctx)
     for r in solves do printfn "  %-40s %12.0f rows/s  (%.1f iterations)" r.Name r.PerSecond r.Iterations
     for _, rs in steps do for r in rs do printfn "  %-40s %12.2f steps/s" r.Name r.PerSecond
-    let ratios = [ for k, rs in steps -> k, rs[0].PerSecond / rs[1].PerSecond ]
+    let ratios = FenchelYoungThroughput.costRatios steps
     for c in [ ctx; { ctx with DType = torch.ScalarType.Float64 } ] do
-        for k in [ 14; 159 ] do
+        for _, k in FenchelYoungThroughput.benchmarkSizes do
             for name, used, gap in FenchelYoungThroughput.achievableGaps c 1024 k 300 do
                 printfn "  floor %-10s %-8A k=%-4d gap %.2e after %d iterations (tolerance 0)" name c.DType k gap used
     for k, ratio in ratios do printfn "k = %d: quadratic-energy FY step costs %.2f× a binary logistic step" k ratio
     if args.Contains BenchArgs.Json then
-        printJson ([ for r in solves -> r.Name.Replace(' ', '_'), box r.PerSecond ]
-                   @ [ for _, rs in steps do for r in rs -> r.Name.Replace(' ', '_'), box r.PerSecond ]
-                   @ [ "fy_step_cost_ratio", box (snd ratios[0]) ]
-                   @ [ for k, ratio in ratios -> sprintf "fy_step_cost_ratio_k%d" k, box ratio ])
+        printJson (RunMetrics.boxed (FenchelYoungThroughput.metrics (solves, steps)))
     0
 
 /// Runs `energyfs fy`: dispatches to the subcommand given. Returns the exit code.

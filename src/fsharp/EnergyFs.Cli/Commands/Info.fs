@@ -8,8 +8,8 @@ open EnergyFs.Papers.Reports
 let run (ctx: Context) (json: bool) =
     let facts = About.describe ctx
     if json then
-        let body = facts |> List.map (fun (k, v) -> sprintf "\"%s\": \"%s\"" k (v.Replace("\\", "\\\\").Replace("\"", "\\\""))) |> String.concat ", "
-        printfn "{%s}" body
+        // Keys in the metrics' convention ("CUDA available" → cuda_available).
+        printfn "%s" (EnergyFs.Papers.Reproduction.RunMetrics.json [ for k, v in facts -> EnergyFs.Papers.Reproduction.RunMetrics.snakeCase k, box v ])
     else
         let width = facts |> List.map (fst >> String.length) |> List.max
         for k, v in facts do printfn "%-*s  %s" width k v

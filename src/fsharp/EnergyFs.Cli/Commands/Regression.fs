@@ -54,11 +54,7 @@ type RegressionArgs =
             | Paper -> "the paper's scale (M = 1024, 75 epochs); slower"
             | Json -> "print the metrics as one JSON object on the last line"
 
-let private printJson (fields: (string * obj) list) =
-    let d = Dictionary<string, obj>()
-    for k, v in fields do
-        d[k] <- (match v with :? float as f when Double.IsNaN f || Double.IsInfinity f -> null | _ -> v)
-    printfn "%s" (JsonSerializer.Serialize d)
+let private printJson (fields: (string * obj) list) = printfn "%s" (RunMetrics.json fields)
 
 /// Runs the command; returns the exit code.
 let run (ctx: Context) (args: ParseResults<RegressionArgs>) =
@@ -102,11 +98,11 @@ let run (ctx: Context) (args: ParseResults<RegressionArgs>) =
             for k, v in metrics do printfn "  %-18s %.4f" k v
         printJson ([ "task", box task; "method", box methodName; "seed", box seed
                      "samples", box options.Regression.Samples; "epochs", box options.Regression.Epochs ]
-                   @ (metrics |> List.map (fun (k, v) -> k, box v)))
+                   @ RunMetrics.boxed metrics)
         0
     | "uci" ->
-        let options = withOverrides { RegressionOptions.defaults with Samples = 256; Epochs = 40; LearningRate = 1e-3 }
-        let options = if args.Contains Paper then { options with Samples = 1024; Epochs = 75 } else options
+        let options = withOverrides UciExperiment.defaults
+        let options = if args.Contains Paper then UciExperiment.paperScale options else options
         let options = if args.Contains Quick then { options with Samples = args.GetResult (Samples, defaultValue = 64) } else options
         // Steps per split: --steps N (or --quick: 1000) fixes them (epochs = ⌈N / batches⌉); otherwise
         // small sets get more epochs, at least 2000 optimizer steps unless --epochs is given.
@@ -114,7 +110,7 @@ let run (ctx: Context) (args: ParseResults<RegressionArgs>) =
             match args.TryGetResult Steps, args.Contains Quick with
             | Some n, _ -> Checks.positiveInt "steps" n; { options with Epochs = 1 }, n
             | None, true -> { options with Epochs = 1 }, 1000
-            | None, false -> options, (if args.Contains Epochs then 0 else 2000)
+            | None, false -> options, (if args.Contains Epochs then 0 else UciExperiment.minSteps)
         let load, splitCount, name =
             match args.TryGetResult Data with
             | Some dir ->
@@ -147,19 +143,12 @@ let run (ctx: Context) (args: ParseResults<RegressionArgs>) =
             printfn "uci %s, %d splits, seed %d, M = %d, %s" name splits seed options.Samples
                 (if minSteps > 0 && options.Epochs = 1 then sprintf "%d steps per split" minSteps else sprintf "%d epochs (≥ %d steps)" options.Epochs minSteps)
             printfn "%s" (UciExperiment.markdownTable summaries)
-        let fieldsOf (s: UciSummary) =
-            [ "test_nll_mean", box s.NllMean; "test_nll_std", box s.NllStd; "test_rmse_mean", box s.RmseMean; "test_rmse_std", box s.RmseStd
-              "second_nll_mean", box s.SecondNllMean; "second_nll_std", box s.SecondNllStd; "train_seconds", box s.Seconds ]
         let head = [ "task", box "uci"; "data", box name; "method", box methodName; "seed", box seed; "first_split", box first; "splits", box splits
                      "samples", box options.Samples; "steps", box minSteps ]
         match summaries with
-        | [ s ] when not allMethods -> printJson (head @ fieldsOf s)
+        | [ s ] when not allMethods -> printJson (head @ RunMetrics.boxed (UciExperiment.metrics s))
         | _ ->
             // One object: the common settings, then one entry per method with its metrics.
-            let clean (fields: (string * obj) list) =
-                let d = Dictionary<string, obj>()
-                for k, v in fields do d[k] <- (match v with :? float as f when Double.IsNaN f || Double.IsInfinity f -> null | _ -> v)
-                d
-            printJson (head @ [ for s in summaries -> RegressionMethod.name s.Method, box (clean (fieldsOf s)) ])
+            printJson (head @ [ for s in summaries -> RegressionMethod.name s.Method, box (UciExperiment.metrics s) ])
         0
     | other -> invalidArg "task" (sprintf "unknown regression task '%s' (expected toy1, toy2 or uci)" other)

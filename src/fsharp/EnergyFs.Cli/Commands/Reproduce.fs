@@ -70,24 +70,16 @@ let run (ctx: Context) (args: ParseResults<ReproduceArgs>) : int =
     for where, m in failures do eprintfn "failed: %s: %s" where m
     printfn "headline checks passed: %d of %d; wall time %.1f s, CPU time %.1f s; report: %s and %s" passed total info.WallSeconds info.CpuSeconds md html
     if args.Contains Json then
-        let o = Dictionary<string, obj>()
-        o["passed"] <- box passed
-        o["checks"] <- box total
-        o["failures"] <- box (failures |> List.map (fun (w, m) -> sprintf "%s: %s" w m) |> Array.ofList)
-        o["wall_seconds"] <- box info.WallSeconds
-        o["cpu_seconds"] <- box info.CpuSeconds
-        o["report_md"] <- box md
-        o["report_html"] <- box html
-        let metrics = Dictionary<string, obj>()
-        for p in results do
-            for e in p.Experiments do
-                let d = Dictionary<string, obj>()
-                for r in Results.outcomes e |> List.truncate 1 do
-                    for k, _ in r.Metrics do
-                        match Results.mean k e with
-                        | Some v when Double.IsFinite v -> d[k] <- box v
-                        | _ -> ()
-                metrics[e.Spec.Id] <- box d
-        o["metrics"] <- box metrics
-        printfn "%s" (JsonSerializer.Serialize o)
+        // Every key snake_case: the experiments as an array of {id, metrics} (ids are values).
+        let experiments =
+            [ for p in results do
+                for e in p.Experiments ->
+                    let names = Results.outcomes e |> List.truncate 1 |> List.collect (fun o -> o.Metrics |> List.map fst)
+                    let means = [ for k in names do match Results.mean k e with Some v when Double.IsFinite v -> yield k, v | _ -> () ]
+                    [ "id", box e.Spec.Id; "metrics", box means ] ]
+        printfn "%s" (RunMetrics.json
+            [ "passed", box passed; "checks", box total
+              "failures", box (failures |> List.map (fun (w, m) -> sprintf "%s: %s" w m) |> Array.ofList)
+              "wall_seconds", box info.WallSeconds; "cpu_seconds", box info.CpuSeconds
+              "report_md", box md; "report_html", box html; "experiments", box experiments ])
     if Runner.anyFailure results then 1 else 0

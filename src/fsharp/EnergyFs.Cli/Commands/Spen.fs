@@ -77,11 +77,6 @@ type SpenArgs =
             | Refine _ -> "implicit: extra inner steps on the differentiated batch before each hypergradient (default 0; 10 with --pull)"
             | Json -> "print the metrics as one JSON object on the last line"
 
-let private meanStd (xs: float list) =
-    let m = List.average xs
-    let s = if xs.Length > 1 then sqrt ((xs |> List.sumBy (fun x -> (x - m) ** 2.0)) / float (xs.Length - 1)) else 0.0
-    m, s
-
 let private runCost (ctx: Context) (args: ParseResults<SpenArgs>) =
     let k = args.GetResult(Solver_Iterations, defaultValue = 10)
     let costs = SpenCost.hypergradients ctx 5 [ k ]
@@ -90,15 +85,7 @@ let private runCost (ctx: Context) (args: ParseResults<SpenArgs>) =
         eprintfn "%-8s K=%d: %d HVPs, %.1f ms per hypergradient (%.1f ms per HVP), relative residual %.3e" c.Solver c.K c.HvpCount c.Milliseconds c.HvpMilliseconds c.RelativeResidual
     eprintfn "training step (5 inner steps + Neumann K=%d hypergradient + outer step): %.1f ms" k step
     if args.Contains Json then
-        let o = Dictionary<string, obj>()
-        for c in costs do
-            o[c.Solver + "_hvps"] <- box c.HvpCount
-            o[c.Solver + "_ms"] <- box c.Milliseconds
-            o[c.Solver + "_relative_residual"] <- box c.RelativeResidual
-        o["hvp_ms"] <- box (List.head costs).HvpMilliseconds
-        o["training_step_ms"] <- box step
-        o["k"] <- box k
-        printfn "%s" (JsonSerializer.Serialize o)
+        printfn "%s" (RunMetrics.json (RunMetrics.boxed (SpenCost.metrics costs step) @ [ "k", box k ]))
     0
 
 /// Runs the command; returns the exit code.
@@ -111,60 +98,56 @@ let run (ctx: Context) (args: ParseResults<SpenArgs>) =
     let first = args.GetResult(Seed, defaultValue = 0)
     let seeds = args.GetResult(Seeds, defaultValue = 1)
     Checks.positiveInt "seeds" seeds
-    let baseOptions = if args.Contains Quick then SpenExperiment.quick else SpenExperiment.defaults
+    let setup = if args.Contains Quick then SpenExperiment.quickSetup else SpenExperiment.setup
+    let settings = (if args.Contains Quick then SpenExperiment.quickSettings else SpenExperiment.settings) methodValue
+    let settings = match args.TryGetResult Epochs with Some e -> SpenExperiment.withEpochs e settings | None -> settings
     let k = args.GetResult(Solver_Iterations, defaultValue = 10)
-    let solver =
-        match args.GetResult(Solver, defaultValue = "neumann").ToLowerInvariant() with
-        | "neumann" -> LinearSolvers.neumann { LinearSolvers.neumannDefaults with Terms = k; Alpha = args.GetResult(Alpha, defaultValue = 0.01) }
-        | "cg" -> LinearSolvers.damped baseOptions.Implicit.PullWeight (LinearSolvers.conjugateGradient { LinearSolvers.cgDefaults with Iterations = k; Tolerance = 1e-3 })
-        | "unrolled" -> baseOptions.Implicit.Solver
-        | other -> invalidArg "solver" (sprintf "unknown solver '%s' (expected neumann, cg or unrolled)" other)
-    let hypergradient =
-        if args.GetResult(Solver, defaultValue = "neumann").ToLowerInvariant() = "unrolled" then Learners.Unrolled (k, 1e-3)
-        else Learners.ImplicitFunction
-    let withEpochs (o: SpenExperimentOptions) =
-        match args.TryGetResult Epochs with
-        | Some e ->
-            { o with Ssvm = { o.Ssvm with Epochs = e }; InfNet = { o.InfNet with Epochs = e }; Implicit = { o.Implicit with Epochs = e } }
-        | None -> o
-    let implicitOptions =
-        { (withEpochs baseOptions).Implicit with
-            // Without --solver the configuration's own solver stays (CG on the damped Hessian).
-            Solver = (if args.Contains Solver then solver else (withEpochs baseOptions).Implicit.Solver)
-            Hypergradient = hypergradient
-            InnerOptimizer = OptimizerOptions.adam (args.GetResult(Inner_Lr, defaultValue = 1e-4))
-            OuterOptimizer = OptimizerOptions.adam (args.GetResult(Outer_Lr, defaultValue = 1e-3)) }
-    let implicitOptions =
+    let solverName = args.GetResult(Solver, defaultValue = "neumann").ToLowerInvariant()
+    // The implicit method's options from the command line (solver, learning rates, well-posedness).
+    let implicitOf (o: ImplicitTrainingOptions) =
+        let solver =
+            match solverName with
+            | "neumann" -> LinearSolvers.neumann { LinearSolvers.neumannDefaults with Terms = k; Alpha = args.GetResult(Alpha, defaultValue = 0.01) }
+            | "cg" -> LinearSolvers.damped o.PullWeight (LinearSolvers.conjugateGradient { LinearSolvers.cgDefaults with Iterations = k; Tolerance = 1e-3 })
+            | "unrolled" -> o.Solver
+            | other -> invalidArg "solver" (sprintf "unknown solver '%s' (expected neumann, cg or unrolled)" other)
+        let o =
+            { o with
+                // Without --solver the configuration's own solver stays (CG on the damped Hessian).
+                Solver = (if args.Contains Solver then solver else o.Solver)
+                Hypergradient = (if solverName = "unrolled" then Learners.Unrolled (k, 1e-3) else Learners.ImplicitFunction)
+                InnerOptimizer = OptimizerOptions.adam (args.GetResult(Inner_Lr, defaultValue = 1e-4))
+                OuterOptimizer = OptimizerOptions.adam (args.GetResult(Outer_Lr, defaultValue = 1e-3)) }
         match args.TryGetResult Pull with
-        | Some pull ->
-            Learners.ImplicitStructured.wellPosed pull (args.GetResult(Refine, defaultValue = 10)) (args.GetResult(Solver_Iterations, defaultValue = 30)) implicitOptions
-        | None -> { implicitOptions with RefineSteps = args.GetResult(Refine, defaultValue = implicitOptions.RefineSteps) }
-    let infNetOptions =
-        let o = (withEpochs baseOptions).InfNet
+        | Some pull -> Learners.ImplicitStructured.wellPosed pull (args.GetResult(Refine, defaultValue = 10)) (args.GetResult(Solver_Iterations, defaultValue = 30)) o
+        | None -> { o with RefineSteps = args.GetResult(Refine, defaultValue = o.RefineSteps) }
+    // The inference networks' options from the command line (learning rates, retuning, hinge).
+    let infNetOf (o: InferenceNetworkOptions) =
         { o with
             NetworkOptimizer = (match args.TryGetResult Net_Lr with Some lr -> OptimizerOptions.adam lr | None -> o.NetworkOptimizer)
             EnergyOptimizer = (match args.TryGetResult Energy_Lr with Some lr -> OptimizerOptions.adam lr | None -> o.EnergyOptimizer)
             RetuneEpochs = args.GetResult(Retune_Epochs, defaultValue = o.RetuneEpochs)
             EntropyInHinge = o.EntropyInHinge && not (args.Contains Plain_Hinge) }
-    let options =
-        { withEpochs baseOptions with
-            Method = methodValue; Context = ctx; Implicit = implicitOptions; InfNet = infNetOptions
-            ClampLocalEnergy = baseOptions.ClampLocalEnergy && not (args.Contains Train_Local)
-            ClampLocalEnergySsvm = baseOptions.ClampLocalEnergySsvm || args.Contains Clamp_Local_Ssvm
-            FineTuneFeatures = baseOptions.FineTuneFeatures || args.Contains Fine_Tune
-            FeatureOptimizer =
-                match args.TryGetResult Feature_Lr with
-                | Some lr -> OptimizerOptions.adam lr
-                | None -> baseOptions.FeatureOptimizer
-            FineTuneEpochs = args.GetResult(Fine_Tune_Epochs, defaultValue = baseOptions.FineTuneEpochs)
-            FineTuneEnergyOptimizer =
-                match args.TryGetResult Fine_Tune_Energy_Lr with
-                | Some lr -> OptimizerOptions.adam lr
-                | None -> baseOptions.FineTuneEnergyOptimizer }
+    let ssvmOf (s: SsvmStage) = { s with ClampLocalEnergy = s.ClampLocalEnergy || args.Contains Clamp_Local_Ssvm }
+    let fineTuneOf (f: FineTuneStage option) =
+        if args.Contains Fine_Tune || f.IsSome then
+            let f = defaultArg f SpenExperiment.fineTuneStage
+            Some { f with
+                    FeatureOptimizer = (match args.TryGetResult Feature_Lr with Some lr -> OptimizerOptions.adam lr | None -> f.FeatureOptimizer)
+                    FineTuneEpochs = args.GetResult(Fine_Tune_Epochs, defaultValue = f.FineTuneEpochs)
+                    FineTuneEnergyOptimizer = (match args.TryGetResult Fine_Tune_Energy_Lr with Some lr -> OptimizerOptions.adam lr | None -> f.FineTuneEnergyOptimizer) }
+        else None
+    let settings =
+        match settings with
+        | MlpSettings -> MlpSettings
+        | SpenSettings (ssvm, fineTune) -> SpenSettings (ssvmOf ssvm, fineTuneOf fineTune)
+        | InfNetSettings s -> InfNetSettings { s with InfNet = infNetOf s.InfNet; ClampLocalTerm = s.ClampLocalTerm && not (args.Contains Train_Local) }
+        | ImplicitSettings o -> ImplicitSettings (implicitOf o)
+        | InfNetSsvmSettings (ssvm, retune) -> InfNetSsvmSettings (ssvmOf ssvm, { retune with Retune = infNetOf retune.Retune })
     let results =
         [ for s in first .. first + seeds - 1 ->
             EnergyFs.Cli.Progress.withBar (sprintf "spen %s seed %d" (SpenExperiment.methodName methodValue) s) (fun report ->
-                SpenExperiment.runOnFolder { options with Seed = s } report dir) ]
+                SpenExperiment.runOnFolder { setup with Seed = s; Context = ctx } settings report dir) ]
     for r in results do
         eprintfn "seed %d: dev F1 %.2f  test F1 %.2f  threshold %.2f  (pretrained dev F1 %.2f)  %.1f s%s"
             r.Seed r.DevF1 r.TestF1 r.Threshold r.PretrainDevF1 r.Seconds
@@ -176,23 +159,19 @@ let run (ctx: Context) (args: ParseResults<SpenArgs>) =
             let inner = r.Extra |> List.tryFind (fst >> (=) "max_inner_gradient_norm") |> Option.map snd |> Option.defaultValue nan
             eprintfn "warning: the linear solver did not converge in %g of %g solve(s); largest relative residual %.3e, largest inner residual ‖∇ψ g‖ %.3e: the implicit hypergradient is approximate" n solves res inner
         | _ -> ()
-    let testMean, testStd = meanStd (results |> List.map (fun r -> r.TestF1))
-    let devMean, devStd = meanStd (results |> List.map (fun r -> r.DevF1))
+    // The paper's metrics of each seed, summarised over seeds (mean, sample std).
+    let perSeed = results |> List.map SpenExperiment.metrics
+    let summary = RunMetrics.summarize perSeed
+    let stat name = summary |> List.find (fun (n, _, _) -> n = name) |> fun (_, m, s) -> m, s
+    let testMean, testStd = stat "test_f1"
+    let devMean, devStd = stat "dev_f1"
     let name = IO.Path.GetFileName(IO.Path.GetFullPath(dir).TrimEnd(IO.Path.DirectorySeparatorChar))
     printfn "%s %s: test example F1 %.2f ± %.2f, dev %.2f ± %.2f over %d seed(s)" name (SpenExperiment.methodName methodValue) testMean testStd devMean devStd seeds
     if args.Contains Json then
-        let o = Dictionary<string, obj>()
-        o["dataset"] <- box name
-        o["method"] <- box (SpenExperiment.methodName methodValue)
-        o["seeds"] <- box (results |> List.map (fun r -> r.Seed) |> Array.ofList)
-        o["test_f1_mean"] <- box testMean
-        o["test_f1_std"] <- box testStd
-        o["dev_f1_mean"] <- box devMean
-        o["dev_f1_std"] <- box devStd
-        o["test_f1"] <- box (results |> List.map (fun r -> r.TestF1) |> Array.ofList)
-        o["thresholds"] <- box (results |> List.map (fun r -> r.Threshold) |> Array.ofList)
-        o["seconds"] <- box (results |> List.sumBy (fun r -> r.Seconds))
-        for key, _ in (List.head results).Extra do
-            o[key] <- box (results |> List.averageBy (fun r -> r.Extra |> List.find (fst >> (=) key) |> snd))
-        printfn "%s" (JsonSerializer.Serialize o)
+        printfn "%s" (RunMetrics.json (
+            [ "dataset", box name; "method", box (SpenExperiment.methodName methodValue)
+              "seeds", box (results |> List.map (fun r -> r.Seed) |> Array.ofList)
+              "seconds", box (results |> List.sumBy (fun r -> r.Seconds)) ]
+            @ RunMetrics.boxed (RunMetrics.withStd summary)
+            @ [ "runs", box [ for r, m in List.zip results perSeed -> ([ "seed", box r.Seed ] @ RunMetrics.boxed m) ] ]))
     0

@@ -25,8 +25,42 @@ module DualPaper =
 
     let private ratioId (r: float) = if r = 1.0 then "dual-feature" else sprintf "dual-ratio-%g" r
 
-    /// One teacher–student run; metrics: final and best KL, Fisher divergence, TV norm, angle; the
-    /// KL curve as a series.
+    /// The configuration with neuron steps (feature α_z and mass α_w) at `ratio` times the particle
+    /// step η: α_z = α_w = ratio · η.
+    let atRatio (ratio: float) (config: TeacherStudentConfig) : TeacherStudentConfig =
+        let o = config.Options
+        { config with Options = { o with FeatureStep = ratio * o.ParticleStep; MassStep = ratio * o.ParticleStep } }
+
+    /// The configuration with the particle step set so that α_z / η = `ratio` at the fixed feature
+    /// step α_z: η = α_z / ratio.
+    let atParticleRatio (ratio: float) (config: TeacherStudentConfig) : TeacherStudentConfig =
+        { config with Options = { config.Options with ParticleStep = config.Options.FeatureStep / ratio } }
+
+    /// The lazy (random-feature) regime of a configuration: features fixed, masses trained.
+    let lazyRegime (config: TeacherStudentConfig) : TeacherStudentConfig =
+        { config with Options = { config.Options with Regime = Lazy } }
+
+    /// Ratios α/η of the full sweep (`sweep`).
+    let sweepRatios = [ 0.1; 0.3; 1.0; 3.0; 10.0 ]
+
+    /// The full sweep of `energyfs dual teacher --sweep`, in sections (title, labelled runs): the
+    /// neuron-to-particle step ratio at the configuration's η (`atRatio`, each of `sweepRatios`),
+    /// the ratio at its fixed neuron step (`atParticleRatio`, ratio 1 left out: the first section
+    /// has it), the restart period (1, 10, 100 iterations), then the lazy regime, score matching
+    /// and PCD-10. The reproduction's experiments (`experiments`) are a subset of it.
+    let sweep (config: TeacherStudentConfig) : (string * (string * TeacherStudentConfig) list) list =
+        let c = config
+        [ sprintf "Ratio of feature to particle step (eta = %g), no restarts" c.Options.ParticleStep,
+          [ for r in sweepRatios -> sprintf "alpha_z/eta = %g" r, atRatio r c ]
+          sprintf "Ratio at a fixed neuron step (alpha_z = alpha_w = %g): the particle step varies" c.Options.FeatureStep,
+          [ for r in sweepRatios |> List.filter ((<>) 1.0) -> sprintf "alpha_z/eta = %g (eta = %g)" r (c.Options.FeatureStep / r), atParticleRatio r c ]
+          "Restart period (equal time scales)",
+          [ for period in [ 1; 10; 100 ] -> sprintf "restart every %d" period, { c with Options = { c.Options with Restart = Every period } } ]
+          "Regime and method",
+          [ "lazy", lazyRegime c; "score matching", { c with Method = ScoreMatchingMethod }; "PCD-10", { c with Method = Pcd 10 } ] ]
+
+    /// One teacher–student run: `DualTeacherStudent.metrics` (final and best KL, Fisher divergence,
+    /// TV norm, angle) and the KL curve as a series.
     let teacherStudent (id: string) (title: string) (config: TeacherStudentConfig) : ExperimentSpec =
         { Id = id
           Title = title
@@ -34,22 +68,15 @@ module DualPaper =
           Run = fun ctx seed report ->
               let r = DualTeacherStudent.run ctx { config with Seed = int64 seed } report
               try
-                  let f = r.Final
-                  { Metrics =
-                      [ "kl", f.Kl; "best_kl", (r.History |> List.map (fun m -> m.Kl) |> List.min); "fisher", f.Fisher
-                        "tv", f.Tv; "angle_degrees", f.AngleDegrees ]
-                    Series =
-                      [ { Name = "kl"; X = r.History |> List.map (fun m -> float m.Iteration) |> Array.ofList
-                          Y = r.History |> List.map (fun m -> m.Kl) |> Array.ofList } ] }
+                  let iterations, kl = DualTeacherStudent.klCurve r
+                  { Metrics = DualTeacherStudent.metrics r; Series = [ { Name = "kl"; X = iterations; Y = kl } ] }
               finally DualTeacherStudent.dispose r }
 
     /// The experiments from a base configuration (feature learning, equal steps).
     let experiments (baseConfig: TeacherStudentConfig) : ExperimentSpec list =
-        let o = baseConfig.Options
         [ for r in ratios do
-            let c = { baseConfig with Options = { o with FeatureStep = r * o.ParticleStep; MassStep = r * o.ParticleStep } }
-            yield teacherStudent (ratioId r) (sprintf "GDA, feature learning, α/η = %g" r) c
-          yield teacherStudent "dual-lazy" "GDA, lazy regime (features fixed), α/η = 1" { baseConfig with Options = { o with Regime = Lazy } } ]
+            yield teacherStudent (ratioId r) (sprintf "GDA, feature learning, α/η = %g" r) (atRatio r baseConfig)
+          yield teacherStudent "dual-lazy" "GDA, lazy regime (features fixed), α/η = 1" (lazyRegime baseConfig) ]
 
     /// The two headline checks (see the module comment).
     let checks (results: ExperimentResult list) : HeadlineCheck list =

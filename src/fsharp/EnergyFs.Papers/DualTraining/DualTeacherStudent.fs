@@ -103,8 +103,8 @@ module DualTeacherStudent =
         { quick dim samples with EvalSamples = 100_000; Iterations = 20_000; EvalEvery = 500
                                  Options = { (quick dim samples).Options with Particles = 2000 } }
 
-    /// All metrics of a student at an iteration (`ShallowSphereDivergence.all`).
-    let metrics (teacher: ShallowSphere) (teacherSamples: Tensor) (iteration: int) (student: ShallowSphere) =
+    /// All divergences of a student from the teacher at an iteration (`ShallowSphereDivergence.all`).
+    let measure (teacher: ShallowSphere) (teacherSamples: Tensor) (iteration: int) (student: ShallowSphere) =
         let d = ShallowSphereDivergence.all teacher teacherSamples student
         { Iteration = iteration; Kl = d.Kl; Fisher = d.Fisher; Tv = d.Tv; AngleDegrees = d.AngleDegrees }
 
@@ -135,13 +135,13 @@ module DualTeacherStudent =
         let data = teacherSamples dataRng ctx teacher config.Samples
         let evalSamples = teacherSamples dataRng ctx teacher config.EvalSamples
         let student = Shallow.random studentRng ctx Relu config.StudentNeurons config.Dim config.InitialMass
-        let history = ResizeArray [ metrics teacher evalSamples 0 student ]
+        let history = ResizeArray [ measure teacher evalSamples 0 student ]
         let state0 = Dual.init trainRng options data student
         Shallow.dispose student
         let final =
             Dual.run trainRng options data config.Iterations (fun s ->
                 if s.Iteration % config.EvalEvery = 0 || s.Iteration = config.Iterations then
-                    let m = metrics teacher evalSamples s.Iteration s.Energy
+                    let m = measure teacher evalSamples s.Iteration s.Energy
                     history.Add m
                     progress (float s.Iteration / float config.Iterations, sprintf "KL %.4f  TV %.2f" m.Kl m.Tv)) state0
         Dual.dispose state0
@@ -149,6 +149,18 @@ module DualTeacherStudent =
         let history = List.ofSeq history
         { History = history; Final = List.last history; WallSeconds = watch.Elapsed.TotalSeconds
           Student = final.Energy; Teacher = teacher; Particles = final.Particles }
+
+    /// The metrics of a run, as the reproduction cache stores them and `energyfs dual teacher --json`
+    /// prints them: the final `kl`, the lowest KL along training `best_kl`, the final `fisher`
+    /// divergence, `tv` norm and `angle_degrees` to the teacher's neurons.
+    let metrics (r: TeacherStudentResult) : (string * float) list =
+        let f = r.Final
+        [ "kl", f.Kl; "best_kl", (r.History |> List.map (fun m -> m.Kl) |> List.min); "fisher", f.Fisher
+          "tv", f.Tv; "angle_degrees", f.AngleDegrees ]
+
+    /// The KL curve of a run: (iterations, KL) at every evaluation.
+    let klCurve (r: TeacherStudentResult) : float[] * float[] =
+        (r.History |> List.map (fun m -> float m.Iteration) |> Array.ofList), (r.History |> List.map (fun m -> m.Kl) |> Array.ofList)
 
     /// Frees the tensors a result owns.
     let dispose (result: TeacherStudentResult) =

@@ -57,3 +57,11 @@ module DualThroughput =
         Dual.dispose state
         Shallow.dispose e
         float iterations / seconds
+
+    /// The metrics of `energyfs dual throughput --json`: Langevin particle-steps per second
+    /// (`langevin_particle_steps_per_second`) and GDA iterations per second
+    /// (`gda_iterations_per_second`, as many data points as particles), 64 neurons, d = 15, timed
+    /// over `steps` steps.
+    let metrics (ctx: Context) (particles: int) (steps: int) : (string * float) list =
+        [ "langevin_particle_steps_per_second", langevinParticleStepsPerSecond ctx particles 64 15 steps
+          "gda_iterations_per_second", gdaIterationsPerSecond ctx particles particles 64 15 steps ]

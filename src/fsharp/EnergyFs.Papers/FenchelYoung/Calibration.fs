@@ -129,3 +129,12 @@ module Calibration =
         let sa = sqrt (a |> Array.sumBy (fun x -> (x - ma) ** 2.0))
         let sb = sqrt (b |> Array.sumBy (fun y -> (y - mb) ** 2.0))
         pts, (if sa = 0.0 || sb = 0.0 then nan else cov / (sa * sb))
+
+    /// The metrics of a calibration run, as the reproduction cache stores them and `energyfs fy
+    /// calibration --json` prints them: the rank correlation `spearman` and both excess risks at the
+    /// first and last checkpoints (`fy_excess_start`, `fy_excess_end`, `task_excess_start`,
+    /// `task_excess_end`).
+    let metrics (points: CalibrationPoint list, spearman: float) : (string * float) list =
+        let first, last = List.head points, List.last points
+        [ "spearman", spearman; "fy_excess_start", first.FyExcess; "fy_excess_end", last.FyExcess
+          "task_excess_start", first.TaskExcess; "task_excess_end", last.TaskExcess ]

@@ -25,7 +25,8 @@ module FenchelYoungPaper =
     /// The data sets in the order of the table.
     let datasets = published |> List.map fst
 
-    /// A multilabel run: one data set of data/, one loss; metrics ×100 on the test split.
+    /// A multilabel run: one data set of data/, one loss; `MultilabelExperiment.metrics` (×100 on
+    /// the test split).
     let multilabel (data: string) (options: MultilabelOptions) : ExperimentSpec =
         let energy = match options.Loss with QuadraticEnergy -> "quadratic" | Independent -> "independent"
         { Id = sprintf "fy-multilabel-%s-%s" data energy
@@ -34,27 +35,20 @@ module FenchelYoungPaper =
           Run = fun ctx seed report ->
               let train, test = MulanData.load data
               let r = MultilabelExperiment.runSeed { options with Context = ctx } train test seed (fun f -> report (f, sprintf "seed %d" seed))
-              { Metrics =
-                  (r.Test |> List.map (fun (k, v) -> k, 100.0 * v))
-                  @ [ "val_hamming_accuracy", 100.0 * (r.Validation |> List.find (fst >> (=) "hamming_accuracy") |> snd)
-                      "weight_decay", r.WeightDecay; "epochs", float r.Epochs ]
-                Series = [] } }
+              { Metrics = MultilabelExperiment.metrics r; Series = [] } }
 
-    /// The imitation experiment (bimodal demonstrations): normalized return, success and collision
-    /// rates of the expert, MSE and energy policies.
+    /// The imitation experiment (bimodal demonstrations): `Imitation.metrics`, the normalized
+    /// return, success and collision rates of the expert, MSE and energy policies.
     let imitation (options: ImitationOptions) : ExperimentSpec =
         { Id = "fy-imitation"
           Title = "reacher with an obstacle, bimodal expert: MSE cloning vs energy policy"
           Config = ResultCache.describe (box options)
           Run = fun ctx seed report ->
               let scores = Imitation.run { options with Seed = seed; Context = ctx } (fun f -> report (f, "training"))
-              { Metrics =
-                  scores |> List.collect (fun s ->
-                      [ s.Policy + "_return", s.MeanReturn; s.Policy + "_normalized", s.NormalizedReturn
-                        s.Policy + "_success", s.SuccessRate; s.Policy + "_collision", s.CollisionRate ])
-                Series = [] } }
+              { Metrics = Imitation.metrics scores; Series = [] } }
 
-    /// The calibration check: both excess risks along training and their Spearman correlation.
+    /// The calibration check: `Calibration.metrics` (the Spearman correlation, both excess risks at
+    /// the start and the end) and both excess risks along training as series.
     let calibration (options: CalibrationOptions) : ExperimentSpec =
         { Id = "fy-calibration"
           Title = "calibration of a linear-concave energy (synthetic, exact excess risks)"
@@ -63,10 +57,7 @@ module FenchelYoungPaper =
               report (0.0, "training")
               let points, spearman = Calibration.run { options with Seed = seed }
               let steps = points |> List.map (fun p -> float p.Step) |> Array.ofList
-              let first, last = List.head points, List.last points
-              { Metrics =
-                  [ "spearman", spearman; "fy_excess_start", first.FyExcess; "fy_excess_end", last.FyExcess
-                    "task_excess_start", first.TaskExcess; "task_excess_end", last.TaskExcess ]
+              { Metrics = Calibration.metrics (points, spearman)
                 Series =
                   [ { Name = "fy_excess"; X = steps; Y = points |> List.map (fun p -> p.FyExcess) |> Array.ofList }
                     { Name = "task_excess"; X = steps; Y = points |> List.map (fun p -> p.TaskExcess) |> Array.ofList } ] } }

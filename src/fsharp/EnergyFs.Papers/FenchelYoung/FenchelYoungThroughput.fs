@@ -113,3 +113,30 @@ module FenchelYoungThroughput =
                         opt.Step () |> ignore
                         0.0))
             { Name = sprintf "train step %A d=%d k=%d batch=%d" loss d k batch; PerSecond = calls / seconds; Iterations = 0.0; Seconds = seconds } ]
+
+    /// The sizes `energyfs fy bench` times: conjugate solves at k = 14 and 159 labels, training
+    /// steps at (d, k) = (103, 14) (yeast) and (1836, 159) (bibtex), batch 1024.
+    let benchmarkSizes = [ 103, 14; 1836, 159 ]
+
+    /// Every solver's solves per second at each k of `benchmarkSizes`, and the training steps per
+    /// second of both losses at each (d, k), keyed by k; at least `minSeconds` per measurement.
+    let benchmark (ctx: Context) (minSeconds: float) : ThroughputResult list * (int * ThroughputResult list) list =
+        let solves = [ for _, k in benchmarkSizes do yield! solvers ctx 1024 k minSeconds ]
+        let steps = [ for d, k in benchmarkSizes -> k, trainingSteps ctx 1024 d k minSeconds ]
+        solves, steps
+
+    /// The cost of a quadratic-energy generalized FY training step relative to a binary logistic
+    /// one at each k: (logistic steps/s) / (FY steps/s), from `trainingSteps`' two results.
+    let costRatios (steps: (int * ThroughputResult list) list) : (int * float) list =
+        [ for k, rs in steps -> k, rs[0].PerSecond / rs[1].PerSecond ]
+
+    /// The metrics of a benchmark, as `energyfs fy bench --json` prints them: each measurement's
+    /// rate under its name made snake_case (`RunMetrics.snakeCase`, e.g.
+    /// `solve_coordinate_k_14_batch_1024`), `fy_step_cost_ratio` (the first k) and
+    /// `fy_step_cost_ratio_k<k>` for each k.
+    let metrics (solves: ThroughputResult list, steps: (int * ThroughputResult list) list) : (string * float) list =
+        let ratios = costRatios steps
+        [ for r in solves -> RunMetrics.snakeCase r.Name, r.PerSecond ]
+        @ [ for _, rs in steps do for r in rs -> RunMetrics.snakeCase r.Name, r.PerSecond ]
+        @ [ "fy_step_cost_ratio", snd ratios[0] ]
+        @ [ for k, ratio in ratios -> sprintf "fy_step_cost_ratio_k%d" k, ratio ]

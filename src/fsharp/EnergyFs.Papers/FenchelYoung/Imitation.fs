@@ -231,3 +231,11 @@ module Imitation =
         net.Dispose ()
         onProgress 1.0
         scores
+
+    /// The metrics of the scores, as the reproduction cache stores them and `energyfs fy imitation
+    /// --json` prints them: `<policy>_return`, `<policy>_normalized`, `<policy>_success` and
+    /// `<policy>_collision` for each policy (expert, mse, energy).
+    let metrics (scores: PolicyScore list) : (string * float) list =
+        scores |> List.collect (fun s ->
+            [ s.Policy + "_return", s.MeanReturn; s.Policy + "_normalized", s.NormalizedReturn
+              s.Policy + "_success", s.SuccessRate; s.Policy + "_collision", s.CollisionRate ])

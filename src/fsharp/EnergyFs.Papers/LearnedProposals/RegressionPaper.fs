@@ -33,8 +33,9 @@ module RegressionPaper =
     /// The id of a run: regression-<data>-<method>.
     let experimentId (data: string) (m: RegressionMethod) = sprintf "regression-%s-%s" data (RegressionMethod.name m)
 
-    /// A UCI run over the given splits of `data/uci_<data>`: mean test NLL and RMSE (original units)
-    /// over the splits; `nll` is the MDN's for mdn and teacher, the EBM's (quadrature) for joint.
+    /// A UCI run over the given splits of `data/uci_<data>`: `UciExperiment.metrics` of the splits'
+    /// summary (mean test NLL and RMSE in original units, their std over splits); `nll` is the MDN's
+    /// for mdn and teacher, the EBM's (quadrature) for joint.
     let uci (data: string) (options: RegressionOptions) (minSteps: int) (splits: int list) : ExperimentSpec =
         { Id = experimentId data options.Method
           Title = sprintf "UCI %s, %s, splits %s" data (methodTitle options.Method) (String.Join(",", splits))
@@ -48,13 +49,10 @@ module RegressionPaper =
                           let progress (p: Training.Progress) = report ((float i + p.Fraction) / float splits.Length, sprintf "split %d  loss %.4f" split p.Loss)
                           UciExperiment.runSplit ctx { options with Seed = int64 seed + int64 split; OnProgress = progress } minSteps s
                       finally Scope.disposeAll [ s.XTrain; s.YTrain; s.XTest; s.YTest ])
-              let avg f = results |> List.averageBy f
-              { Metrics =
-                  [ "nll", avg (fun r -> r.Nll); "rmse", avg (fun r -> r.Rmse); "second_nll", avg (fun r -> r.ProposalNll)
-                    "train_seconds", avg (fun r -> r.Seconds) ]
-                Series = [] } }
+              { Metrics = UciExperiment.metrics (UciExperiment.summarize options.Method results); Series = [] } }
 
-    /// A toy-set run: KL to the truth on the grid and test NLLs; `nll` as for `uci`.
+    /// A toy-set run: `ToyRegression.run`'s metrics (KL to the truth on the grid, test NLLs, and the
+    /// headline `nll` and `kl` of `ToyRegression.headline`).
     let toy (set: ToySet) (options: ToyOptions) : ExperimentSpec =
         let data = match set with Toy1 -> "toy1" | Toy2 -> "toy2"
         let m = options.Regression.Method
@@ -65,10 +63,7 @@ module RegressionPaper =
               let progress (p: Training.Progress) = report (p.Fraction, sprintf "loss %.4f" p.Loss)
               let metrics, model = ToyRegression.run ctx set { options with Regression = { options.Regression with Seed = int64 seed; OnProgress = progress } }
               model.Dispose ()
-              let get k = metrics |> List.tryFind (fst >> (=) k) |> Option.map snd
-              let nll = if m = Joint || m = NceFixedNoise then get "test_nll_ebm" else get "test_nll_proposal"
-              let kl = if m = Joint || m = NceFixedNoise then get "kl_ebm" else get "kl_proposal"
-              { Metrics = metrics @ [ "nll", Option.defaultValue nan nll; "kl", Option.defaultValue nan kl ]; Series = [] } }
+              { Metrics = metrics; Series = [] } }
 
     /// The headline on one data set: teacher MDN < MDN alone, and joint EBM < both (test NLL).
     let check (data: string) (results: ExperimentResult list) : HeadlineCheck =
@@ -97,17 +92,16 @@ module RegressionPaper =
 
     /// Quick: UCI yacht, split 0; M = 256, ≥ 2000 steps (40 epochs, raised for the small set).
     let quickExperiments =
-        let o = { RegressionOptions.defaults with Samples = 256; Epochs = 40; LearningRate = 1e-3 }
-        [ for m in methods -> uci "yacht" { o with Method = m } 2000 [ 0 ] ]
+        [ for m in methods -> uci "yacht" { UciExperiment.defaults with Method = m } UciExperiment.minSteps [ 0 ] ]
 
     /// Full: the toy sets at the paper's scale (M = 1024, 75 epochs) and UCI yacht, energy and
     /// concrete on all 20 splits (M = 1024, 75 epochs, ≥ 2000 steps).
     let fullExperiments =
-        let o = { RegressionOptions.defaults with Samples = 1024; Epochs = 75; LearningRate = 1e-3 }
+        let o = UciExperiment.paperScale UciExperiment.defaults
         [ for set in [ Toy1; Toy2 ] do
             for m in methods do yield toy set { ToyOptions.paper with Regression = { ToyOptions.paper.Regression with Method = m } }
           for d in [ "yacht"; "energy"; "concrete" ] do
-            for m in methods do yield uci d { o with Method = m } 2000 [ 0 .. 19 ] ]
+            for m in methods do yield uci d { o with Method = m } UciExperiment.minSteps [ 0 .. 19 ] ]
 
     /// The paper in the catalogue.
     let spec (quick: bool) : PaperSpec =

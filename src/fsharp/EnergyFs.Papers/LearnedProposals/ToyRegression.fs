@@ -191,9 +191,18 @@ module ToyRegression =
         | Toy1 -> quadrature
         | Toy2 -> (-12.5, 12.5, 8192)
 
-    /// Trains one method on the set and returns its metrics: kl_ebm / kl_proposal on the grid, and
+    /// The headline metrics of a method from its raw metrics (see `run`): `nll`, the test NLL of the
+    /// model the method is judged by (the EBM's by quadrature for joint and nce, the proposal's for
+    /// mdn and teacher), and `kl`, its KL to the truth on the grid (NaN when missing).
+    let headline (m: RegressionMethod) (raw: (string * float) list) : (string * float) list =
+        let get k = raw |> List.tryFind (fst >> (=) k) |> Option.map snd |> Option.defaultValue nan
+        let ebm = m = Joint || m = NceFixedNoise
+        [ "nll", get (if ebm then "test_nll_ebm" else "test_nll_proposal"); "kl", get (if ebm then "kl_ebm" else "kl_proposal") ]
+
+    /// Trains one method on the set and returns its metrics (what the reproduction cache stores and
+    /// `energyfs regression toy1|toy2 --json` prints): kl_ebm / kl_proposal on the grid, and
     /// test_nll_ebm (quadrature) / test_nll_ebm_is (importance sampling, M = 1024) /
-    /// test_nll_proposal (exact) / test_nll_true, plus train_seconds.
+    /// test_nll_proposal (exact) / test_nll_true, train_seconds, then the `headline` nll and kl.
     let run (ctx: Context) (set: ToySet) (options: ToyOptions) : (string * float) list * RegressionModel =
         use dataRng = new Rng(options.DataSeed, ctx.Device)
         let x, y = generate ctx dataRng set options.TrainPoints
@@ -216,7 +225,7 @@ module ToyRegression =
               yield "test_nll_true", trueNll set xt yt
               yield "train_seconds", seconds ]
         Scope.disposeAll [ x; y; xt; yt ]
-        metrics, model
+        metrics @ headline m metrics, model
 
     /// Densities for plots on a g × g grid over the set's `domain`, each column (one x) normalised
     /// to a density in y on the grid: the truth, then the EBM (normalised numerically on the grid)

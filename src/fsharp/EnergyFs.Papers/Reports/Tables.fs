@@ -6,7 +6,8 @@ open System.IO
 open System.Text
 open Deedle
 
-/// Results tables: Deedle frames written as CSV and Markdown, and mean ± std summaries over seeds.
+/// Results tables: Deedle frames written as CSV and Markdown, and mean ± std summaries over seeds
+/// (the statistics are `EnergyFs.Metrics.Statistics.meanStd`'s).
 [<RequireQualifiedAccess>]
 module Tables =
 
@@ -57,25 +58,16 @@ module Tables =
         ensureDirectory path
         frame.SaveCsv(path, includeRowKeys = true, keyNames = [ rowHeader ])
 
-    /// Mean and sample standard deviation (0 for a single value; NaN for none).
-    let meanStd (values: float seq) : float * float =
-        let xs = Array.ofSeq values
-        match xs.Length with
-        | 0 -> nan, nan
-        | 1 -> xs[0], 0.0
-        | n ->
-            let m = Array.average xs
-            m, sqrt (Array.sumBy (fun x -> (x - m) ** 2.0) xs / float (n - 1))
-
     /// "mean ± std" with `digits` decimals.
     let formatMeanStd (digits: int) (mean: float, std: float) =
         let f = "F" + string digits
         sprintf "%s ± %s" (mean.ToString(f, Globalization.CultureInfo.InvariantCulture)) (std.ToString(f, Globalization.CultureInfo.InvariantCulture))
 
     /// A summary frame from (row, column, value) observations, one per seed: each cell is
-    /// "mean ± std" over the observations sharing its row and column.
+    /// "mean ± std" over the observations sharing its row and column (`Statistics.meanStd`: the
+    /// sample standard deviation, n − 1; 0 for one observation).
     let summarize (digits: int) (observations: (string * string * float) seq) : Frame<string, string> =
         observations
         |> Seq.groupBy (fun (r, c, _) -> r, c)
-        |> Seq.map (fun ((r, c), group) -> r, c, formatMeanStd digits (meanStd (group |> Seq.map (fun (_, _, v) -> v))))
+        |> Seq.map (fun ((r, c), group) -> r, c, formatMeanStd digits (EnergyFs.Metrics.Statistics.meanStd (group |> Seq.map (fun (_, _, v) -> v))))
         |> Frame.ofValues

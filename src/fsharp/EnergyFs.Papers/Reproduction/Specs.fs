@@ -124,15 +124,12 @@ module Results =
     let values (name: string) (r: ExperimentResult) : float list =
         outcomes r |> List.choose (fun o -> o.Metrics |> List.tryFind (fst >> (=) name) |> Option.map snd)
 
-    /// Mean and sample standard deviation (n − 1; 0 for one value) of a metric over seeds; None
-    /// when no seed has it.
+    /// Mean and sample standard deviation (`Statistics.meanStd`: n − 1; 0 for one value) of a
+    /// metric over seeds; None when no seed has it.
     let stat (name: string) (r: ExperimentResult) : (float * float) option =
         match values name r with
         | [] -> None
-        | [ v ] -> Some (v, 0.0)
-        | vs ->
-            let m = List.average vs
-            Some (m, sqrt ((vs |> List.sumBy (fun v -> (v - m) ** 2.0)) / float (vs.Length - 1)))
+        | vs -> Some (EnergyFs.Metrics.Statistics.meanStd vs)
 
     /// The mean of a metric over seeds, if measured.
     let mean (name: string) (r: ExperimentResult) : float option = stat name r |> Option.map fst

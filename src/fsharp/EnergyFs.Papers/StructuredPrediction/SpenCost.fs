@@ -96,3 +96,13 @@ module SpenCost =
                     outerOpt.ZeroGrad ()
                     Hypergradient.accumulateInto th r.Gradient
                     outerOpt.Step () |> ignore)))
+
+    /// The metrics of `energyfs spen --cost --json`: per solver `<solver>_hvps`, `<solver>_ms`
+    /// (one hypergradient) and `<solver>_relative_residual`, then `hvp_ms` (one Hessian-vector
+    /// product) and `training_step_ms` (`trainingStep`'s time).
+    let metrics (costs: HypergradientCost list) (trainingStepMs: float) : (string * float) list =
+        [ for c in costs do
+            yield c.Solver + "_hvps", float c.HvpCount
+            yield c.Solver + "_ms", c.Milliseconds
+            yield c.Solver + "_relative_residual", c.RelativeResidual ]
+        @ [ "hvp_ms", (List.head costs).HvpMilliseconds; "training_step_ms", trainingStepMs ]

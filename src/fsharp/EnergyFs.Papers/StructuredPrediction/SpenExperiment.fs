@@ -14,81 +14,11 @@ open EnergyFs.Models
 open EnergyFs.Energies
 open EnergyFs.Learners
 
-/// The methods compared in the multilabel experiments.
-type SpenMethod =
-    /// The pretrained feature network used as a classifier (independent sigmoids).
-    | Mlp
-    /// SPEN trained with the structured SVM and gradient-based inference (Belanger & McCallum 2016).
-    | Spen
-    /// SPEN trained jointly with inference networks, then test-time retuning (Tu & Gimpel 2018).
-    | InfNet
-    /// Implicit training of the energy through the inference network (Shankar & Piratla 2022).
-    | Implicit
-    /// An inference network trained to minimise (retuned on) the energy of a SPEN trained with the
-    /// structured SVM, replacing gradient-based inference (Tu & Gimpel 2018, §4's first use).
-    | InfNetSsvm
-
-/// Options of one multilabel experiment run.
-type SpenExperimentOptions =
-    { /// Which method to train and evaluate.
-      Method: SpenMethod
-      /// Seed of initialisation and batch order (the dev split uses SplitSeed).
-      Seed: int
-      /// Seed of the train/dev split (fixed across runs so that seeds vary only the training).
-      SplitSeed: int
-      /// Fraction of the training file held out as the development split.
-      DevFraction: float
-      /// Hidden layer sizes of the feature network / classifier.
-      Hidden: int list
-      /// Maximum pretraining epochs of the classifier (early stopping on dev F1, patience 5).
-      PretrainEpochs: int
-      /// Optimizer of the feature network's pretraining as an independent-sigmoid classifier (default
-      /// Adam 1e-3 with weight decay 1e-5).
-      PretrainOptimizer: OptimizerOptions
-      /// Hidden units h of the SPEN global term.
-      EnergyHidden: int
-      /// SPEN + structured SVM options.
-      Ssvm: StructuredSvmOptions
-      /// Inference-network options of InfNet and InfNetSsvm: joint min-max epochs, retuning epochs,
-      /// entropy smoothing (Tu & Gimpel 2018; defaults: 10 epochs, 3 retuning epochs, τ = −1 inside
-      /// the hinge).
-      InfNet: InferenceNetworkOptions
-      /// Options of implicit training through the inference network (Shankar & Piratla 2022;
-      /// defaults: 10 epochs, τ = −1, made well-posed by `ImplicitStructured.wellPosed 1.0 10 30`).
-      Implicit: ImplicitTrainingOptions
-      /// Test-time retuning of the inference network on the unlabelled dev and test inputs
-      /// (transductive; energy minimisation needs no labels; the number of epochs is chosen on dev
-      /// F1) rather than on the training inputs.
-      RetuneOnEvaluationInputs: bool
-      /// Inference networks (InfNet): keep the local term B clamped at the pretrained classifier's
-      /// output layer and train only the global term (C₁, c₂) in the joint min-max — Belanger &
-      /// McCallum 2016 (§7) train the local energy as a classifier first and then the global energy
-      /// with the local one clamped. Without it the joint game moves B so that retuning lowers dev F1
-      /// (docs/papers/spen.md).
-      ClampLocalEnergy: bool
-      /// The same for the structured-SVM energy (Spen and InfNetSsvm). Off by default: on bibtex dev
-      /// F1 is higher with B trained (40.75 vs 40.64, seeds 0–2).
-      ClampLocalEnergySsvm: bool
-      /// SPEN (SSVM): Belanger & McCallum's third stage — after the SSVM epochs on fixed features,
-      /// fine-tune the feature network F(x) end to end through the energy with the structured SVM,
-      /// jointly with θ (`SpenEndToEnd.train`); model selection on dev F1 restores the best of the
-      /// second stage's result and every end-to-end epoch. Off by default: on bibtex dev F1 ties
-      /// (40.77 vs 40.75, seeds 0–2; docs/papers/spen.md) at the cost of 5 more epochs.
-      FineTuneFeatures: bool
-      /// Optimizer of the feature network when `FineTuneFeatures` (a smaller learning rate than θ's).
-      FeatureOptimizer: OptimizerOptions
-      /// Epochs of the end-to-end stage (run after the SSVM epochs on fixed features).
-      FineTuneEpochs: int
-      /// Optimizer of the energy θ during the end-to-end stage.
-      FineTuneEnergyOptimizer: OptimizerOptions
-      /// Device and dtype of the networks and data tensors (default CPU float32).
-      Context: Context }
-
 /// The outcome of one run.
 type SpenResult =
     { /// The method's name from `SpenExperiment.methodName`: "mlp", "spen", "infnet", "implicit" or "infnet-ssvm".
       Method: string
-      /// The training seed of the run (`SpenExperimentOptions.Seed`; the split seed is separate).
+      /// The training seed of the run (`SpenSetup.Seed`; the split seed is separate).
       Seed: int
       /// Example F1 ×100 on dev at the chosen threshold.
       DevF1: float
@@ -110,36 +40,80 @@ type SpenResult =
 module SpenExperiment =
 
     /// Feature network 2 × 150 ReLU (Belanger & McCallum 2016 use 150-unit layers on bibtex), energy
-    /// global term h = 16, dev 20% of train; per-method settings from the trainers' defaults, except
-    /// entropy smoothing τ = −1 for the inference networks (so that, at the start, the classifier
-    /// is the optimum of the local energy, as with entropic mirror descent for the SPEN), that
-    /// smoothing inside the inference networks' hinge, the local energy clamped at the classifier
-    /// for the inference networks (only the global term trains; chosen on dev), and a well-posed inner problem for implicit
-    /// training (λ = 1 pull toward the pretrained weights, 10 refinement steps, CG K = 30 on
-    /// H + 2λI: every solve converges on bibtex, see docs/papers/spen.md).
-    let defaults =
-        { Method = Spen; Seed = 0; SplitSeed = 0; DevFraction = 0.2; Hidden = [ 150; 150 ]; PretrainEpochs = 40
+    /// global term h = 16, dev 20% of train, 40 pretraining epochs.
+    let setup : SpenSetup =
+        { Seed = 0; SplitSeed = 0; DevFraction = 0.2; Hidden = [ 150; 150 ]; PretrainEpochs = 40
           PretrainOptimizer = OptimizerOptions.adam 1e-3 |> OptimizerOptions.withWeightDecay 1e-5
-          EnergyHidden = 16
-          Ssvm = { StructuredSvm.defaults with Epochs = 10; Optimizer = OptimizerOptions.adam 1e-3 }
-          InfNet = { InferenceNetworks.defaults with Epochs = 10; RetuneEpochs = 3; EntropyWeight = -1.0; EntropyInHinge = true }
-          Implicit = { ImplicitStructured.defaults with Epochs = 10; EntropyWeight = -1.0 } |> ImplicitStructured.wellPosed 1.0 10 30
-          RetuneOnEvaluationInputs = true
-          ClampLocalEnergy = true
-          ClampLocalEnergySsvm = false
-          FineTuneFeatures = false
-          FeatureOptimizer = SpenEndToEnd.defaults.FeatureOptimizer
-          FineTuneEpochs = 5
-          FineTuneEnergyOptimizer = OptimizerOptions.adam 1e-4
-          Context = Context.cpu }
+          EnergyHidden = 16; Context = Context.cpu }
 
-    /// A configuration that runs in well under 3 minutes on one core on bibtex: fewer epochs.
-    let quick =
-        { defaults with
-            PretrainEpochs = 15
-            Ssvm = { defaults.Ssvm with Epochs = 3 }
-            InfNet = { defaults.InfNet with Epochs = 3; RetuneEpochs = 1 }
-            Implicit = { defaults.Implicit with Epochs = 3 } }
+    /// The structured SVM: 10 epochs of Adam 1e-3, the local term trained.
+    let ssvmStage : SsvmStage =
+        { Ssvm = { StructuredSvm.defaults with Epochs = 10; Optimizer = OptimizerOptions.adam 1e-3 }; ClampLocalEnergy = false }
+
+    /// End-to-end fine-tuning: 5 epochs, features Adam 1e-5 (`SpenEndToEnd.defaults`), energy Adam 1e-4.
+    let fineTuneStage : FineTuneStage =
+        { FeatureOptimizer = SpenEndToEnd.defaults.FeatureOptimizer; FineTuneEpochs = 5; FineTuneEnergyOptimizer = OptimizerOptions.adam 1e-4 }
+
+    /// Inference networks: 10 epochs, 3 retuning epochs, entropy smoothing τ = −1 inside the hinge (so
+    /// that, at the start, the classifier is the optimum of the local energy, as with entropic mirror
+    /// descent for the SPEN), the local energy clamped at the classifier (only the global term
+    /// trains; chosen on dev), retuning on the evaluation inputs.
+    let infNetStage : InfNetStage =
+        { InfNet = { InferenceNetworks.defaults with Epochs = 10; RetuneEpochs = 3; EntropyWeight = -1.0; EntropyInHinge = true }
+          ClampLocalTerm = true; RetuneOnEvaluation = true }
+
+    /// Implicit training: 10 epochs, τ = −1, and a well-posed inner problem (λ = 1 pull toward the
+    /// pretrained weights, 10 refinement steps, CG K = 30 on H + 2λI: every solve converges on
+    /// bibtex, see docs/papers/spen.md).
+    let implicitOptions : ImplicitTrainingOptions =
+        { ImplicitStructured.defaults with Epochs = 10; EntropyWeight = -1.0 } |> ImplicitStructured.wellPosed 1.0 10 30
+
+    /// Retuning an inference network on the SSVM energy: the inference networks' options
+    /// (`infNetStage`), on the evaluation inputs.
+    let retuneStage : RetuneStage = { Retune = infNetStage.InfNet; RetuneOnEvaluationInputs = true }
+
+    /// The default settings of a method (the stages above; SPEN without fine-tuning).
+    let settings (m: SpenMethod) : SpenMethodSettings =
+        match m with
+        | Mlp -> MlpSettings
+        | Spen -> SpenSettings (ssvmStage, None)
+        | InfNet -> InfNetSettings infNetStage
+        | Implicit -> ImplicitSettings implicitOptions
+        | InfNetSsvm -> InfNetSsvmSettings (ssvmStage, retuneStage)
+
+    /// A setup that runs in well under 3 minutes on one core on bibtex with `quickSettings`: 15
+    /// pretraining epochs.
+    let quickSetup : SpenSetup = { setup with PretrainEpochs = 15 }
+
+    /// The quick settings of a method: 3 epochs of each method, 1 retuning epoch.
+    let quickSettings (m: SpenMethod) : SpenMethodSettings =
+        let ssvm = { ssvmStage with Ssvm = { ssvmStage.Ssvm with Epochs = 3 } }
+        let infNet = { infNetStage.InfNet with Epochs = 3; RetuneEpochs = 1 }
+        match m with
+        | Mlp -> MlpSettings
+        | Spen -> SpenSettings (ssvm, None)
+        | InfNet -> InfNetSettings { infNetStage with InfNet = infNet }
+        | Implicit -> ImplicitSettings { implicitOptions with Epochs = 3 }
+        | InfNetSsvm -> InfNetSsvmSettings (ssvm, { retuneStage with Retune = infNet })
+
+    /// The method a settings value runs.
+    let methodOf (settings: SpenMethodSettings) : SpenMethod =
+        match settings with
+        | MlpSettings -> Mlp
+        | SpenSettings _ -> Spen
+        | InfNetSettings _ -> InfNet
+        | ImplicitSettings _ -> Implicit
+        | InfNetSsvmSettings _ -> InfNetSsvm
+
+    /// The settings with every method's training epochs set to `epochs` (pretraining, retuning and
+    /// fine-tuning excluded).
+    let withEpochs (epochs: int) (settings: SpenMethodSettings) : SpenMethodSettings =
+        match settings with
+        | MlpSettings -> MlpSettings
+        | SpenSettings (ssvm, fineTune) -> SpenSettings ({ ssvm with Ssvm = { ssvm.Ssvm with Epochs = epochs } }, fineTune)
+        | InfNetSettings s -> InfNetSettings { s with InfNet = { s.InfNet with Epochs = epochs } }
+        | ImplicitSettings o -> ImplicitSettings { o with Epochs = epochs }
+        | InfNetSsvmSettings (ssvm, retune) -> InfNetSsvmSettings ({ ssvm with Ssvm = { ssvm.Ssvm with Epochs = epochs } }, { retune with Retune = { retune.Retune with Epochs = epochs } })
 
     /// Parses "mlp", "spen", "infnet" or "implicit".
     let parseMethod (text: string) =
@@ -172,7 +146,7 @@ module SpenExperiment =
         100.0 * snd (MultilabelMetrics.selectThreshold MultilabelMetrics.defaultGrid scores gold)
 
     /// Pretrains the classifier with binary cross-entropy (Fit.run, early stopping on dev F1).
-    let pretrain (options: SpenExperimentOptions) (rng: Rng) (train: Tensor * Tensor) (dev: Tensor * Tensor) : Parameter list =
+    let pretrain (options: SpenSetup) (rng: Rng) (train: Tensor * Tensor) (dev: Tensor * Tensor) : Parameter list =
         let ctx = options.Context
         let x, y = train
         let xDev, yDev = dev
@@ -194,9 +168,74 @@ module SpenExperiment =
         Fit.run fitOptions task |> ignore
         classifier
 
-    /// Runs one method on (train, dev, test) and scores it. `progress` receives (fraction, text).
-    let run (options: SpenExperimentOptions) (progress: float * string -> unit)
-            (train: MultilabelArrays) (dev: MultilabelArrays) (test: MultilabelArrays) : SpenResult =
+    /// What every method starts from: the data as tensors, the pretrained classifier, its features.
+    type private Prepared =
+        { Setup: SpenSetup
+          Rng: Rng
+          Labels: int
+          Classifier: Parameter list
+          /// The classifier's tensors.
+          Cls: Tensor list
+          XDev: Tensor
+          YDev: Tensor
+          XTest: Tensor
+          /// Training inputs, features and labels.
+          Data: MultilabelExamples
+          FDev: Tensor
+          FTest: Tensor
+          /// Dev F1 ×100 of the pretrained classifier.
+          PretrainDev: float
+          Progress: float * string -> unit }
+
+    /// Progress of the method's own training: fraction f of the share `a` of the 80% after pretraining.
+    let private sub (p: Prepared) (a: float) (f, s) = p.Progress (0.2 + 0.8 * f * a, s)
+
+    /// A fresh SPEN energy whose local term starts at the classifier's output layer; its local term
+    /// B gets no gradient when `clampLocal` (the optimizers skip a parameter without requires_grad).
+    let private newEnergy (p: Prepared) (clampLocal: bool) =
+        let last = p.Cls[p.Cls.Length - 2]
+        let bias = p.Cls[p.Cls.Length - 1]
+        let theta = Spen.createFromClassifier p.Rng p.Setup.Context (Tensor.cat 1 [ last.detach (); (Tensor.unsqueeze 1 bias).detach () ]) p.Setup.EnergyHidden
+        if clampLocal then theta.Head.requires_grad <- false
+        theta
+
+    /// The structured-SVM stage on the fixed features; returns θ and its predictor on features.
+    let private trainSsvm (p: Prepared) (stage: SsvmStage) (share: float) =
+        let theta = newEnergy p stage.ClampLocalEnergy
+        let th = Structured.tensors theta
+        let ssvm = { stage.Ssvm with Seed = int64 p.Setup.Seed }
+        let predict f = StructuredSvm.predict ssvm th f p.Labels
+        StructuredSvm.train ssvm (fun () -> devScore (predict p.FDev) p.YDev) (sub p share) theta p.Data |> ignore
+        theta, predict
+
+    /// Test-time retuning of an inference network started from the pretrained classifier (Tu &
+    /// Gimpel 2018, §3.3, also start A_Ψ from pretrained weights) on the energy θ; returns the dev
+    /// and test scores and which retuning epoch model selection kept (0: the pretrained start) with
+    /// the dev F1 it had — the diagnosis of "the column equals the MLP".
+    let private retune (p: Prepared) (o: InferenceNetworkOptions) (onEvaluationInputs: bool) (theta: Parameter list) =
+        let psi = FunctionalMlp.copy p.Classifier
+        let retuneData =
+            if onEvaluationInputs then
+                let xs = Tensor.cat 0 [ p.XDev; p.XTest ]
+                { Inputs = xs; Features = Tensor.cat 0 [ p.FDev; p.FTest ]; Labels = torch.zeros ([| xs.shape[0]; int64 p.Labels |], dtype = xs.dtype, device = xs.device) }
+            else p.Data
+        let psiTensors = Structured.tensors psi
+        let validate () = devScore (classifierScores psiTensors p.XDev) p.YDev
+        let retuned = InferenceNetworks.retune o validate (Structured.tensors theta) p.Cls psi retuneData
+        p.Progress (1.0, sprintf "retuned %d epoch(s), dev F1 by epoch %s" retuned.Length
+                            (retuned |> List.map (fun r -> sprintf "%.2f" r.Validation) |> String.concat " "))
+        let ps = Structured.tensors psi
+        let best = retuned |> List.fold (fun (e, v) r -> if r.Validation > v then r.Epoch, r.Validation else e, v) (0, p.PretrainDev)
+        classifierScores ps p.XDev, classifierScores ps p.XTest,
+        [ "retune_selected_epoch", float (fst best); "retune_dev_f1_selected", snd best
+          "retune_dev_f1_last", (match List.tryLast retuned with Some r -> r.Validation | None -> nan) ]
+
+    /// The shared frame of every method: checks the splits, pretrains the classifier (the first 20%
+    /// of `progress`), runs `train` (the method: dev scores, test scores, extra numbers) and
+    /// evaluates — the threshold chosen on dev, example F1 on dev and test.
+    let private evaluateMethod (setup: SpenSetup) (m: SpenMethod) (progress: float * string -> unit)
+                               (train: MultilabelArrays) (dev: MultilabelArrays) (test: MultilabelArrays)
+                               (method': Prepared -> Tensor * Tensor * (string * float) list) : SpenResult =
         let labels = train.Labels[0].Length
         for name, (split: MultilabelArrays) in [ "dev", dev; "test", test ] do
             if split.Inputs.Length = 0 then invalidArg name (sprintf "the %s split is empty" name)
@@ -205,118 +244,127 @@ module SpenExperiment =
             if split.Inputs[0].Length <> train.Inputs[0].Length then
                 invalidArg name (sprintf "feature count mismatch: train has %d inputs, %s has %d" train.Inputs[0].Length name split.Inputs[0].Length)
         let watch = Stopwatch.StartNew ()
-        let ctx = options.Context
-        use rng = new Rng(int64 options.Seed, ctx.Device)
+        let ctx = setup.Context
+        use rng = new Rng(int64 setup.Seed, ctx.Device)
         Scope.run (fun () ->
             let x, y = toTensor ctx train.Inputs, toTensor ctx train.Labels
             let xDev, yDev = toTensor ctx dev.Inputs, toTensor ctx dev.Labels
             let xTest, yTest = toTensor ctx test.Inputs, toTensor ctx test.Labels
             progress (0.0, "pretraining the feature network")
-            let classifier = pretrain options rng (x, y) (xDev, yDev)
+            let classifier = pretrain setup rng (x, y) (xDev, yDev)
             let cls = FunctionalMlp.tensors classifier
             let pretrainDev = devScore (classifierScores cls xDev) yDev
             progress (0.2, sprintf "pretrained: dev F1 %.2f" pretrainDev)
-            let data = { Inputs = x; Features = featuresOf cls x; Labels = y }
-            let fDev, fTest = featuresOf cls xDev, featuresOf cls xTest
-            let sub (a: float) (f, s) = progress (0.2 + 0.8 * f * a, s)
-            let newEnergy () =
-                let last = cls[cls.Length - 2]
-                let bias = cls[cls.Length - 1]
-                let theta = Spen.createFromClassifier rng ctx (Tensor.cat 1 [ last.detach (); (Tensor.unsqueeze 1 bias).detach () ]) options.EnergyHidden
-                // A parameter without requires_grad gets no gradient, and the optimizers skip it.
-                let clamp =
-                    match options.Method with
-                    | InfNet -> options.ClampLocalEnergy
-                    | Spen | InfNetSsvm -> options.ClampLocalEnergySsvm
-                    | Mlp | Implicit -> false
-                if clamp then theta.Head.requires_grad <- false
-                theta
-            let scoresDev, scoresTest, extra =
-                match options.Method with
-                | Mlp -> classifierScores cls xDev, classifierScores cls xTest, []
-                | Spen when options.FineTuneFeatures ->
-                    let theta = newEnergy ()
-                    let th = Structured.tensors theta
-                    let ssvm = { options.Ssvm with Seed = int64 options.Seed }
-                    // Second stage (Belanger & McCallum 2016, §7): the energy on the fixed features.
-                    let predictFixed f = StructuredSvm.predict ssvm th f labels
-                    StructuredSvm.train ssvm (fun () -> devScore (predictFixed fDev) yDev) (sub 0.5) theta data |> ignore
-                    // Third stage: φ (a copy of the classifier's hidden layers) and θ jointly. The
-                    // output layer (already copied into B) is only there for FunctionalMlp.features,
-                    // which drops it.
-                    let phi = FunctionalMlp.copy classifier |> List.take (cls.Length - 2)
-                    let outputLayer = cls |> List.skip (cls.Length - 2) |> List.map Tensor.detach
-                    let featureMap (ps: Tensor list) (inputs: Tensor) =
-                        let h = FunctionalMlp.features (ps @ outputLayer) inputs
-                        Tensor.cat 1 [ h; torch.ones ([| h.shape[0]; 1L |], dtype = h.dtype, device = h.device) ]
-                    let ph = Structured.tensors phi
-                    let predict (xs: Tensor) = StructuredSvm.predict ssvm th (Diff.noGrad (fun () -> featureMap ph xs)) labels
-                    let endToEnd = { FineTuneFeatures = true; FeatureOptimizer = options.FeatureOptimizer }
-                    let stage3 = { ssvm with Epochs = options.FineTuneEpochs; Optimizer = options.FineTuneEnergyOptimizer }
-                    let startDev = devScore (predict xDev) yDev
-                    let records = SpenEndToEnd.train stage3 endToEnd featureMap (fun () -> devScore (predict xDev) yDev) (fun (f, t) -> sub 1.0 (0.5 + 0.5 * f, t)) theta phi data
-                    let best = records |> List.fold (fun (e, v) r -> if r.Validation > v then r.Epoch, r.Validation else e, v) (0, startDev)
-                    predict xDev, predict xTest, [ "fine_tune_selected_epoch", float (fst best); "stage2_dev_f1", startDev ]
-                | Spen ->
-                    let theta = newEnergy ()
-                    let th = Structured.tensors theta
-                    let ssvm = { options.Ssvm with Seed = int64 options.Seed }
-                    let predict f = StructuredSvm.predict ssvm th f labels
-                    StructuredSvm.train ssvm (fun () -> devScore (predict fDev) yDev) (sub 1.0) theta data |> ignore
-                    predict fDev, predict fTest, []
-                | InfNet | InfNetSsvm ->
-                    let theta = newEnergy ()
-                    let phi = InferenceNetwork.initFrom classifier
-                    let o = { options.InfNet with Seed = int64 options.Seed }
-                    let ph = Structured.tensors phi
-                    let validateWith (ps: Tensor list) () = devScore (classifierScores ps xDev) yDev
-                    if options.Method = InfNet then
-                        InferenceNetworks.train o (validateWith ph) (sub 0.8) theta phi data |> ignore
-                    else
-                        let ssvm = { options.Ssvm with Seed = int64 options.Seed }
-                        let th = Structured.tensors theta
-                        let predict f = StructuredSvm.predict ssvm th f labels
-                        StructuredSvm.train ssvm (fun () -> devScore (predict fDev) yDev) (sub 0.8) theta data |> ignore
-                    // Test-time network started from the pretrained classifier (Tu & Gimpel 2018, §3.3,
-                    // also start A_Ψ from pretrained weights); Φ is cost-augmented.
-                    let psi = FunctionalMlp.copy classifier
-                    let retuneData =
-                        if options.RetuneOnEvaluationInputs then
-                            let xs = Tensor.cat 0 [ xDev; xTest ]
-                            { Inputs = xs; Features = Tensor.cat 0 [ fDev; fTest ]; Labels = torch.zeros ([| xs.shape[0]; int64 labels |], dtype = xs.dtype, device = xs.device) }
-                        else data
-                    let retuned = InferenceNetworks.retune o (validateWith (Structured.tensors psi)) (Structured.tensors theta) cls psi retuneData
-                    progress (1.0, sprintf "retuned %d epoch(s), dev F1 by epoch %s" retuned.Length
-                                        (retuned |> List.map (fun r -> sprintf "%.2f" r.Validation) |> String.concat " "))
-                    let ps = Structured.tensors psi
-                    // Which retuning epoch model selection kept (0: the pretrained start) and the dev
-                    // F1 it had: the diagnosis of "the column equals the MLP".
-                    let best = retuned |> List.fold (fun (e, v) r -> if r.Validation > v then r.Epoch, r.Validation else e, v) (0, pretrainDev)
-                    classifierScores ps xDev, classifierScores ps xTest,
-                    [ "retune_selected_epoch", float (fst best); "retune_dev_f1_selected", snd best
-                      "retune_dev_f1_last", (match List.tryLast retuned with Some r -> r.Validation | None -> nan) ]
-                | Implicit ->
-                    let theta = newEnergy ()
-                    let psi = InferenceNetwork.initFrom classifier
-                    let ps = Structured.tensors psi
-                    let o = { options.Implicit with Seed = int64 options.Seed }
-                    let _, stats = ImplicitStructured.train o (fun () -> devScore (classifierScores ps xDev) yDev) (sub 1.0) theta psi data
-                    classifierScores ps xDev, classifierScores ps xTest,
-                    [ "solves", float stats.Solves; "not_converged", float stats.NotConverged
-                      "mean_relative_residual", stats.MeanRelativeResidual; "max_relative_residual", stats.MaxRelativeResidual
-                      "hvp_count", float stats.HvpCount
-                      "mean_inner_gradient_norm", stats.MeanInnerGradientNorm; "max_inner_gradient_norm", stats.MaxInnerGradientNorm
-                      "mean_inner_gradient_ratio", stats.MeanInnerGradientRatio ]
+            let prepared =
+                { Setup = setup; Rng = rng; Labels = labels; Classifier = classifier; Cls = cls; XDev = xDev; YDev = yDev; XTest = xTest
+                  Data = { Inputs = x; Features = featuresOf cls x; Labels = y }; FDev = featuresOf cls xDev; FTest = featuresOf cls xTest
+                  PretrainDev = pretrainDev; Progress = progress }
+            let scoresDev, scoresTest, extra = method' prepared
             let threshold, devF1 = MultilabelMetrics.selectThreshold MultilabelMetrics.defaultGrid scoresDev yDev
             let testF1 = MultilabelMetrics.exampleF1At threshold scoresTest yTest
-            { Method = methodName options.Method; Seed = options.Seed; DevF1 = 100.0 * devF1; TestF1 = 100.0 * testF1
+            { Method = methodName m; Seed = setup.Seed; DevF1 = 100.0 * devF1; TestF1 = 100.0 * testF1
               Threshold = threshold; PretrainDevF1 = pretrainDev; Seconds = watch.Elapsed.TotalSeconds; Extra = extra })
+
+    /// The MLP baseline: the pretrained feature network as an independent-sigmoid classifier.
+    /// `progress` receives (fraction, text).
+    let runMlp (setup: SpenSetup) (progress: float * string -> unit)
+               (train: MultilabelArrays) (dev: MultilabelArrays) (test: MultilabelArrays) : SpenResult =
+        evaluateMethod setup Mlp progress train dev test (fun p ->
+            classifierScores p.Cls p.XDev, classifierScores p.Cls p.XTest, [])
+
+    /// SPEN (Belanger & McCallum 2016): the energy trained with the structured SVM on the fixed
+    /// features (their second stage, §7), predictions by gradient-based inference; with `fineTune`,
+    /// their third stage: φ (a copy of the classifier's hidden layers) and θ jointly, model selection
+    /// on dev F1 (extra numbers `fine_tune_selected_epoch`, `stage2_dev_f1`).
+    let runSpen (setup: SpenSetup) (ssvm: SsvmStage) (fineTune: FineTuneStage option) (progress: float * string -> unit)
+                (train: MultilabelArrays) (dev: MultilabelArrays) (test: MultilabelArrays) : SpenResult =
+        evaluateMethod setup Spen progress train dev test (fun p ->
+            match fineTune with
+            | None ->
+                let _, predict = trainSsvm p ssvm 1.0
+                predict p.FDev, predict p.FTest, []
+            | Some stage ->
+                let theta, _ = trainSsvm p ssvm 0.5
+                let th = Structured.tensors theta
+                let options = { ssvm.Ssvm with Seed = int64 setup.Seed }
+                // The output layer (already copied into B) is only there for FunctionalMlp.features,
+                // which drops it.
+                let phi = FunctionalMlp.copy p.Classifier |> List.take (p.Cls.Length - 2)
+                let outputLayer = p.Cls |> List.skip (p.Cls.Length - 2) |> List.map Tensor.detach
+                let featureMap (ps: Tensor list) (inputs: Tensor) =
+                    let h = FunctionalMlp.features (ps @ outputLayer) inputs
+                    Tensor.cat 1 [ h; torch.ones ([| h.shape[0]; 1L |], dtype = h.dtype, device = h.device) ]
+                let ph = Structured.tensors phi
+                let predict (xs: Tensor) = StructuredSvm.predict options th (Diff.noGrad (fun () -> featureMap ph xs)) p.Labels
+                let endToEnd : EndToEndOptions = { FineTuneFeatures = true; FeatureOptimizer = stage.FeatureOptimizer }
+                let stage3 = { options with Epochs = stage.FineTuneEpochs; Optimizer = stage.FineTuneEnergyOptimizer }
+                let startDev = devScore (predict p.XDev) p.YDev
+                let records = SpenEndToEnd.train stage3 endToEnd featureMap (fun () -> devScore (predict p.XDev) p.YDev) (fun (f, t) -> sub p 1.0 (0.5 + 0.5 * f, t)) theta phi p.Data
+                let best = records |> List.fold (fun (e, v) r -> if r.Validation > v then r.Epoch, r.Validation else e, v) (0, startDev)
+                predict p.XDev, predict p.XTest, [ "fine_tune_selected_epoch", float (fst best); "stage2_dev_f1", startDev ])
+
+    /// Inference networks (Tu & Gimpel 2018): the energy and the cost-augmented network Φ trained
+    /// jointly (min-max), then a test-time network retuned on the energy (extra numbers
+    /// `retune_selected_epoch`, `retune_dev_f1_selected`, `retune_dev_f1_last`).
+    let runInfNet (setup: SpenSetup) (stage: InfNetStage) (progress: float * string -> unit)
+                  (train: MultilabelArrays) (dev: MultilabelArrays) (test: MultilabelArrays) : SpenResult =
+        evaluateMethod setup InfNet progress train dev test (fun p ->
+            let theta = newEnergy p stage.ClampLocalTerm
+            let phi = InferenceNetwork.initFrom p.Classifier
+            let o = { stage.InfNet with Seed = int64 setup.Seed }
+            let ph = Structured.tensors phi
+            InferenceNetworks.train o (fun () -> devScore (classifierScores ph p.XDev) p.YDev) (sub p 0.8) theta phi p.Data |> ignore
+            retune p o stage.RetuneOnEvaluation theta)
+
+    /// Implicit training (Shankar & Piratla 2022): the energy trained through the inference network
+    /// ψ by implicit differentiation of its inner problem (extra numbers: the linear solver's and the
+    /// inner problem's statistics, `ImplicitStructured.train`).
+    let runImplicit (setup: SpenSetup) (options: ImplicitTrainingOptions) (progress: float * string -> unit)
+                    (train: MultilabelArrays) (dev: MultilabelArrays) (test: MultilabelArrays) : SpenResult =
+        evaluateMethod setup Implicit progress train dev test (fun p ->
+            let theta = newEnergy p false
+            let psi = InferenceNetwork.initFrom p.Classifier
+            let ps = Structured.tensors psi
+            let o = { options with Seed = int64 setup.Seed }
+            let _, stats = ImplicitStructured.train o (fun () -> devScore (classifierScores ps p.XDev) p.YDev) (sub p 1.0) theta psi p.Data
+            classifierScores ps p.XDev, classifierScores ps p.XTest,
+            [ "solves", float stats.Solves; "not_converged", float stats.NotConverged
+              "mean_relative_residual", stats.MeanRelativeResidual; "max_relative_residual", stats.MaxRelativeResidual
+              "hvp_count", float stats.HvpCount
+              "mean_inner_gradient_norm", stats.MeanInnerGradientNorm; "max_inner_gradient_norm", stats.MaxInnerGradientNorm
+              "mean_inner_gradient_ratio", stats.MeanInnerGradientRatio ])
+
+    /// An inference network retuned on the energy of a SPEN trained with the structured SVM,
+    /// replacing gradient-based inference (Tu & Gimpel 2018, §4's first use); extra numbers as
+    /// `runInfNet`'s.
+    let runInfNetSsvm (setup: SpenSetup) (ssvm: SsvmStage) (stage: RetuneStage) (progress: float * string -> unit)
+                      (train: MultilabelArrays) (dev: MultilabelArrays) (test: MultilabelArrays) : SpenResult =
+        evaluateMethod setup InfNetSsvm progress train dev test (fun p ->
+            let theta, _ = trainSsvm p ssvm 0.8
+            retune p { stage.Retune with Seed = int64 setup.Seed } stage.RetuneOnEvaluationInputs theta)
+
+    /// Runs one method with its settings on (train, dev, test) and scores it (`runMlp`, `runSpen`,
+    /// `runInfNet`, `runImplicit` or `runInfNetSsvm`). `progress` receives (fraction, text).
+    let run (setup: SpenSetup) (settings: SpenMethodSettings) (progress: float * string -> unit)
+            (train: MultilabelArrays) (dev: MultilabelArrays) (test: MultilabelArrays) : SpenResult =
+        match settings with
+        | MlpSettings -> runMlp setup progress train dev test
+        | SpenSettings (ssvm, fineTune) -> runSpen setup ssvm fineTune progress train dev test
+        | InfNetSettings stage -> runInfNet setup stage progress train dev test
+        | ImplicitSettings options -> runImplicit setup options progress train dev test
+        | InfNetSsvmSettings (ssvm, stage) -> runInfNetSsvm setup ssvm stage progress train dev test
+
+    /// The metrics of a run, as the reproduction cache stores them and `energyfs spen --json`
+    /// summarises them over seeds: `test_f1`, `dev_f1` (example F1 ×100), the dev-chosen
+    /// `threshold`, `pretrain_dev_f1`, then the method's extra numbers (`SpenResult.Extra`).
+    let metrics (r: SpenResult) : (string * float) list =
+        [ "test_f1", r.TestF1; "dev_f1", r.DevF1; "threshold", r.Threshold; "pretrain_dev_f1", r.PretrainDevF1 ] @ r.Extra
 
     /// Loads a MULAN folder, splits dev off train, standardises dense inputs (binary inputs such as
     /// bibtex's are kept), and runs.
-    let runOnFolder (options: SpenExperimentOptions) (progress: float * string -> unit) (dir: string) : SpenResult =
+    let runOnFolder (setup: SpenSetup) (settings: SpenMethodSettings) (progress: float * string -> unit) (dir: string) : SpenResult =
         let trainFile, test = SpenData.load dir
-        let train, dev = SpenData.splitDev options.SplitSeed options.DevFraction trainFile
+        let train, dev = SpenData.splitDev setup.SplitSeed setup.DevFraction trainFile
         let binary = train.Inputs |> Array.forall (Array.forall (fun v -> v = 0.0 || v = 1.0))
         let train, dev, test =
             if binary then train, dev, test
@@ -324,4 +372,4 @@ module SpenExperiment =
                 match SpenData.standardize train [ dev; test ] with
                 | t, [ d; s ] -> t, d, s
                 | _ -> failwith "unreachable"
-        run options progress train dev test
+        run setup settings progress train dev test

@@ -33,16 +33,16 @@ module SpenPaper =
     /// The id of a run: spen-<data>-<method>.
     let experimentId (data: string) (m: SpenMethod) = sprintf "spen-%s-%s" data (SpenExperiment.methodName m)
 
-    /// One method on a MULAN folder of data/: test and dev example F1 (×100), threshold, seconds.
-    let experiment (data: string) (options: SpenExperimentOptions) : ExperimentSpec =
-        { Id = experimentId data options.Method
-          Title = sprintf "%s, %s" data (title options.Method)
-          Config = ResultCache.describe (box (data, options))
+    /// One method with its settings on a MULAN folder of data/: `SpenExperiment.metrics` (test and
+    /// dev example F1 ×100, threshold, pretrained dev F1, the method's extra numbers).
+    let experiment (data: string) (setup: SpenSetup) (settings: SpenMethodSettings) : ExperimentSpec =
+        let m = SpenExperiment.methodOf settings
+        { Id = experimentId data m
+          Title = sprintf "%s, %s" data (title m)
+          Config = ResultCache.describe (box (data, setup, settings))
           Run = fun ctx seed report ->
-              let r = SpenExperiment.runOnFolder { options with Seed = seed; Context = ctx } report (Data.Paths.find data)
-              { Metrics =
-                  [ "test_f1", r.TestF1; "dev_f1", r.DevF1; "threshold", r.Threshold; "pretrain_dev_f1", r.PretrainDevF1 ] @ r.Extra
-                Series = [] } }
+              let r = SpenExperiment.runOnFolder { setup with Seed = seed; Context = ctx } settings report (Data.Paths.find data)
+              { Metrics = SpenExperiment.metrics r; Series = [] } }
 
     /// The checks: the MLP baseline reproduces its published F1 (within 1.5 points), and the SPEN
     /// beats the MLP (the published gap is 3.3 points).
@@ -80,9 +80,9 @@ module SpenPaper =
     /// inference networks and implicit training.
     let spec (quick: bool) : PaperSpec =
         let methods = if quick then [ Mlp; Spen ] else [ Mlp; Spen; InfNet; Implicit ]
-        let options = if quick then { SpenExperiment.quick with Ssvm = SpenExperiment.defaults.Ssvm } else SpenExperiment.defaults
+        let setup = if quick then SpenExperiment.quickSetup else SpenExperiment.setup
         { Id = "spen"
           Title = "Implicit training of structured energies, SPENs, inference networks (Shankar & Piratla 2022)"
           Reference = "Shankar, Piratla. Implicit Training of Energy Model for Structure Prediction. arXiv 2211.11649; Belanger, McCallum. Structured Prediction Energy Networks. ICML 2016; Tu, Gimpel. Learning Approximate Inference Networks for Structured Prediction. ICLR 2018."
-          Experiments = [ for m in methods -> experiment "bibtex" { options with Method = m } ]
+          Experiments = [ for m in methods -> experiment "bibtex" setup (SpenExperiment.settings m) ]
           Summarize = summarize methods }

@@ -24,11 +24,11 @@ let metrics nll rmse second = { Nll = nll; Rmse = rmse; ProposalNll = second; Se
 [<Tests>]
 let tests =
     testList "Experiments.UciExperiment" [
-        testCase "summarize: mean and population std over splits; NaN second model stays NaN" <| fun () ->
+        testCase "summarize: mean and sample std over splits (Statistics.meanStd); NaN second model stays NaN" <| fun () ->
             let s = UciExperiment.summarize Joint [ metrics 1.0 2.0 3.0; metrics 3.0 4.0 5.0 ]
             Expect.equal (s.Method, s.Splits) (Joint, 2) "method and splits"
             Expect.floatClose Accuracy.veryHigh s.NllMean 2.0 "NLL mean"
-            Expect.floatClose Accuracy.veryHigh s.NllStd 1.0 "NLL population std"
+            Expect.floatClose Accuracy.veryHigh s.NllStd (sqrt 2.0) "NLL sample std (n − 1; the population std would be 1)"
             Expect.floatClose Accuracy.veryHigh s.RmseMean 3.0 "RMSE mean"
             Expect.floatClose Accuracy.veryHigh s.SecondNllMean 4.0 "second NLL mean"
             Expect.floatClose Accuracy.veryHigh s.Seconds 3.0 "total seconds"
@@ -37,7 +37,7 @@ let tests =
             let table = UciExperiment.markdownTable [ s; m ]
             let lines = table.Split '\n'
             Expect.equal lines.Length 4 "header, rule, one row per method"
-            Expect.stringContains lines[2] "| joint | 2 | 2.000 ± 1.000 | 3.000 ± 1.000 | 4.000 ± 1.000 |" "joint row"
+            Expect.stringContains lines[2] "| joint | 2 | 2.000 ± 1.414 | 3.000 ± 1.414 | 4.000 ± 1.414 |" "joint row"
             Expect.stringContains lines[3] "| mdn | 1 | 1.000 ± 0.000 | 2.000 ± 0.000 | – |" "mdn row"
             raisesOf<ArgumentException> (fun () -> UciExperiment.summarize Joint [] |> ignore) |> ignore
 

@@ -46,7 +46,7 @@ let tests =
             finally File.Delete path
 
         testCase "mean ± std over seeds" <| fun () ->
-            let m, s = Tables.meanStd [ 1.0; 2.0; 3.0 ]
+            let m, s = EnergyFs.Metrics.Statistics.meanStd [ 1.0; 2.0; 3.0 ]
             Expect.equal m 2.0 "mean"
             Expect.equal s 1.0 "sample std"
             let summary = Tables.summarize 2 [ "mlp", "F1", 0.5; "mlp", "F1", 0.7; "spen", "F1", 0.9 ]
