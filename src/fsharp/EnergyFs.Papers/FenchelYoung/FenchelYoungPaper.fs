@@ -32,8 +32,8 @@ module FenchelYoungPaper =
           Title = sprintf "%s, %s energy, %s" data energy options.Regularizer.Name
           Config = ResultCache.describe (box (data, options))
           Run = fun ctx seed report ->
-              let train, test = MulanData.load data
-              let r = MultilabelExperiment.runSeed { options with Context = ctx } train test seed (fun f -> report (f, sprintf "seed %d" seed))
+              use loaded = Mulan.loadFrom Context.cpu64 data
+              let r = MultilabelExperiment.runSeed { options with Context = ctx } loaded seed (fun f -> report (f, sprintf "seed %d" seed))
               { Metrics =
                   (r.Test |> List.map (fun (k, v) -> k, 100.0 * v))
                   @ [ "val_hamming_accuracy", 100.0 * (r.Validation |> List.find (fst >> (=) "hamming_accuracy") |> snd)

@@ -156,8 +156,6 @@ module SpenExperiment =
     let methodName (m: SpenMethod) =
         match m with Mlp -> "mlp" | Spen -> "spen" | InfNet -> "infnet" | Implicit -> "implicit" | InfNetSsvm -> "infnet-ssvm"
 
-    let private toTensor (ctx: Context) (rows: float[][]) = Tensor.ofRows ctx rows
-
     /// Scores the classifier: σ(MLP(x)).
     let private classifierScores (classifier: Tensor list) (x: Tensor) =
         Diff.noGrad (fun () -> InferenceNetwork.predict classifier x)
@@ -196,22 +194,24 @@ module SpenExperiment =
         classifier
 
     /// Runs one method on (train, dev, test) and scores it. `progress` receives (fraction, text).
+    /// The sets are not disposed; they are copied into the options' context.
     let run (options: SpenExperimentOptions) (progress: float * string -> unit)
-            (train: MultilabelArrays) (dev: MultilabelArrays) (test: MultilabelArrays) : SpenResult =
-        let labels = train.Labels[0].Length
-        for name, (split: MultilabelArrays) in [ "dev", dev; "test", test ] do
-            if split.Inputs.Length = 0 then invalidArg name (sprintf "the %s split is empty" name)
-            if split.Labels[0].Length <> labels then
-                invalidArg name (sprintf "label count mismatch: train has %d labels, %s has %d" labels name split.Labels[0].Length)
-            if split.Inputs[0].Length <> train.Inputs[0].Length then
-                invalidArg name (sprintf "feature count mismatch: train has %d inputs, %s has %d" train.Inputs[0].Length name split.Inputs[0].Length)
+            (train: MultilabelSet) (dev: MultilabelSet) (test: MultilabelSet) : SpenResult =
+        let labels = train.LabelCount
+        for name, (split: MultilabelSet) in [ "dev", dev; "test", test ] do
+            if split.Count = 0 then invalidArg name (sprintf "the %s split is empty" name)
+            if split.LabelCount <> labels then
+                invalidArg name (sprintf "label count mismatch: train has %d labels, %s has %d" labels name split.LabelCount)
+            if split.FeatureCount <> train.FeatureCount then
+                invalidArg name (sprintf "feature count mismatch: train has %d inputs, %s has %d" train.FeatureCount name split.FeatureCount)
         let watch = Stopwatch.StartNew ()
         let ctx = options.Context
         use rng = new Rng(int64 options.Seed, ctx.Device)
         Scope.run (fun () ->
-            let x, y = toTensor ctx train.Inputs, toTensor ctx train.Labels
-            let xDev, yDev = toTensor ctx dev.Inputs, toTensor ctx dev.Labels
-            let xTest, yTest = toTensor ctx test.Inputs, toTensor ctx test.Labels
+            let onContext (set: MultilabelSet) = let s = MultilabelSet.toContext ctx set in s.Features, s.Labels
+            let x, y = onContext train
+            let xDev, yDev = onContext dev
+            let xTest, yTest = onContext test
             progress (0.0, "pretraining the feature network")
             let classifier = pretrain options rng (x, y) (xDev, yDev)
             let cls = FunctionalMlp.tensors classifier
@@ -313,16 +313,15 @@ module SpenExperiment =
             { Method = methodName options.Method; Seed = options.Seed; DevF1 = 100.0 * devF1; TestF1 = 100.0 * testF1
               Threshold = threshold; PretrainDevF1 = pretrainDev; Seconds = watch.Elapsed.TotalSeconds; Extra = extra })
 
-    /// Loads a MULAN folder, splits dev off train, standardises dense inputs (binary inputs such as
-    /// bibtex's are kept), and runs.
+    /// Loads a MULAN folder (float64), carves the dev split off train with `Rng(options.SplitSeed)`
+    /// (`Mulan.validationSplit`, fraction `options.DevFraction`), standardises dense inputs with the
+    /// remaining training rows' statistics (binary inputs such as bibtex's are kept), and runs.
     let runOnFolder (options: SpenExperimentOptions) (progress: float * string -> unit) (dir: string) : SpenResult =
-        let trainFile, test = SpenData.load dir
-        let train, dev = SpenData.splitDev options.SplitSeed options.DevFraction trainFile
-        let binary = train.Inputs |> Array.forall (Array.forall (fun v -> v = 0.0 || v = 1.0))
-        let train, dev, test =
-            if binary then train, dev, test
-            else
-                match SpenData.standardize train [ dev; test ] with
-                | t, [ d; s ] -> t, d, s
-                | _ -> failwith "unreachable"
-        run options progress train dev test
+        use data = Mulan.loadFrom Context.cpu64 dir
+        use rng = new Rng(int64 options.SplitSeed, data.Train.Features.device)
+        use split = Mulan.validationSplit rng options.DevFraction data
+        let runOn (d: MultilabelSplits) = run options progress d.Train d.Validation.Value d.Test
+        if MultilabelSet.hasBinaryFeatures split.Train then runOn split
+        else
+            use scaled = Mulan.standardize split
+            runOn scaled
