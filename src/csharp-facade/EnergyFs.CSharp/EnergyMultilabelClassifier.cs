@@ -74,7 +74,7 @@ public sealed class EnergyMultilabelClassifier : IDisposable
     /// <summary>The training settings.</summary>
     public EnergyMultilabelOptions Options => options;
 
-    /// <summary>Whether <see cref="Fit"/> has run.</summary>
+    /// <summary>Whether <see cref="Fit(double[][], double[][])"/> has run.</summary>
     public bool IsFitted => fitted is not null;
 
     private static void CheckRows(double[][] rows, string name, int? width = null)
