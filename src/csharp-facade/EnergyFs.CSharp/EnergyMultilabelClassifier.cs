@@ -1,3 +1,4 @@
+using TorchSharp;
 using static EnergyFs.CSharp.FSharpInterop;
 using FsMultilabel = EnergyFs.Learners.MultilabelOptionsModule;
 
@@ -73,7 +74,7 @@ public sealed class EnergyMultilabelClassifier : IDisposable
     /// <summary>The training settings.</summary>
     public EnergyMultilabelOptions Options => options;
 
-    /// <summary>Whether <see cref="Fit"/> has run.</summary>
+    /// <summary>Whether <see cref="Fit(double[][], double[][])"/> has run.</summary>
     public bool IsFitted => fitted is not null;
 
     private static void CheckRows(double[][] rows, string name, int? width = null)
@@ -103,25 +104,83 @@ public sealed class EnergyMultilabelClassifier : IDisposable
             if (labels[i].Any(v => v != 0.0 && v != 1.0))
                 throw new ArgumentException($"labels[{i}] holds a value other than 0 or 1", nameof(labels));
         var fsOptions = options.ToFSharp();
-        var names = Enumerable.Range(0, labels[0].Length).Select(i => $"label{i}").ToArray();
-        var data = new EnergyFs.Data.MultilabelData("data", features, labels, names);
-        fitted?.Net.Dispose();
+        using var data = EnergyFs.Data.MultilabelSetModule.ofRows(EnergyFs.ContextModule.cpu64, features, labels);
+        return FitSet(fsOptions, data);
+    }
+
+    /// <summary>Trains on a feature tensor [n, d] and a 0/1 label tensor [n, L] on the same device and dtype, for example
+    /// <see cref="MultilabelDataset.TrainFeatures"/> and <see cref="MultilabelDataset.TrainLabels"/> (raw features: the
+    /// classifier standardizes them with its own training rows). A previous fit is discarded; the tensors are not
+    /// disposed. Wrong ranks, mismatched rows, labels outside {0, 1} or fewer than 2 rows throw ArgumentException
+    /// naming the argument and its shape.</summary>
+    /// <param name="features">Features [n, d].</param>
+    /// <param name="labels">Labels in {0, 1} [n, L].</param>
+    public EnergyMultilabelClassifier Fit(torch.Tensor features, torch.Tensor labels)
+    {
+        NotDisposed(disposed, this);
+        NotNull(features, nameof(features));
+        NotNull(labels, nameof(labels));
+        var fsOptions = options.ToFSharp();
+        EnergyFs.Data.MultilabelSetModule.check(features, labels);
+        // Not disposed: the set only wraps the caller's tensors.
+        var data = new EnergyFs.Data.MultilabelSet(features, labels);
+        return FitSet(fsOptions, data);
+    }
+
+    private EnergyMultilabelClassifier FitSet(EnergyFs.Learners.MultilabelOptions fsOptions, EnergyFs.Data.MultilabelSet data)
+    {
+        ((IDisposable?)fitted)?.Dispose();
         fitted = null;
-        // Training temporaries are freed on return; only the network's parameters and buffers survive.
+        // Training temporaries are freed on return; only the network's tensors and the standardizer survive.
         fitted = ScopedWith(() => EnergyFs.Learners.Multilabel.fit(fsOptions, options.Seed, options.WeightDecay, data),
-                            m => m.Net.parameters().Cast<TorchSharp.torch.Tensor>().Concat(m.Net.buffers()));
+                            m => m.Net.parameters().Cast<torch.Tensor>().Concat(m.Net.buffers())
+                                  .Concat(new[] { m.Standardizer.Mean, m.Standardizer.Std }));
         return this;
     }
 
+    private EnergyFs.Learners.FittedMultilabel Fitted()
+    {
+        NotDisposed(disposed, this);
+        return fitted ?? throw new InvalidOperationException("call Fit before Predict");
+    }
+
     /// <summary>0/1 predictions [n][L] for feature rows [n][d]: argmax_p Φ(x, p) − Ω(p) thresholded at 0.5.
-    /// Throws InvalidOperationException before <see cref="Fit"/>.</summary>
+    /// Throws InvalidOperationException before <see cref="Fit(double[][], double[][])"/>.</summary>
     /// <param name="features">Feature rows with the training width.</param>
     public double[][] Predict(double[][] features)
     {
-        NotDisposed(disposed, this);
-        if (fitted is null) throw new InvalidOperationException("call Fit before Predict");
-        CheckRows(features, nameof(features), fitted.Net.Inputs);
-        return ScopedValue(() => EnergyFs.Learners.Multilabel.predictLabels(fitted, features));
+        var model = Fitted();
+        CheckRows(features, nameof(features), model.Net.Inputs);
+        if (features.Length == 0) throw new ArgumentException("no rows to predict", nameof(features));
+        return ScopedValue(() => Rows(EnergyFs.Learners.Multilabel.predictLabels(model, Matrix(features))));
+    }
+
+    /// <summary>0/1 predictions [n, L] (float64, on the model's device; a new tensor the caller owns) for raw features
+    /// [n, d] of any dtype, such as <see cref="MultilabelDataset.TestFeatures"/>. Throws InvalidOperationException before
+    /// Fit, ArgumentException naming <paramref name="features"/> and its shape when d differs.</summary>
+    /// <param name="features">Features [n, d] with the training width.</param>
+    public torch.Tensor Predict(torch.Tensor features)
+    {
+        var model = Fitted();
+        NotNull(features, nameof(features));
+        return Scoped(() => EnergyFs.Learners.Multilabel.predictLabels(model, features));
+    }
+
+    /// <summary>Rectangular rows (checked by the caller) as a float64 CPU tensor [n, width].</summary>
+    private static torch.Tensor Matrix(double[][] rows)
+    {
+        var width = rows[0].Length;
+        var flat = new double[rows.Length * width];
+        for (var i = 0; i < rows.Length; i++) rows[i].CopyTo(flat, i * width);
+        return torch.tensor(flat, new long[] { rows.Length, width }, torch.ScalarType.Float64);
+    }
+
+    private static double[][] Rows(torch.Tensor t)
+    {
+        using var c = t.detach().cpu().to_type(torch.ScalarType.Float64).contiguous();
+        var flat = c.data<double>().ToArray();
+        var (n, l) = ((int)t.shape[0], (int)t.shape[1]);
+        return Enumerable.Range(0, n).Select(i => flat.AsSpan(i * l, l).ToArray()).ToArray();
     }
 
     /// <summary>Hamming accuracy, example F1, micro F1 and macro F1 of the predictions against 0/1 labels, keyed
@@ -134,7 +193,27 @@ public sealed class EnergyMultilabelClassifier : IDisposable
         CheckRows(labels, nameof(labels), predicted[0].Length);
         if (labels.Length != features.Length)
             throw new ArgumentException($"features has {features.Length} rows but labels has {labels.Length}", nameof(labels));
-        return EnergyFs.Metrics.MultilabelMetrics.all(predicted, labels).ToDictionary(t => t.Item1, t => t.Item2);
+        return ScopedValue(() =>
+            EnergyFs.Metrics.MultilabelMetrics.all(Matrix(predicted), Matrix(labels)).ToDictionary(t => t.Item1, t => t.Item2));
+    }
+
+    /// <summary>The four metrics of <see cref="Evaluate(double[][], double[][])"/> for a feature tensor [n, d] and a 0/1
+    /// label tensor [n, L] (for example a <see cref="MultilabelDataset"/>'s test tensors); the tensors are not disposed.
+    /// Mismatched shapes throw ArgumentException naming the argument.</summary>
+    /// <param name="features">Raw features [n, d].</param>
+    /// <param name="labels">The true 0/1 labels [n, L].</param>
+    public IReadOnlyDictionary<string, double> Evaluate(torch.Tensor features, torch.Tensor labels)
+    {
+        var model = Fitted();
+        NotNull(features, nameof(features));
+        NotNull(labels, nameof(labels));
+        return ScopedValue(() =>
+        {
+            var predicted = EnergyFs.Learners.Multilabel.predictLabels(model, features);
+            if (labels.dim() != 2 || labels.shape[0] != predicted.shape[0] || labels.shape[1] != predicted.shape[1])
+                throw new ArgumentException($"labels has shape [{string.Join(", ", labels.shape)}] but the predictions have shape [{string.Join(", ", predicted.shape)}]", nameof(labels));
+            return EnergyFs.Metrics.MultilabelMetrics.all(predicted, labels).ToDictionary(t => t.Item1, t => t.Item2);
+        });
     }
 
     /// <summary>Frees the network; later use throws ObjectDisposedException.</summary>
@@ -142,7 +221,7 @@ public sealed class EnergyMultilabelClassifier : IDisposable
     {
         if (disposed) return;
         disposed = true;
-        fitted?.Net.Dispose();
+        ((IDisposable?)fitted)?.Dispose();
         fitted = null;
     }
 }

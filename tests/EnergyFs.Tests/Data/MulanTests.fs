@@ -113,6 +113,42 @@ let tests =
             use rng = new Rng(1L, ctx.Device)
             Expect.throwsT<ArgumentException> (fun () -> Mulan.validationSplit rng 1.0 raw |> ignore) "fraction 1 is rejected"
 
+        testCase "round trip: dense and sparse ARFF rows load as the tensors written, labels last" <| fun () ->
+            let header = "@relation t\n@attribute a numeric\n@attribute b numeric\n@attribute l1 {0,1}\n@attribute l2 {0,1}\n@data\n"
+            use dir = new TempDir()
+            dir.Write "t-train.arff" (header + "1.5,2,0,1\n-1,0.25,1,1\n") |> ignore
+            dir.Write "t-test.arff" (header + "{0 1.5,1 2,3 1}\n{1 0.25,2 1}\n") |> ignore
+            dir.Write "t.xml" (xml [ "l1"; "l2" ]) |> ignore
+            use d = Mulan.load Context.cpu64 dir.Path "t"
+            Expect.equal (Tensor.toRows d.Train.Features) [| [| 1.5; 2.0 |]; [| -1.0; 0.25 |] |] "dense features"
+            Expect.equal (Tensor.toRows d.Train.Labels) [| [| 0.0; 1.0 |]; [| 1.0; 1.0 |] |] "dense labels"
+            Expect.equal (Tensor.toRows d.Test.Features) [| [| 1.5; 2.0 |]; [| 0.0; 0.25 |] |] "sparse features (omitted = 0)"
+            Expect.equal (Tensor.toRows d.Test.Labels) [| [| 0.0; 1.0 |]; [| 1.0; 0.0 |] |] "sparse labels"
+            Expect.equal (d.FeatureNames, d.LabelNames) ([| "a"; "b" |], [| "l1"; "l2" |]) "names"
+            let folder = Path.Combine(dir.Path, "t")
+            Directory.CreateDirectory folder |> ignore
+            for f in [ "t-train.arff"; "t-test.arff"; "t.xml" ] do File.Copy(Path.Combine(dir.Path, f), Path.Combine(folder, f))
+            use fromPath = Mulan.loadFrom Context.cpu64 folder
+            Expect.equal fromPath.Name "t" "loadFrom names the dataset after its folder"
+            Expect.equal (Tensor.toRows fromPath.Test.Labels) (Tensor.toRows d.Test.Labels) "the same data"
+
+        testCase "validationSplit then standardize: statistics of the remaining training rows only" <| fun () ->
+            use dir = toy toyTrain toyTest [ "L1"; "L2" ]
+            use raw = Mulan.load Context.cpu64 dir.Path "toy"
+            use rng = new Rng(5L, ctx.Device)
+            use split = Mulan.validationSplit rng 0.3 raw
+            use d = Mulan.standardize split
+            let ids = column 0 split.Train.Features
+            let mean = Array.average ids
+            Expect.floatClose Accuracy.high (Standardizer.means d.Standardizer.Value).[0] mean "the mean of the 7 training rows"
+            let v = Tensor.toArray2D d.Validation.Value.Features
+            let std = sqrt (ids |> Array.averageBy (fun i -> (i - mean) ** 2.0))
+            Expect.floatClose Accuracy.high v[0, 0] (((column 0 split.Validation.Value.Features).[0] - mean) / std) "validation uses the training statistics"
+            Expect.throwsT<ArgumentException> (fun () -> Mulan.standardize d |> ignore) "standardizing twice is refused"
+            use d32 = Mulan.toContext Context.cpu d
+            Expect.equal d32.Validation.Value.Features.dtype TorchSharp.torch.ScalarType.Float32 "moved"
+            Expect.equal d32.Standardizer.Value.Mean.dtype TorchSharp.torch.ScalarType.Float32 "standardizer moved too"
+
         testCase "a wrong number of labels names the file and the attribute" <| fun () ->
             use dir = toy toyTrain toyTest [ "L1"; "L2"; "L3" ]
             let e = expectFormatError (Path.Combine(dir.Path, "toy-train.arff")) 0 "attribute 3 'f3' is not a label named in toy.xml" (fun () -> Mulan.load ctx dir.Path "toy")

@@ -26,9 +26,10 @@ let featureMapWith (outputLayer: Tensor list) (phi: Tensor list) (x: Tensor) = F
 /// 96 synthetic examples (6 inputs, 4 labels), a classifier 6 → 8 → 4 split into φ (hidden layer)
 /// and its output layer, and a SPEN energy over the 8 features.
 let problem (seed: int) (ctx: Context) =
-    let raw = SpenData.synthetic seed 96 6 4
-    let x = Tensor.ofRows ctx raw.Inputs
-    let y = Tensor.ofRows ctx raw.Labels
+    let raw =
+        use dataRng = new Rng(int64 seed + 1000L, torch.CPU)
+        MultilabelSet.synthetic dataRng ctx 96 6 4
+    let x, y = raw.Features, raw.Labels
     use rng = new Rng(int64 seed, ctx.Device)
     let cls = FunctionalMlp.create rng ctx [ 6; 8; 4 ]
     let phi = cls |> List.take 2

@@ -48,9 +48,10 @@ let solveInner (problem: BilevelProblem) (theta: Tensor list) (psi0: Tensor list
     psi
 
 let smallData (seed: int) =
-    let raw = SpenData.synthetic seed 96 6 4
-    let x = Tensor.ofRows Context.cpu raw.Inputs
-    let y = Tensor.ofRows Context.cpu raw.Labels
+    let raw =
+        use dataRng = new Rng(int64 seed + 1000L, torch.CPU)
+        MultilabelSet.synthetic dataRng Context.cpu 96 6 4
+    let x, y = raw.Features, raw.Labels
     use rng = new Rng(int64 seed, torch.CPU)
     let cls = FunctionalMlp.create rng Context.cpu [ 6; 8; 4 ]
     let ts = FunctionalMlp.tensors cls

@@ -105,20 +105,31 @@ let tests =
                 |> List.forall id)
 
         testCase "the former SPEN inference and inner solvers give the same numbers bit for bit (fixed seeds)" <| fun () ->
+            // Bit for bit, except the squared norm on the simplex (sparsemax): its projection now
+            // shifts each row by its maximum before sorting (exact to ~1e-15 at |θ| ≈ 1e3, where the
+            // unshifted threshold lost 1e-10), which moves the last bit of some coordinates.
+            let expectGolden (name: string) (expected: string) (t: Tensor) =
+                if name.Contains "sqnorm-simplex" then
+                    let decode (h: string) = h.Split ',' |> Array.map (fun w -> System.BitConverter.Int64BitsToDouble (System.Convert.ToInt64(w, 16)))
+                    let e, a = decode expected, decode (bits t)
+                    Expect.equal a.Length e.Length (sprintf "%s: same shape" name)
+                    let worst = Array.map2 (fun (x: float) y -> abs (x - y)) a e |> Array.max
+                    Expect.isLessThan worst 1e-12 (sprintf "%s: within 1e-12 of commit 80a349b (max diff %g)" name worst)
+                else Expect.equal (bits t) expected (sprintf "%s: the numbers of commit 80a349b" name)
             let mutable checkedCount = 0
             for ctx in [ Context.cpu64; { Context.cpu64 with DType = torch.ScalarType.Float32 } ] do
                 Scope.run (fun () ->
                     goldenProblems ctx 1L (fun name t ->
                         match golden.TryGetValue name with
                         | true, expected ->
-                            Expect.equal (bits t) expected (sprintf "%s: the numbers of commit 80a349b" name)
+                            expectGolden name expected t
                             checkedCount <- checkedCount + 1
                         | _ -> ()))
             Scope.run (fun () ->
                 goldenProblems Context.cpu64 7L (fun name t ->
                     match golden.TryGetValue name with
                     | true, expected ->
-                        Expect.equal (bits t) expected (sprintf "%s: the numbers of commit 80a349b" name)
+                        expectGolden name expected t
                         checkedCount <- checkedCount + 1
                     | _ -> ()))
             Expect.equal checkedCount golden.Count "every recorded case was run"

@@ -154,11 +154,11 @@ let runMultilabel (ctx: Context) (args: ParseResults<MultilabelArgs>) =
     let first = args.GetResult (MultilabelArgs.Seed, 0)
     let count = args.GetResult (Seeds, 5)
     Checks.positiveInt "seeds" count
-    let train, test = MulanData.load (args.GetResult Data)
+    use data = Mulan.loadFrom Context.cpu64 (args.GetResult Data)
     let runs =
-        EnergyFs.Cli.Progress.withBar (sprintf "fy multilabel %s" train.Name) (fun report ->
+        EnergyFs.Cli.Progress.withBar (sprintf "fy multilabel %s" data.Name) (fun report ->
             [ for i in 0 .. count - 1 ->
-                MultilabelExperiment.runSeed options train test (first + i) (fun f -> report ((float i + f) / float count, sprintf "seed %d" (first + i))) ])
+                MultilabelExperiment.runSeed options data (first + i) (fun f -> report ((float i + f) / float count, sprintf "seed %d" (first + i))) ])
     let energyName = match options.Loss with QuadraticEnergy -> "quadratic" | Independent -> "independent"
     for r in runs do
         let t = r.Test |> List.map (fun (k, v) -> sprintf "%s %.4f" k v) |> String.concat ", "
@@ -166,12 +166,12 @@ let runMultilabel (ctx: Context) (args: ParseResults<MultilabelArgs>) =
     // The paper's metrics of each seed, summarised over seeds (mean, sample std).
     let summary = RunMetrics.summarize (runs |> List.map MultilabelExperiment.metrics)
     let testNames = runs.Head.Test |> List.map fst
-    printfn "%s, %s energy, %s regularizer, %d seeds (test, %%, mean ± std):" train.Name energyName options.Regularizer.Name count
+    printfn "%s, %s energy, %s regularizer, %d seeds (test, %%, mean ± std):" data.Name energyName options.Regularizer.Name count
     for n, m, s in summary do
         if List.contains n testNames then printfn "  %-18s %s" n (Tables.formatMeanStd 2 (m, s))
     if args.Contains MultilabelArgs.Json then
         printJson (
-            [ "dataset", box train.Name; "energy", box energyName; "regularizer", box options.Regularizer.Name; "seeds", box count
+            [ "dataset", box data.Name; "energy", box energyName; "regularizer", box options.Regularizer.Name; "seeds", box count
               "refit", box options.Refit; "weight_decays", box (List.toArray options.WeightDecays)
               "seconds", box (runs |> List.sumBy (fun r -> r.Seconds)) ]
             @ RunMetrics.boxed (RunMetrics.withStd summary))

@@ -33,8 +33,8 @@ module FenchelYoungPaper =
           Title = sprintf "%s, %s energy, %s" data energy options.Regularizer.Name
           Config = ResultCache.describe (box (data, options))
           Run = fun ctx seed report ->
-              let train, test = MulanData.load data
-              let r = MultilabelExperiment.runSeed { options with Context = ctx } train test seed (fun f -> report (f, sprintf "seed %d" seed))
+              use loaded = Mulan.loadFrom Context.cpu64 data
+              let r = MultilabelExperiment.runSeed { options with Context = ctx } loaded seed (fun f -> report (f, sprintf "seed %d" seed))
               { Metrics = MultilabelExperiment.metrics r; Series = [] } }
 
     /// The imitation experiment (bimodal demonstrations): `Imitation.metrics`, the normalized

@@ -37,47 +37,40 @@ type MultilabelRun =
 [<RequireQualifiedAccess>]
 module MultilabelExperiment =
 
-    /// report validation and test metrics of the selected model.
-    let runSeed (options: MultilabelOptions) (train: MultilabelData) (test: MultilabelData) (seed: int) (onProgress: float -> unit) : MultilabelRun =
-        if train.LabelCount <> test.LabelCount || train.Dimension <> test.Dimension then
-            Checks.fail "test" (sprintf "train has %d features and %d labels but test has %d and %d" train.Dimension train.LabelCount test.Dimension test.LabelCount)
+    /// One seed: carve a validation split of `options.ValidationFraction` from the training rows with
+    /// `Rng(seed)` (`Mulan.validationSplit`), standardize with statistics of the remaining training
+    /// rows only (`Mulan.standardize`, float64 when `data` is loaded in float64), move to the
+    /// options' context, select the weight decay and the epoch count on the validation rows, refit
+    /// when asked, and report validation and test metrics of the selected model. `data` is raw (not
+    /// split, not standardized) and is not disposed.
+    let runSeed (options: MultilabelOptions) (data: MultilabelSplits) (seed: int) (onProgress: float -> unit) : MultilabelRun =
+        if data.Validation.IsSome || data.Standardizer.IsSome then
+            Checks.fail "data" "pass the dataset as loaded: runSeed makes the validation split and the standardization itself"
         let watch = Diagnostics.Stopwatch.StartNew ()
-        let order = Array.init train.Count id
-        (Random seed).Shuffle order
-        let nVal = max 1 (int (options.ValidationFraction * float train.Count))
-        let valIdx, trIdx = order[.. nVal - 1], order[nVal ..]
-        let pick (idx: int[]) (a: 'T[]) = idx |> Array.map (fun i -> a[i])
-        let scale = Multilabel.standardize (pick trIdx train.Features)
-        let ctx = options.Context
-        let tensor (rows: float[][]) = Tensor.toContext ctx (Tensor.ofRows Context.cpu64 rows)
-        use trX = tensor (scale (pick trIdx train.Features))
-        use trY = tensor (pick trIdx train.Labels)
-        use vaX = tensor (scale (pick valIdx train.Features))
-        let vaTruth = pick valIdx train.Labels
-        use teX = tensor (scale test.Features)
+        use rng = new Rng(int64 seed, data.Train.Features.device)
+        use split = Mulan.validationSplit rng options.ValidationFraction data
+        use scaled = Mulan.standardize split
+        use prepared = Mulan.toContext options.Context scaled
+        let train, validation, test = prepared.Train, prepared.Validation.Value, prepared.Test
         let grid = options.WeightDecays
         let stages = if options.Refit then grid.Length + 1 else grid.Length
         let candidates =
             grid |> List.mapi (fun gi decay ->
                 let net, epochs, bestEpochs =
-                    Multilabel.trainSelected options seed decay trX trY vaX vaTruth (fun p -> onProgress ((float gi + p.Fraction) / float stages))
-                let v = Multilabel.evaluate options net vaX vaTruth
+                    Multilabel.trainSelected options seed decay train validation (fun p -> onProgress ((float gi + p.Fraction) / float stages))
+                let v = Multilabel.evaluate options net validation
                 net, decay, (epochs, bestEpochs), v)
         let best = candidates |> List.maxBy (fun (_, _, _, v) -> v |> List.find (fst >> (=) "hamming_accuracy") |> snd)
         let net, decay, (epochs, bestEpochs), v = best
         let t =
             if options.Refit then
                 // Retrain on training plus validation rows for the selected epochs (same standardization).
-                use allX = torch.cat ([| trX; vaX |], 0L)
-                use vaY = tensor vaTruth
-                use allY = torch.cat ([| trY; vaY |], 0L)
-                use refit = Multilabel.trainFixed options seed decay bestEpochs allX allY (fun p -> onProgress ((float grid.Length + p.Fraction) / float stages))
-                Multilabel.evaluate options refit teX test.Labels
-            else Multilabel.evaluate options net teX test.Labels
+                use all = MultilabelSet.append train validation
+                use refit = Multilabel.trainFixed options seed decay bestEpochs all (fun p -> onProgress ((float grid.Length + p.Fraction) / float stages))
+                Multilabel.evaluate options refit test
+            else Multilabel.evaluate options net test
         for c, _, _, _ in candidates do c.Dispose ()
         { Seed = seed; WeightDecay = decay; Epochs = (if options.Refit then bestEpochs else epochs); Validation = v; Test = t; Seconds = watch.Elapsed.TotalSeconds }
-
-    /// Trains a classifier on a whole data set with one weight decay, early-stopped on a seeded
 
     /// The metrics of one seed, as the reproduction cache stores them and `energyfs fy multilabel
     /// --json` summarises them over seeds: the test metrics ×100 (`hamming_accuracy`, `example_f1`,

@@ -129,8 +129,6 @@ module SpenExperiment =
     let methodName (m: SpenMethod) =
         match m with Mlp -> "mlp" | Spen -> "spen" | InfNet -> "infnet" | Implicit -> "implicit" | InfNetSsvm -> "infnet-ssvm"
 
-    let private toTensor (ctx: Context) (rows: float[][]) = Tensor.ofRows ctx rows
-
     /// Scores the classifier: σ(MLP(x)).
     let private classifierScores (classifier: Tensor list) (x: Tensor) =
         Diff.noGrad (fun () -> InferenceNetwork.predict classifier x)
@@ -234,22 +232,23 @@ module SpenExperiment =
     /// of `progress`), runs `train` (the method: dev scores, test scores, extra numbers) and
     /// evaluates — the threshold chosen on dev, example F1 on dev and test.
     let private evaluateMethod (setup: SpenSetup) (m: SpenMethod) (progress: float * string -> unit)
-                               (train: MultilabelArrays) (dev: MultilabelArrays) (test: MultilabelArrays)
+                               (train: MultilabelSet) (dev: MultilabelSet) (test: MultilabelSet)
                                (method': Prepared -> Tensor * Tensor * (string * float) list) : SpenResult =
-        let labels = train.Labels[0].Length
-        for name, (split: MultilabelArrays) in [ "dev", dev; "test", test ] do
-            if split.Inputs.Length = 0 then invalidArg name (sprintf "the %s split is empty" name)
-            if split.Labels[0].Length <> labels then
-                invalidArg name (sprintf "label count mismatch: train has %d labels, %s has %d" labels name split.Labels[0].Length)
-            if split.Inputs[0].Length <> train.Inputs[0].Length then
-                invalidArg name (sprintf "feature count mismatch: train has %d inputs, %s has %d" train.Inputs[0].Length name split.Inputs[0].Length)
+        let labels = train.LabelCount
+        for name, (split: MultilabelSet) in [ "dev", dev; "test", test ] do
+            if split.Count = 0 then invalidArg name (sprintf "the %s split is empty" name)
+            if split.LabelCount <> labels then
+                invalidArg name (sprintf "label count mismatch: train has %d labels, %s has %d" labels name split.LabelCount)
+            if split.FeatureCount <> train.FeatureCount then
+                invalidArg name (sprintf "feature count mismatch: train has %d inputs, %s has %d" train.FeatureCount name split.FeatureCount)
         let watch = Stopwatch.StartNew ()
         let ctx = setup.Context
         use rng = new Rng(int64 setup.Seed, ctx.Device)
         Scope.run (fun () ->
-            let x, y = toTensor ctx train.Inputs, toTensor ctx train.Labels
-            let xDev, yDev = toTensor ctx dev.Inputs, toTensor ctx dev.Labels
-            let xTest, yTest = toTensor ctx test.Inputs, toTensor ctx test.Labels
+            let onContext (set: MultilabelSet) = let s = MultilabelSet.toContext ctx set in s.Features, s.Labels
+            let x, y = onContext train
+            let xDev, yDev = onContext dev
+            let xTest, yTest = onContext test
             progress (0.0, "pretraining the feature network")
             let classifier = pretrain setup rng (x, y) (xDev, yDev)
             let cls = FunctionalMlp.tensors classifier
@@ -268,7 +267,7 @@ module SpenExperiment =
     /// The MLP baseline: the pretrained feature network as an independent-sigmoid classifier.
     /// `progress` receives (fraction, text).
     let runMlp (setup: SpenSetup) (progress: float * string -> unit)
-               (train: MultilabelArrays) (dev: MultilabelArrays) (test: MultilabelArrays) : SpenResult =
+               (train: MultilabelSet) (dev: MultilabelSet) (test: MultilabelSet) : SpenResult =
         evaluateMethod setup Mlp progress train dev test (fun p ->
             classifierScores p.Cls p.XDev, classifierScores p.Cls p.XTest, [])
 
@@ -277,7 +276,7 @@ module SpenExperiment =
     /// their third stage: φ (a copy of the classifier's hidden layers) and θ jointly, model selection
     /// on dev F1 (extra numbers `fine_tune_selected_epoch`, `stage2_dev_f1`).
     let runSpen (setup: SpenSetup) (ssvm: SsvmStage) (fineTune: FineTuneStage option) (progress: float * string -> unit)
-                (train: MultilabelArrays) (dev: MultilabelArrays) (test: MultilabelArrays) : SpenResult =
+                (train: MultilabelSet) (dev: MultilabelSet) (test: MultilabelSet) : SpenResult =
         evaluateMethod setup Spen progress train dev test (fun p ->
             match fineTune with
             | None ->
@@ -307,7 +306,7 @@ module SpenExperiment =
     /// jointly (min-max), then a test-time network retuned on the energy (extra numbers
     /// `retune_selected_epoch`, `retune_dev_f1_selected`, `retune_dev_f1_last`).
     let runInfNet (setup: SpenSetup) (stage: InfNetStage) (progress: float * string -> unit)
-                  (train: MultilabelArrays) (dev: MultilabelArrays) (test: MultilabelArrays) : SpenResult =
+                  (train: MultilabelSet) (dev: MultilabelSet) (test: MultilabelSet) : SpenResult =
         evaluateMethod setup InfNet progress train dev test (fun p ->
             let theta = newEnergy p stage.ClampLocalTerm
             let phi = InferenceNetwork.initFrom p.Classifier
@@ -320,7 +319,7 @@ module SpenExperiment =
     /// ψ by implicit differentiation of its inner problem (extra numbers: the linear solver's and the
     /// inner problem's statistics, `ImplicitStructured.train`).
     let runImplicit (setup: SpenSetup) (options: ImplicitTrainingOptions) (progress: float * string -> unit)
-                    (train: MultilabelArrays) (dev: MultilabelArrays) (test: MultilabelArrays) : SpenResult =
+                    (train: MultilabelSet) (dev: MultilabelSet) (test: MultilabelSet) : SpenResult =
         evaluateMethod setup Implicit progress train dev test (fun p ->
             let theta = newEnergy p false
             let psi = InferenceNetwork.initFrom p.Classifier
@@ -338,7 +337,7 @@ module SpenExperiment =
     /// replacing gradient-based inference (Tu & Gimpel 2018, §4's first use); extra numbers as
     /// `runInfNet`'s.
     let runInfNetSsvm (setup: SpenSetup) (ssvm: SsvmStage) (stage: RetuneStage) (progress: float * string -> unit)
-                      (train: MultilabelArrays) (dev: MultilabelArrays) (test: MultilabelArrays) : SpenResult =
+                      (train: MultilabelSet) (dev: MultilabelSet) (test: MultilabelSet) : SpenResult =
         evaluateMethod setup InfNetSsvm progress train dev test (fun p ->
             let theta, _ = trainSsvm p ssvm 0.8
             retune p { stage.Retune with Seed = int64 setup.Seed } stage.RetuneOnEvaluationInputs theta)
@@ -346,7 +345,7 @@ module SpenExperiment =
     /// Runs one method with its settings on (train, dev, test) and scores it (`runMlp`, `runSpen`,
     /// `runInfNet`, `runImplicit` or `runInfNetSsvm`). `progress` receives (fraction, text).
     let run (setup: SpenSetup) (settings: SpenMethodSettings) (progress: float * string -> unit)
-            (train: MultilabelArrays) (dev: MultilabelArrays) (test: MultilabelArrays) : SpenResult =
+            (train: MultilabelSet) (dev: MultilabelSet) (test: MultilabelSet) : SpenResult =
         match settings with
         | MlpSettings -> runMlp setup progress train dev test
         | SpenSettings (ssvm, fineTune) -> runSpen setup ssvm fineTune progress train dev test
@@ -360,16 +359,15 @@ module SpenExperiment =
     let metrics (r: SpenResult) : (string * float) list =
         [ "test_f1", r.TestF1; "dev_f1", r.DevF1; "threshold", r.Threshold; "pretrain_dev_f1", r.PretrainDevF1 ] @ r.Extra
 
-    /// Loads a MULAN folder, splits dev off train, standardises dense inputs (binary inputs such as
-    /// bibtex's are kept), and runs.
+    /// Loads a MULAN folder (float64), carves the dev split off train with `Rng(setup.SplitSeed)`
+    /// (`Mulan.validationSplit`, fraction `setup.DevFraction`), standardises dense inputs with the
+    /// remaining training rows' statistics (binary inputs such as bibtex's are kept), and runs.
     let runOnFolder (setup: SpenSetup) (settings: SpenMethodSettings) (progress: float * string -> unit) (dir: string) : SpenResult =
-        let trainFile, test = SpenData.load dir
-        let train, dev = SpenData.splitDev setup.SplitSeed setup.DevFraction trainFile
-        let binary = train.Inputs |> Array.forall (Array.forall (fun v -> v = 0.0 || v = 1.0))
-        let train, dev, test =
-            if binary then train, dev, test
-            else
-                match SpenData.standardize train [ dev; test ] with
-                | t, [ d; s ] -> t, d, s
-                | _ -> failwith "unreachable"
-        run setup settings progress train dev test
+        use data = Mulan.loadFrom Context.cpu64 dir
+        use rng = new Rng(int64 setup.SplitSeed, data.Train.Features.device)
+        use split = Mulan.validationSplit rng setup.DevFraction data
+        let runOn (d: MultilabelSplits) = run setup settings progress d.Train d.Validation.Value d.Test
+        if MultilabelSet.hasBinaryFeatures split.Train then runOn split
+        else
+            use scaled = Mulan.standardize split
+            runOn scaled

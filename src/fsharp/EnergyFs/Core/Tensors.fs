@@ -78,6 +78,11 @@ module Tensor =
         let cols = int t.shape[1]
         Array2D.init (int t.shape[0]) cols (fun i j -> flat[i * cols + j])
 
+    /// The rows of a 2-D tensor as jagged float arrays (the inverse of `ofRows`).
+    let toRows (t: Tensor) : float[][] =
+        let a = toArray2D t
+        Array.init (Array2D.length1 a) (fun i -> Array.init (Array2D.length2 a) (fun j -> a[i, j]))
+
     /// The shape as an F# list.
     let shape (t: Tensor) = List.ofArray t.shape
 

@@ -6,19 +6,6 @@ open System.Xml
 open System.Xml.Linq
 open EnergyFs
 
-/// One part (train, validation or test) of a multilabel dataset. Owns its tensors: dispose it.
-type MultilabelSet =
-    { /// Features, shape [n, d], in the loading context's dtype and device.
-      Features: Tensor
-      /// Labels in {0, 1}, shape [n, L], same dtype and device.
-      Labels: Tensor }
-    /// The number of instances n.
-    member this.Count = int this.Features.shape[0]
-    interface IDisposable with
-        member this.Dispose() =
-            this.Features.Dispose()
-            this.Labels.Dispose()
-
 /// A multilabel benchmark: the standard train/test split, an optional validation set carved from
 /// train, and the standardizer when features were standardized. Owns all its tensors: dispose it.
 type MultilabelSplits =
@@ -148,44 +135,54 @@ module Mulan =
     /// `load ctx (Paths.find name) name`: a dataset of the repository's data/ folder.
     let loadNamed (ctx: Context) (name: string) : MultilabelSplits = load ctx (Paths.find name) name
 
+    /// Loads a MULAN folder given as a path (the dataset's name is the folder's name), or, when no
+    /// such folder exists, the dataset of that name in the repository's data/ folder (`loadNamed`).
+    let loadFrom (ctx: Context) (folderOrName: string) : MultilabelSplits =
+        if String.IsNullOrWhiteSpace folderOrName then Checks.fail "folderOrName" "expected a MULAN folder or a dataset name, got an empty string"
+        let full = if Directory.Exists folderOrName then Path.GetFullPath folderOrName else Paths.find folderOrName
+        load ctx full (Path.GetFileName(full.TrimEnd(Path.DirectorySeparatorChar, Path.AltDirectorySeparatorChar)))
+
     let private copySet (s: MultilabelSet) = { Features = Tensor.copy s.Features; Labels = Tensor.copy s.Labels }
 
-    /// Carves a validation set of round(fraction · n) rows out of TRAIN (never test), chosen by a random
-    /// permutation drawn from `rng` (which must live on the dataset's device); the rest stays train.
-    /// fraction must be in (0, 1) and leave at least one row on each side. Returns a new dataset that
-    /// owns copies of its tensors; `data` is not disposed.
+    let private copyStandardizer (s: Standardizer) = { Mean = Tensor.copy s.Mean; Std = Tensor.copy s.Std }
+
+    /// Carves a validation set out of TRAIN (never test) with `MultilabelSet.split`: round(fraction · n)
+    /// rows chosen by a random permutation drawn from `rng` (which must live on the dataset's
+    /// device); the rest stays train. fraction must be in (0, 1) and leave at least one row on each
+    /// side. Returns a new dataset that owns copies of its tensors; `data` is not disposed.
     let validationSplit (rng: Rng) (fraction: float) (data: MultilabelSplits) : MultilabelSplits =
-        if data.Validation.IsSome then invalidArg "data" "the dataset already has a validation set"
-        if not (fraction > 0.0 && fraction < 1.0) then
-            invalidArg "fraction" (sprintf "fraction must be in (0, 1), got %g" fraction)
-        let n = data.Train.Count
-        let nVal = int (Math.Round(fraction * float n))
-        if nVal < 1 || nVal > n - 1 then
-            invalidArg "fraction" (sprintf "fraction %g of %d training rows gives %d validation rows; need between 1 and %d" fraction n nVal (n - 1))
-        let select (idx: Tensor) (s: MultilabelSet) =
-            { Features = Tensor.selectRows idx s.Features; Labels = Tensor.selectRows idx s.Labels }
-        use perm = Tensor.randperm rng data.Train.Features.device (int64 n)
-        use valIdx = Tensor.sliceRows 0L (int64 nVal) perm
-        use trainIdx = Tensor.sliceRows (int64 nVal) (int64 (n - nVal)) perm
+        if data.Validation.IsSome then Checks.fail "data" "the dataset already has a validation set"
+        let train, validation = MultilabelSet.split rng fraction data.Train
         { data with
-            Train = select trainIdx data.Train
-            Validation = Some(select valIdx data.Train)
+            Train = train
+            Validation = Some validation
             Test = copySet data.Test
-            Standardizer = data.Standardizer |> Option.map (fun s -> { Mean = Tensor.copy s.Mean; Std = Tensor.copy s.Std }) }
+            Standardizer = data.Standardizer |> Option.map copyStandardizer }
 
     /// Standardizes the features with a Standardizer fitted on TRAIN only (after validationSplit, on
     /// the remaining train rows) and applied to train, validation and test; constant columns get
     /// std 1. Returns a new dataset owning its tensors, with `Standardizer = Some s`; `data` is not
     /// disposed. Fails if `data` is already standardized.
     let standardize (data: MultilabelSplits) : MultilabelSplits =
-        if data.Standardizer.IsSome then invalidArg "data" "the dataset is already standardized"
+        if data.Standardizer.IsSome then Checks.fail "data" "the dataset is already standardized"
         let s = Standardizer.fit data.Train.Features
-        let scaled (set: MultilabelSet) = { Features = Standardizer.apply s set.Features; Labels = Tensor.copy set.Labels }
         { data with
-            Train = scaled data.Train
-            Validation = data.Validation |> Option.map scaled
-            Test = scaled data.Test
+            Train = MultilabelSet.standardize s data.Train
+            Validation = data.Validation |> Option.map (MultilabelSet.standardize s)
+            Test = MultilabelSet.standardize s data.Test
             Standardizer = Some s }
+
+    /// Copies of every tensor of the dataset (standardizer included) in ctx's device and dtype.
+    /// Load, split and standardize in float64, then move: the statistics keep float64 precision.
+    let toContext (ctx: Context) (data: MultilabelSplits) : MultilabelSplits =
+        { data with
+            Train = MultilabelSet.toContext ctx data.Train
+            Validation = data.Validation |> Option.map (MultilabelSet.toContext ctx)
+            Test = MultilabelSet.toContext ctx data.Test
+            Standardizer =
+                data.Standardizer |> Option.map (fun s ->
+                    let move (t: Tensor) = Scope.tensor (fun () -> (Tensor.toContext ctx t).clone ())
+                    { Mean = move s.Mean; Std = move s.Std }) }
 
     /// Label cardinality: the mean number of positive labels per instance.
     let labelCardinality (set: MultilabelSet) : float =

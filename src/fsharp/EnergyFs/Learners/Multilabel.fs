@@ -66,30 +66,27 @@ module MultilabelOptions =
           Inner = { InnerOptions.defaults with Tolerance = 1e-4; MaxIterations = 100 }; Solver = ParallelMinorizedAscent
           Refit = true; Context = Context.cpu }
 
-/// A trained multilabel classifier: the network, the feature standardization learned on its
-/// training rows, and the options it was trained with.
+/// A trained multilabel classifier: the network, the feature standardizer fitted on its training
+/// rows, and the options it was trained with. Owns the network and the standardizer: dispose it.
 type FittedMultilabel =
     { /// The trained network: unary scores u(x) and the learned pairwise matrix A.
       Net: EnergyMultilabelNet
-      /// Maps raw feature rows to standardized ones (per-feature mean and standard deviation of the
-      /// training rows, excluding the validation split); apply before `Net`.
-      Standardize: float[][] -> float[][]
+      /// The per-feature mean and standard deviation of the training rows (the validation split
+      /// excluded), in float64 on the data's device; features are standardized with it before `Net`.
+      Standardizer: Standardizer
       /// The options the model was trained with; prediction uses its loss, regularizer, solver and
       /// context.
       Options: MultilabelOptions }
+    interface IDisposable with
+        member this.Dispose() =
+            this.Net.Dispose()
+            (this.Standardizer :> IDisposable).Dispose()
 
 /// Multilabel classification with energy networks (Blondel et al. 2022, arXiv 2205.09589, §5.1):
 /// the independent sigmoid baseline or the generalized FY loss with a quadratic energy, trained with
 /// `Fit.run` (early stopping on the validation Hamming accuracy); predictions p̂ thresholded at 0.5.
 [<RequireQualifiedAccess>]
 module Multilabel =
-
-    /// Feature standardization with statistics of the rows used for training.
-    let standardize (train: float[][]) =
-        let d = train[0].Length
-        let mean = Array.init d (fun j -> train |> Array.averageBy (fun r -> r[j]))
-        let std = Array.init d (fun j -> let s = sqrt (train |> Array.averageBy (fun r -> (r[j] - mean[j]) ** 2.0)) in if s < 1e-12 then 1.0 else s)
-        fun (rows: float[][]) -> rows |> Array.map (fun r -> Array.init d (fun j -> (r[j] - mean[j]) / std[j]))
 
     /// The unary scores and, for the quadratic energy, the prediction p̂ ∈ [0,1]ᵏ of a batch.
     let predict (options: MultilabelOptions) (net: EnergyMultilabelNet) (x: Tensor) : Tensor =
@@ -107,17 +104,16 @@ module Multilabel =
         | Independent -> FenchelYoung.meanLoss options.Regularizer (net.forward x) y
         | QuadraticEnergy -> GeneralizedFenchelYoung.meanLoss (SolverChoice.solver options.Solver) options.Inner Quadratic.energy options.Regularizer (net.Input x) y
 
-    let private binary (p: Tensor) =
-        let a = Tensor.toArray2D p
-        Array.init (Array2D.length1 a) (fun i -> Array.init (Array2D.length2 a) (fun j -> if a[i, j] > 0.5 then 1.0 else 0.0))
+    /// The 0/1 prediction 1[p̂ > 0.5] of a network on standardized features x (as float64).
+    let predictBinary (options: MultilabelOptions) (net: EnergyMultilabelNet) (x: Tensor) : Tensor =
+        Scope.tensor (fun () -> (predict options net x).gt(Pinned.scalar 0.5).to_type(torch.ScalarType.Float64))
 
-    /// Metrics of the model on a data set (features already standardized).
-    let evaluate (options: MultilabelOptions) (net: EnergyMultilabelNet) (x: Tensor) (truth: float[][]) =
+    /// Metrics of the model on a set whose features are already standardized (hamming_accuracy,
+    /// example_f1, micro_f1, macro_f1; see `MultilabelMetrics.all`).
+    let evaluate (options: MultilabelOptions) (net: EnergyMultilabelNet) (set: MultilabelSet) =
         net.eval ()
-        let p = predict options net x
-        let pred = binary p
-        p.Dispose ()
-        MultilabelMetrics.all pred truth
+        use pred = predictBinary options net set.Features
+        MultilabelMetrics.all pred set.Labels
 
     let private fitOptions (options: MultilabelOptions) (seed: int) (decay: float) epochs onProgress =
         { FitOptions.defaults with
@@ -125,66 +121,84 @@ module Multilabel =
             Optimizer = OptimizerOptions.adam options.LearningRate |> OptimizerOptions.withWeightDecay decay
             OnProgress = onProgress }
 
-    let private task (options: MultilabelOptions) (net: EnergyMultilabelNet) (trainX: Tensor) (trainY: Tensor) validate : TrainingTask<Tensor> =
-        let n = trainX.shape[0]
+    let private task (options: MultilabelOptions) (net: EnergyMultilabelNet) (train: MultilabelSet) validate : TrainingTask<Tensor> =
+        let n = train.Features.shape[0]
         { Model = net
           Batches = fun rng _ -> Batches.shuffled rng options.Context.Device options.BatchSize n
           BatchesPerEpoch = Batches.count options.BatchSize n
-          Loss = fun idx -> loss options net (trainX.index_select (0L, idx)) (trainY.index_select (0L, idx))
+          Loss = fun idx -> loss options net (train.Features.index_select (0L, idx)) (train.Labels.index_select (0L, idx))
           Validate = validate }
 
-    /// Trains one model with a given weight decay on (trainX, trainY), early-stopped on the
-    /// validation Hamming accuracy (the best epoch restored); returns it with the epochs run and
-    /// the number of epochs that gave the best validation accuracy.
-    let trainSelected (options: MultilabelOptions) (seed: int) (decay: float) (trainX: Tensor) (trainY: Tensor) (valX: Tensor) (valTruth: float[][]) (onProgress: Progress -> unit) =
+    /// Checks that a training and a validation set fit one network (same feature and label counts).
+    let private checkPair (train: MultilabelSet) (validation: MultilabelSet) =
+        Checks.dimSize "validation.Features" 1 train.Features.shape[1] validation.Features
+        Checks.dimSize "validation.Labels" 1 train.Labels.shape[1] validation.Labels
+
+    /// Trains one model with a given weight decay on `train` (standardized features, in the options'
+    /// context), early-stopped on the Hamming accuracy of `validation` (the best epoch restored);
+    /// returns it with the epochs run and the number of epochs that gave the best validation
+    /// accuracy.
+    let trainSelected (options: MultilabelOptions) (seed: int) (decay: float) (train: MultilabelSet) (validation: MultilabelSet) (onProgress: Progress -> unit) =
+        checkPair train validation
         use rng = new Rng(int64 seed, options.Context.Device)
-        let net = EnergyMultilabelNet.create rng options.Context (int trainX.shape[1]) (int trainY.shape[1]) options.Hidden
+        let net = EnergyMultilabelNet.create rng options.Context train.FeatureCount train.LabelCount options.Hidden
         let fit =
             { fitOptions options seed decay options.Epochs onProgress with
                 EarlyStopping = Some { Metric = "val_hamming"; Goal = Maximize; Patience = options.Patience }
                 RestoreBest = true }
-        let validate = Some (fun () -> [ "val_hamming", MultilabelMetrics.hammingAccuracy (binary (predict options net valX)) valTruth ])
-        let result = Fit.run fit (task options net trainX trainY validate)
+        let validate =
+            Some (fun () ->
+                use pred = predictBinary options net validation.Features
+                [ "val_hamming", MultilabelMetrics.hammingAccuracy pred validation.Labels ])
+        let result = Fit.run fit (task options net train validate)
         net, result.State.Epoch, max 1 (result.State.BestEpoch + 1)
 
-    /// Trains one model with a given weight decay on (trainX, trainY), early-stopped on the
-    /// validation Hamming accuracy; returns it with the epochs run.
-    let trainOne (options: MultilabelOptions) (seed: int) (decay: float) (trainX: Tensor) (trainY: Tensor) (valX: Tensor) (valTruth: float[][]) (onProgress: Progress -> unit) =
-        let net, epochs, _ = trainSelected options seed decay trainX trainY valX valTruth onProgress
+    /// Trains one model with a given weight decay on `train`, early-stopped on the validation Hamming
+    /// accuracy; returns it with the epochs run.
+    let trainOne (options: MultilabelOptions) (seed: int) (decay: float) (train: MultilabelSet) (validation: MultilabelSet) (onProgress: Progress -> unit) =
+        let net, epochs, _ = trainSelected options seed decay train validation onProgress
         net, epochs
 
     /// Trains one model for a fixed number of epochs with a given weight decay, without validation
     /// (the refit of `MultilabelOptions.Refit`).
-    let trainFixed (options: MultilabelOptions) (seed: int) (decay: float) (epochs: int) (trainX: Tensor) (trainY: Tensor) (onProgress: Progress -> unit) =
+    let trainFixed (options: MultilabelOptions) (seed: int) (decay: float) (epochs: int) (train: MultilabelSet) (onProgress: Progress -> unit) =
         Checks.positiveInt "epochs" epochs
         use rng = new Rng(int64 seed, options.Context.Device)
-        let net = EnergyMultilabelNet.create rng options.Context (int trainX.shape[1]) (int trainY.shape[1]) options.Hidden
-        Fit.run (fitOptions options seed decay epochs onProgress) (task options net trainX trainY None) |> ignore
+        let net = EnergyMultilabelNet.create rng options.Context train.FeatureCount train.LabelCount options.Hidden
+        Fit.run (fitOptions options seed decay epochs onProgress) (task options net train None) |> ignore
         net
 
-    /// One seed: carve a validation split from train (seeded), select the weight decay on it,
-    /// validation split carved from it (the facade's Fit).
-    let fit (options: MultilabelOptions) (seed: int) (decay: float) (data: MultilabelData) : FittedMultilabel =
+    /// Trains a classifier on raw (unstandardized) examples with one weight decay (the facade's Fit):
+    /// a validation split of `options.ValidationFraction` drawn with `Rng(seed)`
+    /// (`MultilabelSet.split`), a Standardizer fitted in float64 on the remaining training rows only,
+    /// then `trainOne` early-stopped on the validation rows.
+    let fit (options: MultilabelOptions) (seed: int) (decay: float) (data: MultilabelSet) : FittedMultilabel =
+        MultilabelSet.check data.Features data.Labels
         if data.Count < 2 then Checks.fail "data" (sprintf "need at least 2 examples, got %d" data.Count)
-        let order = Array.init data.Count id
-        (Random seed).Shuffle order
-        let nVal = max 1 (int (options.ValidationFraction * float data.Count))
-        let valIdx, trIdx = order[.. nVal - 1], order[nVal ..]
-        let pick (idx: int[]) (a: 'T[]) = idx |> Array.map (fun i -> a[i])
-        let scale = standardize (pick trIdx data.Features)
-        let tensor (rows: float[][]) = Tensor.toContext options.Context (Tensor.ofRows Context.cpu64 rows)
-        use trX = tensor (scale (pick trIdx data.Features))
-        use trY = tensor (pick trIdx data.Labels)
-        use vaX = tensor (scale (pick valIdx data.Features))
-        let net, _ = trainOne options seed decay trX trY vaX (pick valIdx data.Labels) ignore
-        { Net = net; Standardize = scale; Options = options }
+        let host = { options.Context with Device = data.Features.device; DType = torch.ScalarType.Float64 }
+        use data64 = MultilabelSet.toContext host data
+        use rng = new Rng(int64 seed, data.Features.device)
+        let train, validation = MultilabelSet.split rng options.ValidationFraction data64
+        use train = train
+        use validation = validation
+        let standardizer = Standardizer.fit train.Features
+        let prepared (set: MultilabelSet) =
+            use scaled = MultilabelSet.standardize standardizer set
+            MultilabelSet.toContext options.Context scaled
+        use trainSet = prepared train
+        use validationSet = prepared validation
+        let net, _ = trainOne options seed decay trainSet validationSet ignore
+        { Net = net; Standardizer = standardizer; Options = options }
 
-    /// 0/1 predictions of a fitted classifier for raw feature rows.
-    let predictLabels (model: FittedMultilabel) (features: float[][]) : float[][] =
-        if features.Length = 0 then Checks.fail "features" "no rows to predict"
-        let d = model.Net.Inputs
-        features |> Array.iteri (fun i r -> if r.Length <> d then Checks.fail "features" (sprintf "row %d has %d features but the model expects %d" i r.Length d))
-        use x = Tensor.toContext model.Options.Context (Tensor.ofRows Context.cpu64 (model.Standardize features))
-        model.Net.eval ()
-        use p = predict model.Options model.Net x
-        binary p
+    /// 0/1 predictions [n, L] (float64, on the model's device) of a fitted classifier for raw
+    /// feature rows [n, d] of any dtype; fails naming `features` and its shape when d differs.
+    let predictLabels (model: FittedMultilabel) (features: Tensor) : Tensor =
+        Checks.rank "features" 2 features
+        Checks.require "features" (features.shape[0] >= 1L) "no rows to predict"
+        Checks.dimSize "features" 1 (int64 model.Net.Inputs) features
+        Checks.finite "features" features
+        Scope.tensor (fun () ->
+            let raw = features.detach().``to``(model.Standardizer.Mean.dtype, model.Standardizer.Mean.device)
+            let x = Tensor.toContext model.Options.Context (Standardizer.apply model.Standardizer raw)
+            model.Net.eval ()
+            predictBinary model.Options model.Net x)

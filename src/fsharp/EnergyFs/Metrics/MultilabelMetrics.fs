@@ -1,5 +1,6 @@
 namespace EnergyFs.Metrics
 
+open TorchSharp
 open EnergyFs
 
 /// Multilabel metrics on binary predictions and targets (rows = examples, columns = labels)
@@ -13,56 +14,61 @@ open EnergyFs
 [<RequireQualifiedAccess>]
 module MultilabelMetrics =
 
-    let private counts (pred: float[]) (truth: float[]) =
-        let mutable tp = 0.0
-        let mutable fp = 0.0
-        let mutable fn = 0.0
-        for j in 0 .. pred.Length - 1 do
-            match pred[j] > 0.5, truth[j] > 0.5 with
-            | true, true -> tp <- tp + 1.0
-            | true, false -> fp <- fp + 1.0
-            | false, true -> fn <- fn + 1.0
-            | _ -> ()
-        tp, fp, fn
+    /// Checks predictions and targets: both 2-D [n, L] with n ≥ 1, of the same shape.
+    let private check (pred: Tensor) (truth: Tensor) =
+        Checks.rank "pred" 2 pred
+        Checks.rank "truth" 2 truth
+        Checks.sameShape "pred" pred "truth" truth
+        Checks.require "truth" (truth.shape[0] >= 1L) (sprintf "no examples to score (shape %s)" (Checks.shapeText truth.shape))
 
-    let private check (pred: float[][]) (truth: float[][]) =
-        if pred.Length <> truth.Length || pred.Length = 0 then
-            invalidArg "truth" (sprintf "predictions (%d rows) and targets (%d rows) must have the same, non-zero number of rows" pred.Length truth.Length)
+    /// The per-example (dim = 1) or per-label (dim = 0) counts of true positives, false positives and
+    /// false negatives of boolean predictions p̂ and targets y, as host floats (exact integers).
+    let private countsAlong (dim: int64) (p: Tensor) (y: Tensor) =
+        Scope.run (fun () ->
+            let sum (t: Tensor) = Tensor.toArray (t.sum([| dim |], false, torch.ScalarType.Int64))
+            let tp = sum (p.logical_and y)
+            let fp = sum (p.logical_and (y.logical_not ()))
+            let fn = sum ((p.logical_not ()).logical_and y)
+            tp, fp, fn)
 
-    /// Hamming accuracy: the fraction of correct (example, label) entries.
-    let hammingAccuracy (pred: float[][]) (truth: float[][]) =
+    /// F1 = 2tp / (2tp + fp + fn), and `whenEmpty` when tp + fp + fn = 0.
+    let private f1 whenEmpty (tp: float) (fp: float) (fn: float) =
+        if tp + fp + fn = 0.0 then whenEmpty else 2.0 * tp / (2.0 * tp + fp + fn)
+
+    /// Runs `f` on the boolean tensors p̂ = pred > 0.5 and y = truth > 0.5 (compared in float64).
+    let private binarized (pred: Tensor) (truth: Tensor) f =
         check pred truth
-        let total = pred |> Array.sumBy Array.length
-        let correct = Array.map2 (fun (p: float[]) (t: float[]) -> Array.map2 (fun a b -> if (a > 0.5) = (b > 0.5) then 1 else 0) p t |> Array.sum) pred truth |> Array.sum
-        float correct / float total
+        Scope.run (fun () ->
+            let above (t: Tensor) = t.detach().to_type(torch.ScalarType.Float64).gt(Pinned.scalar 0.5)
+            f (above pred) (above truth))
 
-    /// Example-based F1: mean over examples of 2|y ∩ ŷ| / (|y| + |ŷ|).
-    let exampleF1 (pred: float[][]) (truth: float[][]) =
-        check pred truth
-        Array.map2 (fun p t ->
-            let tp, fp, fn = counts p t
-            if tp + fp + fn = 0.0 then 1.0 else 2.0 * tp / (2.0 * tp + fp + fn)) pred truth
-        |> Array.average
+    /// Hamming accuracy of 0/1 predictions [n, L] against 0/1 targets [n, L]: the fraction of
+    /// correct (example, label) entries, (1 / nL) Σᵢⱼ 1[ŷᵢⱼ = yᵢⱼ].
+    let hammingAccuracy (pred: Tensor) (truth: Tensor) : float =
+        binarized pred truth (fun p y ->
+            let correct = p.eq(y).sum(torch.ScalarType.Int64).item<int64> ()
+            float correct / float (p.numel ()))
 
-    /// Micro F1: F1 of the (example, label) entries pooled.
-    let microF1 (pred: float[][]) (truth: float[][]) =
-        check pred truth
-        let tp, fp, fn = Array.map2 counts pred truth |> Array.fold (fun (a, b, c) (x, y, z) -> a + x, b + y, c + z) (0.0, 0.0, 0.0)
-        if tp + fp + fn = 0.0 then 1.0 else 2.0 * tp / (2.0 * tp + fp + fn)
+    /// Example-based F1: the mean over examples of 2|y ∩ ŷ| / (|y| + |ŷ|) (1 when both are empty).
+    let exampleF1 (pred: Tensor) (truth: Tensor) : float =
+        binarized pred truth (fun p y ->
+            let tp, fp, fn = countsAlong 1L p y
+            Array.init tp.Length (fun i -> f1 1.0 tp[i] fp[i] fn[i]) |> Array.average)
 
-    /// Macro F1: mean over labels of the per-label F1.
-    let macroF1 (pred: float[][]) (truth: float[][]) =
-        check pred truth
-        let k = pred[0].Length
-        Array.init k (fun j ->
-            let p = pred |> Array.map (fun r -> r[j])
-            let t = truth |> Array.map (fun r -> r[j])
-            let tp, fp, fn = counts p t
-            if tp + fp + fn = 0.0 then 0.0 else 2.0 * tp / (2.0 * tp + fp + fn))
-        |> Array.average
+    /// Micro F1: the F1 of all (example, label) entries pooled, 2 Σtp / (2 Σtp + Σfp + Σfn).
+    let microF1 (pred: Tensor) (truth: Tensor) : float =
+        binarized pred truth (fun p y ->
+            let tp, fp, fn = countsAlong 1L p y
+            f1 1.0 (Array.sum tp) (Array.sum fp) (Array.sum fn))
 
-    /// All four, named as in the reports.
-    let all (pred: float[][]) (truth: float[][]) =
+    /// Macro F1: the mean over labels of the per-label F1 (0 for a label never present nor predicted).
+    let macroF1 (pred: Tensor) (truth: Tensor) : float =
+        binarized pred truth (fun p y ->
+            let tp, fp, fn = countsAlong 0L p y
+            Array.init tp.Length (fun j -> f1 0.0 tp[j] fp[j] fn[j]) |> Array.average)
+
+    /// All four, named as in the reports: hamming_accuracy, example_f1, micro_f1, macro_f1.
+    let all (pred: Tensor) (truth: Tensor) =
         [ "hamming_accuracy", hammingAccuracy pred truth
           "example_f1", exampleF1 pred truth
           "micro_f1", microF1 pred truth
@@ -70,31 +76,16 @@ module MultilabelMetrics =
 
     // ---- scores and thresholds -------------------------------------------------------------------
 
-    /// Example F1 of a predicted label set ŷ against a gold set y: 2|ŷ ∩ y| / (|ŷ| + |y|), and 1
-    /// when both are empty. Returns the mean over examples, for 0/1 arrays of the same shape.
-    let exampleF1Sets (predicted: bool[][]) (gold: bool[][]) : float =
-        if predicted.Length <> gold.Length then
-            invalidArg "gold" (sprintf "%d predicted examples but %d gold ones" predicted.Length gold.Length)
-        if predicted.Length = 0 then invalidArg "predicted" "no examples to score"
-        Array.map2 (fun (p: bool[]) (g: bool[]) ->
-            if p.Length <> g.Length then invalidArg "gold" (sprintf "label count mismatch: %d predicted versus %d gold labels" p.Length g.Length)
-            let tp = Array.fold2 (fun acc a b -> if a && b then acc + 1 else acc) 0 p g
-            let np = p |> Array.sumBy (fun b -> if b then 1 else 0)
-            let ng = g |> Array.sumBy (fun b -> if b then 1 else 0)
-            if np + ng = 0 then 1.0 else 2.0 * float tp / float (np + ng)) predicted gold
-        |> Array.average
-
-    let private rows (t: Tensor) =
-        let a = Tensor.toArray2D t
-        Array.init (Array2D.length1 a) (fun i -> Array.init (Array2D.length2 a) (fun j -> a[i, j]))
+    /// The 0/1 predictions 1[score ≥ threshold] (compared in float64), as float64.
+    let thresholded (threshold: float) (scores: Tensor) : Tensor =
+        Scope.tensor (fun () -> scores.detach().to_type(torch.ScalarType.Float64).ge(Pinned.scalar threshold).to_type(torch.ScalarType.Float64))
 
     /// Mean example F1 of scores [n, L] thresholded at `threshold` (ŷ_i = 1 when score ≥ threshold)
     /// against 0/1 gold labels [n, L].
     let exampleF1At (threshold: float) (scores: Tensor) (gold: Tensor) : float =
         Checks.sameShape "gold" gold "scores" scores
-        let s = rows scores
-        let g = rows gold |> Array.map (Array.map (fun v -> v > 0.5))
-        exampleF1Sets (s |> Array.map (Array.map (fun v -> v >= threshold))) g
+        use pred = thresholded threshold scores
+        exampleF1 pred gold
 
     /// The thresholds 0.05, 0.10, …, 0.95.
     let defaultGrid = [ for i in 1 .. 19 -> float i * 0.05 ]
@@ -105,8 +96,6 @@ module MultilabelMetrics =
         if grid.IsEmpty then invalidArg "grid" "the threshold grid is empty"
         Checks.sameShape "gold" gold "scores" scores
         if scores.shape[0] = 0L then invalidArg "scores" "the development split is empty: cannot choose a threshold"
-        let s = rows scores
-        let g = rows gold |> Array.map (Array.map (fun v -> v > 0.5))
         grid
-        |> List.map (fun t -> t, exampleF1Sets (s |> Array.map (Array.map (fun v -> v >= t))) g)
+        |> List.map (fun t -> t, exampleF1At t scores gold)
         |> List.fold (fun (bt, bf) (t, f) -> if f > bf then (t, f) else (bt, bf)) (nan, -1.0)

@@ -22,8 +22,8 @@ let rows (a: float list list) = a |> List.map Array.ofList |> Array.ofList
 let tests =
     testList "Experiments.FenchelYoung" [
         testCase "multilabel metrics on a hand-checked example" <| fun () ->
-            let truth = rows [ [ 1.; 0.; 1. ]; [ 0.; 0.; 0. ]; [ 1.; 1.; 0. ] ]
-            let pred = rows [ [ 1.; 1.; 1. ]; [ 0.; 0.; 0. ]; [ 0.; 1.; 0. ] ]
+            use truth = Tensor.ofRows Context.cpu64 (rows [ [ 1.; 0.; 1. ]; [ 0.; 0.; 0. ]; [ 1.; 1.; 0. ] ])
+            use pred = Tensor.ofRows Context.cpu64 (rows [ [ 1.; 1.; 1. ]; [ 0.; 0.; 0. ]; [ 0.; 1.; 0. ] ])
             Expect.floatClose Accuracy.high (MultilabelMetrics.hammingAccuracy pred truth) (7.0 / 9.0) "7 of 9 entries right"
             // example F1: 2·2/(3+2) = 0.8; empty/empty = 1; 2·1/(1+2) = 2/3
             Expect.floatClose Accuracy.high (MultilabelMetrics.exampleF1 pred truth) ((0.8 + 1.0 + 2.0 / 3.0) / 3.0) "example F1"
@@ -40,13 +40,14 @@ let tests =
                 let header = "@relation t\n@attribute f1 numeric\n@attribute f2 numeric\n@attribute a {0,1}\n@attribute b {0,1}\n@data\n"
                 File.WriteAllText (Path.Combine (dir, "tiny-train.arff"), header + "0.5,1.5,1,0\n-1,2,0,1\n")
                 File.WriteAllText (Path.Combine (dir, "tiny-test.arff"), header + "0.5,x,1,0\n")
-                let e = EnergyFs.Tests.Expectations.raisesOf<DataFormatException> (fun () -> MulanData.load dir |> ignore)
+                let e = EnergyFs.Tests.Expectations.raisesOf<DataFormatException> (fun () -> Mulan.loadFrom Context.cpu64 dir |> ignore)
                 Expect.equal e.Line 7 "the line of the bad value"
                 File.WriteAllText (Path.Combine (dir, "tiny-test.arff"), header + "0.5,3,1,1\n")
-                let train, test = MulanData.load dir
-                Expect.equal (train.Count, train.Dimension, train.LabelCount) (2, 2, 2) "shape"
-                Expect.equal train.Labels[1] [| 0.0; 1.0 |] "labels are the last attributes"
-                Expect.equal test.Features[0] [| 0.5; 3.0 |] "features"
+                use data = Mulan.loadFrom Context.cpu64 dir
+                Expect.equal data.Name "tiny" "the folder's name"
+                Expect.equal (data.Train.Count, data.FeatureCount, data.LabelCount) (2, 2, 2) "shape"
+                Expect.equal (Tensor.toRows data.Train.Labels).[1] [| 0.0; 1.0 |] "labels are the last attributes"
+                Expect.equal (Tensor.toRows data.Test.Features).[0] [| 0.5; 3.0 |] "features"
             finally
                 Directory.Delete (Path.GetDirectoryName dir, true)
 
@@ -144,14 +145,16 @@ let tests =
                 let rnd = System.Random (seed: int)
                 let x = Array.init n (fun _ -> Array.init 4 (fun _ -> rnd.NextDouble () * 2.0 - 1.0))
                 let y = x |> Array.map (fun r -> let a = (if r[0] > 0.0 then 1.0 else 0.0) in [| a; (if r[1] > 0.0 then 1.0 else 0.0); a |])
-                { Name = "toy"; Features = x; Labels = y; LabelNames = [| "a"; "b"; "c" |] }
-            let train, test = make 1 160, make 2 80
+                MultilabelSet.ofRows Context.cpu64 x y
+            use data =
+                { Name = "toy"; FeatureNames = [| "x0"; "x1"; "x2"; "x3" |]; LabelNames = [| "a"; "b"; "c" |]
+                  Train = make 1 160; Validation = None; Test = make 2 80; Standardizer = None }
             for loss in [ Independent; QuadraticEnergy ] do
                 let options =
                     { MultilabelOptions.defaults with
                         Loss = loss; Hidden = 8; Epochs = 30; Patience = 5; BatchSize = 32; LearningRate = 1e-2
                         WeightDecays = [ 1e-4 ]; Refit = true; Context = Context.cpu }
-                let run = MultilabelExperiment.runSeed options train test 0 ignore
+                let run = MultilabelExperiment.runSeed options data 0 ignore
                 let acc = run.Test |> List.find (fst >> (=) "hamming_accuracy") |> snd
                 Expect.isGreaterThan acc 0.9 (sprintf "%A: test Hamming accuracy" loss)
                 Expect.isTrue (run.Epochs >= 1 && run.Epochs <= 30) "refit epochs = the selected epoch count"

@@ -16,8 +16,8 @@ let tests =
             let options = { MultilabelOptions.defaults with Epochs = 2; Hidden = 8; WeightDecays = [ 1e-3 ]; Patience = 1 }
             let spec = FenchelYoungPaper.multilabel "emotions" options
             let stored = cachedMetrics spec
-            let train, test = EnergyFs.Data.MulanData.load "emotions"
-            let run = MultilabelExperiment.runSeed options train test 0 ignore
+            use data = EnergyFs.Data.Mulan.loadFrom Context.cpu64 "emotions"
+            let run = MultilabelExperiment.runSeed options data 0 ignore
             let metrics = MultilabelExperiment.metrics run
             expectSameKeys "fy multilabel" metrics stored
             Expect.equal (List.map fst metrics |> List.take 4) [ "hamming_accuracy"; "example_f1"; "micro_f1"; "macro_f1" ] "Table 1's metrics first"
