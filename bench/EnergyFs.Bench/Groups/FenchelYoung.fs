@@ -16,18 +16,12 @@ open EnergyFs.Energies
 open EnergyFs.Regularizers
 open EnergyFs.Solvers
 open EnergyFs.Losses
-open EnergyFs.Models
 open EnergyFs.Training
-open EnergyFs.Papers.Reports
 open EnergyFs.Papers.Reproduction
 open EnergyFs.Papers.FenchelYoung
 open EnergyFs.Papers.DualTraining
-open EnergyFs.Papers.LearnedProposals
 open EnergyFs.Papers.StructuredPrediction
-open EnergyFs.Data
 open EnergyFs.Learners
-open EnergyFs.Metrics
-open EnergyFs.Models
 open EnergyFs.Energies
 open EnergyFs.Bench
 

@@ -4,7 +4,6 @@ module EnergyFs.Cli.Program
 open System
 open Argu
 open EnergyFs
-open EnergyFs.Papers.Reports
 
 /// Arguments of `energyfs info`.
 type InfoArgs =

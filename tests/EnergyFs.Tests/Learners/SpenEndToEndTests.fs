@@ -7,15 +7,12 @@ open EnergyFs.Training
 open EnergyFs.Models
 open EnergyFs.Energies
 open EnergyFs.Learners
-open EnergyFs.Papers.Reports
 open EnergyFs.Papers.Reproduction
 open EnergyFs.Papers.FenchelYoung
 open EnergyFs.Papers.DualTraining
-open EnergyFs.Papers.LearnedProposals
 open EnergyFs.Papers.StructuredPrediction
 open EnergyFs.Data
 open EnergyFs.Learners
-open EnergyFs.Metrics
 open EnergyFs.Models
 open EnergyFs.Energies
 

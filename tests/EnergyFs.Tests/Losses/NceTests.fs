@@ -5,7 +5,6 @@ open Expecto
 open TorchSharp
 open EnergyFs
 open EnergyFs.Losses
-open EnergyFs.Models
 open EnergyFs.Tests.Generators
 open EnergyFs.Tests.Expectations
 

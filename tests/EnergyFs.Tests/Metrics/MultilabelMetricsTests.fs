@@ -5,17 +5,12 @@ open Expecto
 open FsCheck
 open FsCheck.FSharp
 open EnergyFs
-open EnergyFs.Papers.Reports
 open EnergyFs.Papers.Reproduction
 open EnergyFs.Papers.FenchelYoung
-open EnergyFs.Papers.DualTraining
-open EnergyFs.Papers.LearnedProposals
 open EnergyFs.Papers.StructuredPrediction
 open EnergyFs.Data
 open EnergyFs.Learners
 open EnergyFs.Metrics
-open EnergyFs.Models
-open EnergyFs.Energies
 
 let ctx = Context.cpu64
 

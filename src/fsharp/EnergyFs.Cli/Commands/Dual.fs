@@ -14,11 +14,8 @@ open EnergyFs.Papers.FenchelYoung
 open EnergyFs.Papers.DualTraining
 open EnergyFs.Papers.LearnedProposals
 open EnergyFs.Papers.StructuredPrediction
-open EnergyFs.Data
 open EnergyFs.Learners
 open EnergyFs.Metrics
-open EnergyFs.Models
-open EnergyFs.Energies
 
 /// Arguments of `dual teacher`.
 type TeacherArgs =

@@ -14,8 +14,6 @@ open EnergyFs.Papers.LearnedProposals
 open EnergyFs.Papers.StructuredPrediction
 open EnergyFs.Data
 open EnergyFs.Learners
-open EnergyFs.Metrics
-open EnergyFs.Models
 open EnergyFs.Energies
 
 open TorchSharp

@@ -2,7 +2,6 @@
 module EnergyFs.Cli.Commands.Info
 
 open EnergyFs
-open EnergyFs.Papers.Reports
 
 /// Prints one "name: value" line per fact; with json, one JSON object.
 let run (ctx: Context) (json: bool) =

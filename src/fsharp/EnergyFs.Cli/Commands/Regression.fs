@@ -16,8 +16,6 @@ open EnergyFs.Papers.LearnedProposals
 open EnergyFs.Papers.StructuredPrediction
 open EnergyFs.Data
 open EnergyFs.Learners
-open EnergyFs.Metrics
-open EnergyFs.Models
 open EnergyFs.Energies
 
 /// Arguments of `energyfs regression`.

@@ -9,17 +9,11 @@ open System.Collections.Generic
 open System.Text.Json
 open Argu
 open EnergyFs
-open EnergyFs.Papers.Reports
 open EnergyFs.Papers.Reproduction
 open EnergyFs.Papers.FenchelYoung
 open EnergyFs.Papers.DualTraining
-open EnergyFs.Papers.LearnedProposals
 open EnergyFs.Papers.StructuredPrediction
-open EnergyFs.Data
 open EnergyFs.Learners
-open EnergyFs.Metrics
-open EnergyFs.Models
-open EnergyFs.Energies
 
 /// Arguments of `energyfs reproduce`.
 type ReproduceArgs =

@@ -9,16 +9,12 @@ open Argu
 open EnergyFs
 open EnergyFs.Implicit
 open EnergyFs.Training
-open EnergyFs.Papers.Reports
 open EnergyFs.Papers.Reproduction
 open EnergyFs.Papers.FenchelYoung
 open EnergyFs.Papers.DualTraining
 open EnergyFs.Papers.LearnedProposals
 open EnergyFs.Papers.StructuredPrediction
-open EnergyFs.Data
 open EnergyFs.Learners
-open EnergyFs.Metrics
-open EnergyFs.Models
 open EnergyFs.Energies
 
 /// Arguments of `energyfs spen`.

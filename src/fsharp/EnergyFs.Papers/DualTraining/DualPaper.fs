@@ -8,7 +8,6 @@ open EnergyFs.Learners
 open EnergyFs.Data
 open EnergyFs.Learners
 open EnergyFs.Metrics
-open EnergyFs.Models
 open EnergyFs.Energies
 open Plotly.NET
 

@@ -5,11 +5,9 @@ open System.Diagnostics
 open TorchSharp
 open Plotly.NET
 open EnergyFs
-open EnergyFs.Papers.Reports
 open EnergyFs.Papers.Reproduction
 open EnergyFs.Data
 open EnergyFs.Metrics
-open EnergyFs.Models
 open EnergyFs.Energies
 open EnergyFs.Samplers
 open EnergyFs.Learners

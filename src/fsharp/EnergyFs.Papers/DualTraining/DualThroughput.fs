@@ -2,11 +2,7 @@ namespace EnergyFs.Papers.DualTraining
 
 open System.Diagnostics
 open EnergyFs
-open EnergyFs.Papers.Reports
 open EnergyFs.Papers.Reproduction
-open EnergyFs.Data
-open EnergyFs.Metrics
-open EnergyFs.Models
 open EnergyFs.Energies
 open EnergyFs.Samplers
 open EnergyFs.Learners

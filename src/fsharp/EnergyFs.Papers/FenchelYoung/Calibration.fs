@@ -3,12 +3,9 @@ namespace EnergyFs.Papers.FenchelYoung
 open System
 open TorchSharp
 open EnergyFs
-open EnergyFs.Papers.Reports
 open EnergyFs.Papers.Reproduction
 open EnergyFs.Data
 open EnergyFs.Learners
-open EnergyFs.Metrics
-open EnergyFs.Models
 open EnergyFs.Regularizers
 open EnergyFs.Energies
 open EnergyFs.Solvers

@@ -3,15 +3,12 @@ namespace EnergyFs.Papers.FenchelYoung
 open System.Diagnostics
 open TorchSharp
 open EnergyFs
-open EnergyFs.Papers.Reports
 open EnergyFs.Papers.Reproduction
 open EnergyFs.Data
 open EnergyFs.Learners
-open EnergyFs.Metrics
 open EnergyFs.Regularizers
 open EnergyFs.Energies
 open EnergyFs.Solvers
-open EnergyFs.Models
 open EnergyFs.Training
 
 /// One throughput measurement.

@@ -2,12 +2,8 @@ namespace EnergyFs.Papers.FenchelYoung
 
 open TorchSharp
 open EnergyFs
-open EnergyFs.Papers.Reports
 open EnergyFs.Papers.Reproduction
-open EnergyFs.Data
 open EnergyFs.Learners
-open EnergyFs.Metrics
-open EnergyFs.Models
 open EnergyFs.Regularizers
 open EnergyFs.Energies
 

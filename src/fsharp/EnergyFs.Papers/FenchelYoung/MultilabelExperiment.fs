@@ -3,13 +3,10 @@ namespace EnergyFs.Papers.FenchelYoung
 open System
 open TorchSharp
 open EnergyFs
-open EnergyFs.Papers.Reports
 open EnergyFs.Papers.Reproduction
-open EnergyFs.Models
 open EnergyFs.Energies
 open EnergyFs.Data
 open EnergyFs.Learners
-open EnergyFs.Metrics
 
 /// The outcome of one seed: the selected weight decay, validation and test metrics, wall time.
 type MultilabelRun =

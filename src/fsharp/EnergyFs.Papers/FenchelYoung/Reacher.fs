@@ -3,13 +3,8 @@ namespace EnergyFs.Papers.FenchelYoung
 open TorchSharp
 open EnergyFs
 
-open EnergyFs.Papers.Reports
 open EnergyFs.Papers.Reproduction
-open EnergyFs.Data
 open EnergyFs.Learners
-open EnergyFs.Metrics
-open EnergyFs.Models
-open EnergyFs.Energies
 /// Settings of the point-mass reacher with an obstacle.
 type ReacherSettings =
     { /// Time step dt of the Euler update x⁺ = x + dt·v⁺, also the weight of each step's reward

@@ -7,8 +7,6 @@ open EnergyFs.Papers.Reproduction
 open EnergyFs.Learners
 open EnergyFs.Data
 open EnergyFs.Learners
-open EnergyFs.Metrics
-open EnergyFs.Models
 open EnergyFs.Energies
 open Plotly.NET
 

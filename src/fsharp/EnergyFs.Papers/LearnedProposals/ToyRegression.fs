@@ -3,10 +3,8 @@ namespace EnergyFs.Papers.LearnedProposals
 open System
 open TorchSharp
 open EnergyFs
-open EnergyFs.Papers.Reports
 open EnergyFs.Papers.Reproduction
 open EnergyFs.Data
-open EnergyFs.Metrics
 open EnergyFs.Energies
 open EnergyFs.Models
 open EnergyFs.Learners

@@ -3,7 +3,6 @@ namespace EnergyFs.Papers.LearnedProposals
 open System
 open TorchSharp
 open EnergyFs
-open EnergyFs.Papers.Reports
 open EnergyFs.Papers.Reproduction
 open EnergyFs.Data
 open EnergyFs.Metrics

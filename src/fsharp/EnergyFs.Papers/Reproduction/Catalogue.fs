@@ -1,17 +1,11 @@
 namespace EnergyFs.Papers.Reproduction
 
 open EnergyFs
-open EnergyFs.Papers.Reports
 open EnergyFs.Papers.Reproduction
 open EnergyFs.Papers.FenchelYoung
 open EnergyFs.Papers.DualTraining
 open EnergyFs.Papers.LearnedProposals
 open EnergyFs.Papers.StructuredPrediction
-open EnergyFs.Data
-open EnergyFs.Learners
-open EnergyFs.Metrics
-open EnergyFs.Models
-open EnergyFs.Energies
 /// The reproduction catalogue: every paper EnergyFs reproduces, with its experiments in the quick
 /// configuration (all four papers in under 10 minutes on 2 CPU cores, still showing each paper's
 /// headline) or the full one (the scale the papers' issues describe).

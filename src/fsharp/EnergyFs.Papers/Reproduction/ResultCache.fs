@@ -1,7 +1,6 @@
 namespace EnergyFs.Papers.Reproduction
 
 open EnergyFs
-open EnergyFs.Papers.Reports
 open System
 open System.IO
 open System.Security.Cryptography

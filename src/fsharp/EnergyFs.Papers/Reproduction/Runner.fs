@@ -4,7 +4,6 @@ open System
 open System.Diagnostics
 open EnergyFs
 
-open EnergyFs.Papers.Reports
 /// How a reproduction run executes: where the cache lives, which seeds, on which device, and how
 /// progress is shown.
 type RunnerOptions =

@@ -3,10 +3,8 @@ namespace EnergyFs.Papers.StructuredPrediction
 open System.Diagnostics
 open TorchSharp
 open EnergyFs
-open EnergyFs.Papers.Reports
 open EnergyFs.Papers.Reproduction
 open EnergyFs.Data
-open EnergyFs.Metrics
 open EnergyFs.Training
 open EnergyFs.Models
 open EnergyFs.Energies

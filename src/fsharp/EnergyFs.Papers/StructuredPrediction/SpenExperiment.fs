@@ -5,7 +5,6 @@ open System.Diagnostics
 open TorchSharp
 open TorchSharp.Modules
 open EnergyFs
-open EnergyFs.Papers.Reports
 open EnergyFs.Papers.Reproduction
 open EnergyFs.Data
 open EnergyFs.Metrics

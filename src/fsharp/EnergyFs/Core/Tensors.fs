@@ -116,7 +116,8 @@ module Tensor =
     /// built on it, whose numbers must not move. Used where softplus is a value being reported,
     /// e.g. the Fermi-Dirac conjugate Ω*(θ) = Σ log(1 + e^θᵢ) (Blondel et al. 2020, Table 1).
     let softplusExact (t: Tensor) =
-        use zero = torch.zeros_like t
+        // A 0-d zero broadcast against t: no [n, k] buffer of zeros per call.
+        use zero = torch.zeros ([||], dtype = t.dtype, device = t.device)
         torch.logaddexp (t, zero)
     /// tanh t elementwise.
     let tanh (t: Tensor) = t.tanh ()

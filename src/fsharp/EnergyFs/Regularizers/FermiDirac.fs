@@ -30,7 +30,7 @@ module FermiDirac =
 
     /// Σ softplus θᵢ per row with torch's softplus, which returns θᵢ itself above 20 (off by up to
     /// 2.1e-9 per entry there, and by rounding elsewhere). Not Ω* for reporting: it is the mirror
-    /// map's conjugate in `MirrorAscent` on the box, kept as it was so that the solver's iterates,
+    /// map's conjugate in `MirrorDescent` on the box, kept as it was so that the solver's iterates,
     /// and the numbers of the experiments built on it, do not move. `conjugate` is the exact Ω*.
     let conjugateThresholded (theta: Tensor) = Scope.tensor (fun () -> Tensor.sumDim 1 (Tensor.softplus theta))
 

@@ -4,16 +4,12 @@ open System.IO
 open Expecto
 open TorchSharp
 open EnergyFs
-open EnergyFs.Papers.Reports
 open EnergyFs.Papers.Reproduction
 open EnergyFs.Papers.FenchelYoung
-open EnergyFs.Papers.DualTraining
-open EnergyFs.Papers.LearnedProposals
 open EnergyFs.Papers.StructuredPrediction
 open EnergyFs.Data
 open EnergyFs.Learners
 open EnergyFs.Metrics
-open EnergyFs.Models
 open EnergyFs.Energies
 
 let rows (a: float list list) = a |> List.map Array.ofList |> Array.ofList

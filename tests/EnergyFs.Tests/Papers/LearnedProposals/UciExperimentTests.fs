@@ -4,7 +4,6 @@ open System
 open Expecto
 open EnergyFs
 open EnergyFs.Learners
-open EnergyFs.Papers.Reports
 open EnergyFs.Papers.Reproduction
 open EnergyFs.Papers.FenchelYoung
 open EnergyFs.Papers.DualTraining
@@ -13,8 +12,6 @@ open EnergyFs.Papers.StructuredPrediction
 open EnergyFs.Data
 open EnergyFs.Learners
 open EnergyFs.Metrics
-open EnergyFs.Models
-open EnergyFs.Energies
 open EnergyFs.Tests.Expectations
 
 let ctx = Context.cpu

@@ -5,15 +5,8 @@ open Expecto
 open Deedle
 open EnergyFs.Papers.Reports
 open EnergyFs.Papers.Reproduction
-open EnergyFs.Papers.FenchelYoung
-open EnergyFs.Papers.DualTraining
-open EnergyFs.Papers.LearnedProposals
-open EnergyFs.Papers.StructuredPrediction
 open EnergyFs.Data
-open EnergyFs.Learners
 open EnergyFs.Metrics
-open EnergyFs.Models
-open EnergyFs.Energies
 
 let frame () =
     Frame.ofColumns [ "loss", Series.ofObservations [ 1, 0.5; 2, 0.25 ]; "acc", Series.ofObservations [ 1, 0.8; 2, nan ] ]

@@ -11,8 +11,6 @@ open EnergyFs.Papers.LearnedProposals
 open EnergyFs.Papers.StructuredPrediction
 open EnergyFs.Data
 open EnergyFs.Learners
-open EnergyFs.Metrics
-open EnergyFs.Models
 open EnergyFs.Energies
 
 /// A result of one successful seed with the given metrics (the experiment is never run).

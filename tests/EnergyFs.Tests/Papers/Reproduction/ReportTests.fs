@@ -4,17 +4,12 @@ open System
 open System.IO
 open Expecto
 open EnergyFs
-open EnergyFs.Papers.Reports
 open EnergyFs.Papers.Reproduction
 open EnergyFs.Papers.FenchelYoung
 open EnergyFs.Papers.DualTraining
 open EnergyFs.Papers.LearnedProposals
 open EnergyFs.Papers.StructuredPrediction
-open EnergyFs.Data
 open EnergyFs.Learners
-open EnergyFs.Metrics
-open EnergyFs.Models
-open EnergyFs.Energies
 open EnergyFs.Tests.Reproduction.Fixtures
 
 let private checksOf (summary: ExperimentResult list -> PaperSummary) results = (summary results).Checks |> List.map (fun c -> c.Passed)

@@ -2,16 +2,10 @@ module EnergyFs.Tests.Reproduction.RunnerTests
 
 open System.IO
 open Expecto
-open EnergyFs.Papers.Reports
 open EnergyFs.Papers.Reproduction
 open EnergyFs.Papers.FenchelYoung
-open EnergyFs.Papers.DualTraining
-open EnergyFs.Papers.LearnedProposals
 open EnergyFs.Papers.StructuredPrediction
-open EnergyFs.Data
 open EnergyFs.Learners
-open EnergyFs.Metrics
-open EnergyFs.Models
 open EnergyFs.Energies
 open EnergyFs.Tests.Reproduction.Fixtures
 
