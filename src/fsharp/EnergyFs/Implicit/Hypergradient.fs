@@ -30,12 +30,6 @@ module Hypergradient =
     let private gradOrZeros (retainGraph: bool) (createGraph: bool) (output: Tensor) (inputs: Tensor list) : Tensor list =
         Diff.gradients { CreateGraph = createGraph; RetainGraph = retainGraph; Unused = ReachAll } output inputs
 
-    /// Hessian-vector products of g in ψ through the kept graph of ∇_ψ g (like Diff.hvpParams,
-    /// with zeros for blocks the product does not reach).
-    let private hvpThrough (innerGrad: Tensor list) (psi: Tensor list) (vs: Tensor list) =
-        let dot = List.map2 (fun (g: Tensor) (v: Tensor) -> (g * v).sum ()) innerGrad vs |> List.reduce (+)
-        gradOrZeros true false dot psi
-
     let private variables (ts: Tensor list) =
         ts |> List.map (fun t -> if t.requires_grad then t else t.detach().requires_grad_ true)
 
@@ -63,7 +57,7 @@ module Hypergradient =
                 let rhs = List.skip theta.Length grads
                 let inner = problem.Inner theta psi
                 let innerGrad = gradOrZeros true true inner psi
-                let hvp (vs: Tensor list) = hvpThrough innerGrad psi vs
+                let hvp (vs: Tensor list) = Diff.hvpParams innerGrad psi vs   // zeros for blocks it does not reach
                 let z, d = solver hvp rhs
                 diagnostics <- Some d
                 let pairing = List.map2 (fun (g: Tensor) (zi: Tensor) -> (g * zi.detach ()).sum ()) innerGrad z |> List.reduce (+)
