@@ -53,7 +53,7 @@ public sealed record EnergyMultilabelOptions
             throw new ArgumentOutOfRangeException(nameof(ValidationFraction), ValidationFraction, "ValidationFraction must be in (0, 1)");
         return new(QuadraticEnergy ? EnergyFs.Learners.MultilabelLoss.QuadraticEnergy : EnergyFs.Learners.MultilabelLoss.Independent,
             Regularizer.Inner, Hidden, Epochs, Patience, BatchSize, LearningRate, List(new[] { WeightDecay }),
-            ValidationFraction, Defaults.Inner, Defaults.Solver, Defaults.Refit, NotNull(Context, nameof(Context)).Inner);
+            ValidationFraction, Defaults.Inner, Defaults.Solver, Defaults.Refit, NotNull(Context, nameof(Context)).Inner, Defaults.Monitor);
     }
 }
 
@@ -133,7 +133,7 @@ public sealed class EnergyMultilabelClassifier : IDisposable
         fitted = null;
         // Training temporaries are freed on return; only the network's tensors and the standardizer survive.
         fitted = ScopedWith(() => EnergyFs.Learners.Multilabel.fit(fsOptions, options.Seed, options.WeightDecay, data),
-                            m => m.Net.parameters().Cast<torch.Tensor>().Concat(m.Net.buffers())
+                            m => m.Net.Module.parameters().Cast<torch.Tensor>().Concat(m.Net.Module.buffers())
                                   .Concat(new[] { m.Standardizer.Mean, m.Standardizer.Std }));
         return this;
     }
@@ -150,7 +150,7 @@ public sealed class EnergyMultilabelClassifier : IDisposable
     public double[][] Predict(double[][] features)
     {
         var model = Fitted();
-        CheckRows(features, nameof(features), model.Net.Inputs);
+        CheckRows(features, nameof(features), model.Inputs);
         if (features.Length == 0) throw new ArgumentException("no rows to predict", nameof(features));
         return ScopedValue(() => Rows(EnergyFs.Learners.Multilabel.predictLabels(model, Matrix(features))));
     }

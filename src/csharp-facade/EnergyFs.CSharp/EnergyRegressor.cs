@@ -69,7 +69,7 @@ public sealed record EnergyRegressorOptions
         Positive(NoiseStd1, nameof(NoiseStd1));
         Positive(NoiseStd2, nameof(NoiseStd2));
         return new RegressionOptions(ToFSharp(Method), Components, Hidden, Samples,
-            Tuple.Create(NoiseStd1, NoiseStd2), Epochs, BatchSize, LearningRate, Seed, Defaults.OnProgress);
+            Tuple.Create(NoiseStd1, NoiseStd2), Epochs, BatchSize, LearningRate, Seed, Defaults.Monitor);
     }
 }
 

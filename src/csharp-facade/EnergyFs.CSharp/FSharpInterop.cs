@@ -91,9 +91,60 @@ internal static class FSharpInterop
             throw new ArgumentException($"{nameA} {Shape(a)} and {nameB} {Shape(b)} must have the same number of rows", nameB);
     }
 
-    /// <summary>Throws ObjectDisposedException when <paramref name="disposed"/>.</summary>
+    /// <summary>Throws ObjectDisposedException naming the object's type when <paramref name="disposed"/>.</summary>
     internal static void NotDisposed(bool disposed, object owner)
     {
-        if (disposed) throw new ObjectDisposedException(owner.GetType().Name);
+        if (disposed)
+            throw new ObjectDisposedException(owner.GetType().Name, $"this {owner.GetType().Name} has been disposed (Dispose was called or a using block ended); create or load a new one");
+    }
+
+    /// <summary>The library's monitor of a run: epoch rows to <paramref name="progress"/> (1-based epochs of
+    /// <paramref name="epochs"/>) and the cancellation token.</summary>
+    internal static EnergyFs.Training.FitMonitor Monitor(IProgress<TrainingEpoch>? progress, CancellationToken cancellationToken, int epochs)
+    {
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var onEpoch = FuncConvert.FromAction<int, FSharpList<Tuple<string, double>>>((epoch, row) =>
+            progress?.Report(new TrainingEpoch(epoch + 1, epochs, row.ToDictionary(t => t.Item1, t => t.Item2), watch.Elapsed)));
+        return new EnergyFs.Training.FitMonitor(EnergyFs.Training.FitMonitorModule.none.OnProgress, onEpoch, cancellationToken);
+    }
+
+    /// <summary>Runs a library call, turning the library's own exception types into .NET ones: a diverged run into
+    /// InvalidOperationException (the message names the epoch, step and tensor), a data-format error into
+    /// FormatException; the message is kept, the F# type is not exposed.</summary>
+    internal static T Guard<T>(Func<T> f)
+    {
+        try
+        {
+            return f();
+        }
+        catch (EnergyFs.Training.TrainingDivergedException e)
+        {
+            throw new InvalidOperationException(e.Message + " (check the inputs for extreme values, or lower the learning rate)");
+        }
+        catch (EnergyFs.DataFormatException e)
+        {
+            throw new FormatException(e.Message);
+        }
+    }
+
+    /// <summary>Throws ArgumentException naming the tensor unless every entry is finite.</summary>
+    internal static torch.Tensor Finite(torch.Tensor t, [CallerArgumentExpression(nameof(t))] string? name = null)
+    {
+        NotNull(t, name);
+        if (t.IsInvalid) throw new ObjectDisposedException(name, $"{name} has been disposed");
+        if (!t.is_floating_point()) return t;
+        using var scope = torch.NewDisposeScope();
+        var bad = t.isfinite().logical_not().sum().ToInt64();
+        if (bad > 0) throw new ArgumentException($"{name} {Shape(t)} has {bad} non-finite (NaN or infinite) entries", name);
+        return t;
+    }
+
+    /// <summary>Throws ArgumentException naming the row and column of the first non-finite entry.</summary>
+    internal static void Finite(double[][] rows, [CallerArgumentExpression(nameof(rows))] string? name = null)
+    {
+        for (var i = 0; i < rows.Length; i++)
+            for (var j = 0; j < rows[i].Length; j++)
+                if (!double.IsFinite(rows[i][j]))
+                    throw new ArgumentException($"{name}[{i}][{j}] is {rows[i][j]}: every value must be finite", name);
     }
 }

@@ -20,7 +20,7 @@ let values (ps: TorchSharp.Modules.Parameter list) = ps |> List.collect (fun p -
 /// Counts the per-step progress reports of a run and checks that their step counter goes 1, 2, …
 let counting () =
     let steps = ResizeArray<Progress>()
-    steps, fun (fit: FitOptions) -> { fit with OnProgress = steps.Add }
+    steps, fun (fit: FitOptions) -> { fit with Monitor = FitMonitor.ofProgress steps.Add }
 
 let expectPerStep (name: string) (expected: int) (metric: string) (steps: ResizeArray<Progress>) =
     Expect.equal steps.Count expected (sprintf "%s: one progress report per step" name)
@@ -124,7 +124,7 @@ let tests =
                     do
                         let theta, phi = fresh 2L
                         let kill (p: Progress) = if p.Epoch = 1 && p.BatchInEpoch = 2 then raise Killed
-                        Expect.throwsT<Killed> (fun () -> InferenceNetworks.fit { fit with Checkpoint = Some path; OnProgress = kill } options (fun () -> nan) ignore theta phi data |> ignore) "killed"
+                        Expect.throwsT<Killed> (fun () -> InferenceNetworks.fit { fit with Checkpoint = Some path; Monitor = FitMonitor.ofProgress kill } options (fun () -> nan) ignore theta phi data |> ignore) "killed"
                     // θ from another seed: the checkpoint restores θ, Φ and both optimizers (Φ₀ is the
                     // pretrained network, rebuilt as a fresh process would).
                     let theta, phi = fresh 77L

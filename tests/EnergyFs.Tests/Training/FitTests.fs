@@ -86,7 +86,7 @@ let tests =
                 do
                     use m = model 6L
                     let kill (p: Progress) = if p.Epoch = 3 && p.BatchInEpoch = 2 then raise Killed
-                    Expect.throwsT<Killed> (fun () -> Fit.run { options with Checkpoint = Some path; OnProgress = kill } (task m x y None) |> ignore) "killed"
+                    Expect.throwsT<Killed> (fun () -> Fit.run { options with Checkpoint = Some path; Monitor = FitMonitor.ofProgress kill } (task m x y None) |> ignore) "killed"
                 // Second attempt: a fresh process would build the model anew (here from another seed,
                 // to show the checkpoint restores everything) and resume.
                 use m = model 99L
@@ -184,7 +184,7 @@ let tests =
                 do
                     let x, y = saddleParameters [| 0.3; -0.2 |] [| 0.1; 0.4 |]
                     let kill (p: Progress) = if p.Epoch = 2 && p.BatchInEpoch = 3 then raise Killed
-                    Expect.throwsT<Killed> (fun () -> Fit.runSteps { options with Checkpoint = Some path; OnProgress = kill } (saddleTask adam 7 (fun _ -> false) x y) |> ignore) "killed"
+                    Expect.throwsT<Killed> (fun () -> Fit.runSteps { options with Checkpoint = Some path; Monitor = FitMonitor.ofProgress kill } (saddleTask adam 7 (fun _ -> false) x y) |> ignore) "killed"
                 // Fresh parameters elsewhere: the checkpoint restores both groups and both Adams.
                 let x, y = saddleParameters [| 9.0; 9.0 |] [| -9.0; 9.0 |]
                 let result = Fit.runSteps { options with Checkpoint = Some path } (saddleTask adam 7 (fun _ -> false) x y)

@@ -157,7 +157,7 @@ let runMultilabel (ctx: Context) (args: ParseResults<MultilabelArgs>) =
         EnergyFs.Cli.Progress.withBar (sprintf "fy multilabel %s" data.Name) (fun report ->
             [ for i in 0 .. count - 1 ->
                 MultilabelExperiment.runSeed options data (first + i) (fun f -> report ((float i + f) / float count, sprintf "seed %d" (first + i))) ])
-    let energyName = match options.Loss with QuadraticEnergy -> "quadratic" | Independent -> "independent"
+    let energyName = MultilabelLoss.name options.Loss
     for r in runs do
         let t = r.Test |> List.map (fun (k, v) -> sprintf "%s %.4f" k v) |> String.concat ", "
         printfn "seed %d: weight decay %g, %d epochs, %.1f s; test %s" r.Seed r.WeightDecay r.Epochs r.Seconds t

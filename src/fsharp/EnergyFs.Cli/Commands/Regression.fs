@@ -77,7 +77,7 @@ let run (ctx: Context) (args: ParseResults<RegressionArgs>) =
         let options = { baseOptions with Regression = withOverrides baseOptions.Regression }
         let metrics, model =
             EnergyFs.Cli.Progress.withBar (sprintf "%s %s" task methodName) (fun report ->
-                ToyRegression.run ctx set { options with Regression = { options.Regression with OnProgress = fun p -> report (p.Fraction, sprintf "loss %.4f" p.Loss) } })
+                ToyRegression.run ctx set { options with Regression = { options.Regression with Monitor = EnergyFs.Training.FitMonitor.ofProgress (fun p -> report (p.Fraction, sprintf "loss %.4f" p.Loss)) } })
         args.TryGetResult Plot |> Option.iter (fun path ->
             // A folder (two files named after the task and method), or an .html file (its slices beside it).
             let heatPath, slicePath =

@@ -26,7 +26,7 @@ module FenchelYoungPaper =
     /// A multilabel run: one data set of data/, one loss; `MultilabelExperiment.metrics` (×100 on
     /// the test split).
     let multilabel (data: string) (options: MultilabelOptions) : ExperimentSpec =
-        let energy = match options.Loss with QuadraticEnergy -> "quadratic" | Independent -> "independent"
+        let energy = MultilabelLoss.name options.Loss
         { Id = sprintf "fy-multilabel-%s-%s" data energy
           Title = sprintf "%s, %s energy, %s" data energy options.Regularizer.Name
           Config = ResultCache.describe (box (data, options))

@@ -105,7 +105,7 @@ module FenchelYoungThroughput =
                 timeFor minSeconds (fun () ->
                     Scope.run (fun () ->
                         opt.ZeroGrad ()
-                        let l = Multilabel.loss options net x y
+                        let l = Multilabel.loss options (Builtin net) x y
                         l.backward ()
                         opt.Step () |> ignore
                         0.0))

@@ -130,7 +130,7 @@ module Imitation =
         let fit =
             { FitOptions.defaults with
                 Epochs = options.Epochs; Seed = int64 options.Seed; Optimizer = OptimizerOptions.adam options.LearningRate
-                OnProgress = fun p -> onProgress p.Fraction }
+                Monitor = FitMonitor.ofProgress (fun p -> onProgress p.Fraction) }
         Fit.run fit { Model = model; Batches = (fun rng _ -> Batches.shuffled rng options.Context.Device options.BatchSize n)
                       BatchesPerEpoch = Batches.count options.BatchSize n; Loss = loss; Validate = None } |> ignore
 

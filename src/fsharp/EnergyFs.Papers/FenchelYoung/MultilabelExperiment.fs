@@ -66,7 +66,7 @@ module MultilabelExperiment =
                 use refit = Multilabel.trainFixed options seed decay bestEpochs all (fun p -> onProgress ((float grid.Length + p.Fraction) / float stages))
                 Multilabel.evaluate options refit test
             else Multilabel.evaluate options net test
-        for c, _, _, _ in candidates do c.Dispose ()
+        for c, _, _, _ in candidates do (c :> IDisposable).Dispose ()
         { Seed = seed; WeightDecay = decay; Epochs = (if options.Refit then bestEpochs else epochs); Validation = v; Test = t; Seconds = watch.Elapsed.TotalSeconds }
 
     /// The metrics of one seed, as the reproduction cache stores them and `energyfs fy multilabel

@@ -45,7 +45,7 @@ module RegressionPaper =
                       let s = UciExperiment.loadSplit ctx folder split
                       try
                           let progress (p: Training.Progress) = report ((float i + p.Fraction) / float splits.Length, sprintf "split %d  loss %.4f" split p.Loss)
-                          UciExperiment.runSplit ctx { options with Seed = int64 seed + int64 split; OnProgress = progress } minSteps s
+                          UciExperiment.runSplit ctx { options with Seed = int64 seed + int64 split; Monitor = EnergyFs.Training.FitMonitor.ofProgress progress } minSteps s
                       finally Scope.disposeAll [ s.XTrain; s.YTrain; s.XTest; s.YTest ])
               { Metrics = UciExperiment.metrics (UciExperiment.summarize options.Method results); Series = [] } }
 
@@ -59,7 +59,7 @@ module RegressionPaper =
           Config = ResultCache.describe (box (data, options))
           Run = fun ctx seed report ->
               let progress (p: Training.Progress) = report (p.Fraction, sprintf "loss %.4f" p.Loss)
-              let metrics, model = ToyRegression.run ctx set { options with Regression = { options.Regression with Seed = int64 seed; OnProgress = progress } }
+              let metrics, model = ToyRegression.run ctx set { options with Regression = { options.Regression with Seed = int64 seed; Monitor = EnergyFs.Training.FitMonitor.ofProgress progress } }
               model.Dispose ()
               { Metrics = metrics; Series = [] } }
 

@@ -51,6 +51,26 @@ module Energy =
     let gradByAutograd (f: Tensor -> Tensor) (p: Tensor) : Tensor =
         Scope.tensor (fun () -> Diff.gradOfSum f p)
 
+    /// An energy over inputs v [n, d] (scores or features) and outputs p [n, k] given by its value
+    /// Φ(v, p) per row (differentiable in v and in any parameters it captures): ∇_p by autograd
+    /// unless `gradP` gives it (detached); concave in p when `concaveInP` (curvature 0, which the
+    /// solvers that need concavity accept), unknown otherwise. Not calibrated in the sense of
+    /// Blondel et al. 2022, Prop. 5 (that needs linearity in v), nor quadratic.
+    let ofFunction (name: string) (outputs: int) (value: Tensor -> Tensor -> Tensor) (gradP: (Tensor -> Tensor -> Tensor) option) (concaveInP: bool) : Energy<Tensor> =
+        Checks.positiveInt "outputs" outputs
+        { Name = name
+          Value = value
+          GradP =
+            (match gradP with
+             | Some g -> fun v p -> Scope.tensor (fun () -> Diff.noGrad (fun () -> (g v p).detach ()))
+             | None -> fun v p -> gradByAutograd (value v) p)
+          Detach = fun v -> v.detach ()
+          Shape = fun v -> (Regularizers.Regularizer.requireBatch "v" v; v.shape[0], int64 outputs)
+          Like = id
+          Curvature = fun _ -> if concaveInP then Some 0.0 else None
+          Calibrated = false
+          Quadratic = None }
+
     /// Fails naming p unless it has shape [n, k] matching the energy's input.
     let checkOutput (energy: Energy<'V>) (argument: string) (v: 'V) (p: Tensor) =
         let n, k = energy.Shape v

@@ -240,7 +240,7 @@ module ImplicitStructured =
         let describe epoch row =
             sprintf "epoch %d  outer BCE %.4f  dev %.4f" epoch (Structured.value "outer_bce" row) (Structured.value "validation" row)
         let withText = Structured.withEpochText progress describe fit
-        let options' = { withText with OnEpoch = fun epoch row -> withText.OnEpoch epoch row; warn epoch row }
+        let options' = { withText with Monitor = { withText.Monitor with OnEpoch = fun epoch row -> withText.Monitor.OnEpoch epoch row; warn epoch row } }
         let psi0 = Snapshot.take psi
         try
             let result = Fit.runSteps options' (stepTask options validate psi0 tally theta psi data)

@@ -19,6 +19,26 @@ type MultilabelLoss =
     | Independent
     /// The generalized FY loss with the quadratic energy ⟨u(x), p⟩ + ½⟨p, Â p⟩ (solver: `MultilabelOptions.Solver`).
     | QuadraticEnergy
+    /// The generalized FY loss with an energy Φ_θ(x, p) of the caller's (`CustomMultilabelEnergy`), solved by
+    /// projected gradient ascent on the box (its concavity check skipped unless the energy says it is concave in p).
+    | CustomEnergy of CustomMultilabelEnergy
+
+/// A trainable multilabel energy Φ_θ(x, p) of the caller's over standardized features x [n, d] and
+/// p ∈ [0, 1]ᵏ (Blondel et al. 2022, arXiv 2205.09589: any Φ, with the generalized FY loss and
+/// Danskin's gradient). `Create inputs labels` builds the module that holds θ and the energy over
+/// it (`Energy.ofFunction`); the module's parameters are re-drawn from the run's generator
+/// (`Init.reinitialize`) so that the same seed gives the same model.
+and CustomMultilabelEnergy =
+    { /// A short name for reports and saved models.
+      Name: string
+      /// The module holding θ and the energy Φ_θ over features, for d inputs and k labels.
+      Create: int -> int -> torch.nn.Module * Energy<Tensor> }
+
+/// Names of the multilabel losses.
+[<RequireQualifiedAccess>]
+module MultilabelLoss =
+    /// "independent", "quadratic", or the custom energy's name.
+    let name = function Independent -> "independent" | QuadraticEnergy -> "quadratic" | CustomEnergy c -> c.Name
 
 /// Settings of the multilabel experiment; start from `MultilabelOptions.defaults`.
 type MultilabelOptions =
@@ -52,7 +72,9 @@ type MultilabelOptions =
       /// with the selected weight decay; the test set is still used once, for the final model.
       Refit: bool
       /// Device and dtype of the network and the data tensors (default CPU float32).
-      Context: Context }
+      Context: Context
+      /// Step and epoch callbacks and the cancellation token of each training run (`FitMonitor`).
+      Monitor: FitMonitor }
 
 /// Defaults for MultilabelOptions.
 [<RequireQualifiedAccess>]
@@ -64,13 +86,39 @@ module MultilabelOptions =
         { Loss = QuadraticEnergy; Regularizer = FermiDirac.regularizer; Hidden = 128; Epochs = 200; Patience = 20
           BatchSize = 64; LearningRate = 1e-3; WeightDecays = [ 1e-4; 1e-3; 1e-2; 3e-2 ]; ValidationFraction = 0.2
           Inner = { InnerOptions.defaults with Tolerance = 1e-4; MaxIterations = 100 }; Solver = ParallelMinorizedAscent
-          Refit = true; Context = Context.cpu }
+          Refit = true; Context = Context.cpu; Monitor = FitMonitor.none }
+
+/// The trainable part of a multilabel model: the paper's network (unary scores u(x) and pairwise
+/// matrix A) or a custom energy's module with its energy. Owns the module: dispose it.
+type MultilabelNetwork =
+    /// The network of the independent and quadratic-energy losses.
+    | Builtin of EnergyMultilabelNet
+    /// A custom energy's module and energy Φ_θ(x, p).
+    | Custom of torch.nn.Module * Energy<Tensor>
+    /// The module whose parameters are trained.
+    member this.Module : torch.nn.Module =
+        match this with
+        | Builtin net -> net :> torch.nn.Module
+        | Custom (m, _) -> m
+    interface IDisposable with
+        member this.Dispose() = this.Module.Dispose()
 
 /// A trained multilabel classifier: the network, the feature standardizer fitted on its training
-/// rows, and the options it was trained with. Owns the network and the standardizer: dispose it.
+/// rows, the options it was trained with and its training history. Owns the network and the
+/// standardizer: dispose it.
 type FittedMultilabel =
-    { /// The trained network: unary scores u(x) and the learned pairwise matrix A.
-      Net: EnergyMultilabelNet
+    { /// The trained network.
+      Net: MultilabelNetwork
+      /// Number of input features d.
+      Inputs: int
+      /// Number of labels k.
+      Labels: int
+      /// The per-epoch history of the training run (train_loss, grad_norm, lr, seconds, val_hamming).
+      History: TrainingHistory
+      /// The epoch (0-based) whose parameters the model holds (the best validation epoch).
+      BestEpoch: int
+      /// Why training ended (all epochs, or early stopping).
+      Stopped: StopReason
       /// The per-feature mean and standard deviation of the training rows (the validation split
       /// excluded), in float64 on the data's device; features are standardized with it before `Net`.
       Standardizer: Standardizer
@@ -79,7 +127,7 @@ type FittedMultilabel =
       Options: MultilabelOptions }
     interface IDisposable with
         member this.Dispose() =
-            this.Net.Dispose()
+            (this.Net :> IDisposable).Dispose()
             (this.Standardizer :> IDisposable).Dispose()
 
 /// Multilabel classification with energy networks (Blondel et al. 2022, arXiv 2205.09589, §5.1):
@@ -88,30 +136,50 @@ type FittedMultilabel =
 [<RequireQualifiedAccess>]
 module Multilabel =
 
-    /// The unary scores and, for the quadratic energy, the prediction p̂ ∈ [0,1]ᵏ of a batch.
-    let predict (options: MultilabelOptions) (net: EnergyMultilabelNet) (x: Tensor) : Tensor =
+    /// The inner options of a custom energy: projected gradient ascent accepts a stationary point
+    /// unless the energy is concave in p.
+    let private customInner (options: MultilabelOptions) (energy: Energy<Tensor>) (x: Tensor) =
+        { options.Inner with AllowNonConcave = options.Inner.AllowNonConcave || (energy.Curvature x).IsNone }
+
+    /// A fresh network for `options` with d inputs and k labels, drawn from `rng` in the options' context.
+    let create (options: MultilabelOptions) (rng: Rng) (inputs: int) (labels: int) : MultilabelNetwork =
+        match options.Loss with
+        | CustomEnergy custom ->
+            let m, energy = custom.Create inputs labels
+            m.``to`` (options.Context.Device, options.Context.DType) |> ignore
+            Init.reinitialize rng m
+            Custom (m, energy)
+        | _ -> Builtin (EnergyMultilabelNet.create rng options.Context inputs labels options.Hidden)
+
+    /// The prediction p̂ ∈ [0,1]ᵏ of a batch: the regularizer's prediction of the unary scores
+    /// (independent loss) or argmax_p Φ(x, p) − Ω(p) (quadratic and custom energies).
+    let predict (options: MultilabelOptions) (net: MultilabelNetwork) (x: Tensor) : Tensor =
         Scope.tensor (fun () ->
             Diff.noGrad (fun () ->
-                match options.Loss with
-                | Independent -> options.Regularizer.Predict (net.forward x)
-                | QuadraticEnergy ->
+                match net, options.Loss with
+                | Custom (_, energy), _ ->
+                    (ProjectedGradient.solve (customInner options energy x) energy options.Regularizer x None).Argmax
+                | Builtin net, Independent -> options.Regularizer.Predict (net.forward x)
+                | Builtin net, _ ->
                     let sol = SolverChoice.solver options.Solver options.Inner Quadratic.energy options.Regularizer (net.Input x) None
                     sol.Argmax))
 
     /// The mean training loss of a batch.
-    let loss (options: MultilabelOptions) (net: EnergyMultilabelNet) (x: Tensor) (y: Tensor) : Tensor =
-        match options.Loss with
-        | Independent -> FenchelYoung.meanLoss options.Regularizer (net.forward x) y
-        | QuadraticEnergy -> GeneralizedFenchelYoung.meanLoss (SolverChoice.solver options.Solver) options.Inner Quadratic.energy options.Regularizer (net.Input x) y
+    let loss (options: MultilabelOptions) (net: MultilabelNetwork) (x: Tensor) (y: Tensor) : Tensor =
+        match net, options.Loss with
+        | Custom (_, energy), _ ->
+            GeneralizedFenchelYoung.meanLoss ProjectedGradient.solve (customInner options energy x) energy options.Regularizer x y
+        | Builtin net, Independent -> FenchelYoung.meanLoss options.Regularizer (net.forward x) y
+        | Builtin net, _ -> GeneralizedFenchelYoung.meanLoss (SolverChoice.solver options.Solver) options.Inner Quadratic.energy options.Regularizer (net.Input x) y
 
     /// The 0/1 prediction 1[p̂ > 0.5] of a network on standardized features x (as float64).
-    let predictBinary (options: MultilabelOptions) (net: EnergyMultilabelNet) (x: Tensor) : Tensor =
+    let predictBinary (options: MultilabelOptions) (net: MultilabelNetwork) (x: Tensor) : Tensor =
         Scope.tensor (fun () -> (predict options net x).gt(Pinned.scalar 0.5).to_type(torch.ScalarType.Float64))
 
     /// Metrics of the model on a set whose features are already standardized (hamming_accuracy,
     /// example_f1, micro_f1, macro_f1; see `MultilabelMetrics.all`).
-    let evaluate (options: MultilabelOptions) (net: EnergyMultilabelNet) (set: MultilabelSet) =
-        net.eval ()
+    let evaluate (options: MultilabelOptions) (net: MultilabelNetwork) (set: MultilabelSet) =
+        net.Module.eval ()
         use pred = predictBinary options net set.Features
         MultilabelMetrics.all pred set.Labels
 
@@ -119,11 +187,11 @@ module Multilabel =
         { FitOptions.defaults with
             Epochs = epochs; Seed = int64 seed
             Optimizer = OptimizerOptions.adam options.LearningRate |> OptimizerOptions.withWeightDecay decay
-            OnProgress = onProgress }
+            Monitor = { options.Monitor with OnProgress = fun p -> options.Monitor.OnProgress p; onProgress p } }
 
-    let private task (options: MultilabelOptions) (net: EnergyMultilabelNet) (train: MultilabelSet) validate : TrainingTask<Tensor> =
+    let private task (options: MultilabelOptions) (net: MultilabelNetwork) (train: MultilabelSet) validate : TrainingTask<Tensor> =
         let n = train.Features.shape[0]
-        { Model = net
+        { Model = net.Module
           Batches = fun rng _ -> Batches.shuffled rng options.Context.Device options.BatchSize n
           BatchesPerEpoch = Batches.count options.BatchSize n
           Loss = fun idx -> loss options net (train.Features.index_select (0L, idx)) (train.Labels.index_select (0L, idx))
@@ -136,12 +204,11 @@ module Multilabel =
 
     /// Trains one model with a given weight decay on `train` (standardized features, in the options'
     /// context), early-stopped on the Hamming accuracy of `validation` (the best epoch restored);
-    /// returns it with the epochs run and the number of epochs that gave the best validation
-    /// accuracy.
-    let trainSelected (options: MultilabelOptions) (seed: int) (decay: float) (train: MultilabelSet) (validation: MultilabelSet) (onProgress: Progress -> unit) =
+    /// returns it with the run (history, best epoch, why it stopped).
+    let trainRun (options: MultilabelOptions) (seed: int) (decay: float) (train: MultilabelSet) (validation: MultilabelSet) (onProgress: Progress -> unit) =
         checkPair train validation
         use rng = new Rng(int64 seed, options.Context.Device)
-        let net = EnergyMultilabelNet.create rng options.Context train.FeatureCount train.LabelCount options.Hidden
+        let net = create options rng train.FeatureCount train.LabelCount
         let fit =
             { fitOptions options seed decay options.Epochs onProgress with
                 EarlyStopping = Some { Metric = "val_hamming"; Goal = Maximize; Patience = options.Patience }
@@ -150,7 +217,15 @@ module Multilabel =
             Some (fun () ->
                 use pred = predictBinary options net validation.Features
                 [ "val_hamming", MultilabelMetrics.hammingAccuracy pred validation.Labels ])
-        let result = Fit.run fit (task options net train validate)
+        let result =
+            try Fit.run fit (task options net train validate)
+            with _ -> (net :> IDisposable).Dispose(); reraise ()
+        net, result
+
+    /// `trainRun`, returning the model with the epochs run and the number of epochs that gave the
+    /// best validation accuracy.
+    let trainSelected (options: MultilabelOptions) (seed: int) (decay: float) (train: MultilabelSet) (validation: MultilabelSet) (onProgress: Progress -> unit) =
+        let net, result = trainRun options seed decay train validation onProgress
         net, result.State.Epoch, max 1 (result.State.BestEpoch + 1)
 
     /// Trains one model with a given weight decay on `train`, early-stopped on the validation Hamming
@@ -164,8 +239,9 @@ module Multilabel =
     let trainFixed (options: MultilabelOptions) (seed: int) (decay: float) (epochs: int) (train: MultilabelSet) (onProgress: Progress -> unit) =
         Checks.positiveInt "epochs" epochs
         use rng = new Rng(int64 seed, options.Context.Device)
-        let net = EnergyMultilabelNet.create rng options.Context train.FeatureCount train.LabelCount options.Hidden
-        Fit.run (fitOptions options seed decay epochs onProgress) (task options net train None) |> ignore
+        let net = create options rng train.FeatureCount train.LabelCount
+        try Fit.run (fitOptions options seed decay epochs onProgress) (task options net train None) |> ignore
+        with _ -> (net :> IDisposable).Dispose(); reraise ()
         net
 
     /// Trains a classifier on raw (unstandardized) examples with one weight decay (the facade's Fit):
@@ -187,18 +263,32 @@ module Multilabel =
             MultilabelSet.toContext options.Context scaled
         use trainSet = prepared train
         use validationSet = prepared validation
-        let net, _ = trainOne options seed decay trainSet validationSet ignore
-        { Net = net; Standardizer = standardizer; Options = options }
+        let net, result =
+            try trainRun options seed decay trainSet validationSet ignore
+            with _ -> (standardizer :> IDisposable).Dispose(); reraise ()
+        { Net = net; Inputs = trainSet.FeatureCount; Labels = trainSet.LabelCount; History = result.History
+          BestEpoch = result.State.BestEpoch; Stopped = result.Stopped; Standardizer = standardizer; Options = options }
 
-    /// 0/1 predictions [n, L] (float64, on the model's device) of a fitted classifier for raw
-    /// feature rows [n, d] of any dtype; fails naming `features` and its shape when d differs.
-    let predictLabels (model: FittedMultilabel) (features: Tensor) : Tensor =
+    /// Probabilities p̂ ∈ [0,1]ᴸ, [n, L] (float64, on the model's device), of a fitted classifier for
+    /// raw feature rows [n, d] of any dtype (the argmax of Φ(x, p) − Ω(p); the sigmoid of the scores
+    /// for the independent loss with Fermi-Dirac); fails naming `features` and its shape when d differs.
+    let predictProbabilities (model: FittedMultilabel) (features: Tensor) : Tensor =
         Checks.rank "features" 2 features
         Checks.require "features" (features.shape[0] >= 1L) "no rows to predict"
-        Checks.dimSize "features" 1 (int64 model.Net.Inputs) features
+        Checks.dimSize "features" 1 (int64 model.Inputs) features
         Checks.finite "features" features
         Scope.tensor (fun () ->
             let raw = features.detach().``to``(model.Standardizer.Mean.dtype, model.Standardizer.Mean.device)
             let x = Tensor.toContext model.Options.Context (Standardizer.apply model.Standardizer raw)
-            model.Net.eval ()
-            predictBinary model.Options model.Net x)
+            model.Net.Module.eval ()
+            (predict model.Options model.Net x).to_type(torch.ScalarType.Float64))
+
+    /// 0/1 predictions 1[p̂ > threshold], [n, L] (float64), of a fitted classifier for raw feature rows.
+    let predictLabelsAt (threshold: float) (model: FittedMultilabel) (features: Tensor) : Tensor =
+        Checks.require "threshold" (threshold >= 0.0 && threshold <= 1.0) (sprintf "threshold must be in [0, 1], got %g" threshold)
+        Scope.tensor (fun () -> Pinned.using threshold (fun t -> (predictProbabilities model features).gt(t).to_type(torch.ScalarType.Float64)))
+
+    /// 0/1 predictions [n, L] (float64, on the model's device) of a fitted classifier for raw
+    /// feature rows [n, d] of any dtype, thresholded at 0.5; fails naming `features` and its shape
+    /// when d differs.
+    let predictLabels (model: FittedMultilabel) (features: Tensor) : Tensor = predictLabelsAt 0.5 model features

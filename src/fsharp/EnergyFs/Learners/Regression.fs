@@ -63,8 +63,8 @@ type RegressionOptions =
       LearningRate: float
       /// Seed of model initialisation, batch order and sampling.
       Seed: int64
-      /// Called after every optimizer step.
-      OnProgress: Progress -> unit }
+      /// Step and epoch callbacks and the cancellation token of the run (`FitMonitor`).
+      Monitor: FitMonitor }
 
 /// Defaults for RegressionOptions.
 [<RequireQualifiedAccess>]
@@ -72,7 +72,7 @@ module RegressionOptions =
     /// Joint training, K = 4, hidden 32, M = 1024, σ = (0.1, 0.8), 75 epochs of batch 32, Adam 1e-3.
     let defaults =
         { Method = Joint; Components = 4; Hidden = 32; Samples = 1024; NoiseStds = (0.1, 0.8)
-          Epochs = 75; BatchSize = 32; LearningRate = 1e-3; Seed = 0L; OnProgress = ignore }
+          Epochs = 75; BatchSize = 32; LearningRate = 1e-3; Seed = 0L; Monitor = FitMonitor.none }
 
 /// The trainable parts of a regressor under one method: an EBM (all but MdnAlone), a proposal
 /// head on the EBM's detached features (Joint), or a stand-alone MDN (MdnAlone, Teacher).
@@ -192,7 +192,7 @@ module Regression =
                 Epochs = options.Epochs
                 Optimizer = OptimizerOptions.adam options.LearningRate
                 Seed = options.Seed + 7919L
-                OnProgress = options.OnProgress }
+                Monitor = options.Monitor }
         let result = Fit.run fit task
         model, result
 

@@ -75,10 +75,12 @@ module Structured =
     /// `describe epoch row`) to `progress`, epoch 1-based.
     let withEpochText (progress: float * string -> unit) (describe: int -> (string * float) list -> string) (fit: FitOptions) =
         { fit with
-            OnEpoch =
-                fun epoch row ->
-                    fit.OnEpoch epoch row
-                    progress (float (epoch + 1) / float fit.Epochs, describe (epoch + 1) row) }
+            Monitor =
+                { fit.Monitor with
+                    OnEpoch =
+                        fun epoch row ->
+                            fit.Monitor.OnEpoch epoch row
+                            progress (float (epoch + 1) / float fit.Epochs, describe (epoch + 1) row) } }
 
     /// The epoch records of a run: the loss column `loss`, the "validation" column, the seconds.
     let records (loss: string) (result: FitResult) : EpochRecord list =

@@ -2,6 +2,7 @@ namespace EnergyFs.Training
 
 open System
 open System.Diagnostics
+open System.Threading
 open TorchSharp
 open EnergyFs
 
@@ -42,6 +43,28 @@ type Progress =
       /// Fraction of the run done, in [0, 1].
       Fraction: float }
 
+/// What a caller watches and controls while a run trains: a callback after every optimizer step, a
+/// callback after every epoch with its history row, and a cancellation token. A cancelled run stops
+/// before its next step, puts the parameters back to the end of the last completed epoch (the
+/// start of the run when none completed), and raises OperationCanceledException. The same record
+/// rides in the learners' options (`MultilabelOptions.Monitor`, `RegressionOptions.Monitor`), so
+/// F# and the C# facade's IProgress/CancellationToken share one mechanism.
+type FitMonitor =
+    { /// Called after every optimizer step.
+      OnProgress: Progress -> unit
+      /// Called after every epoch with the epoch (0-based) and its history row (column, value).
+      OnEpoch: int -> (string * float) list -> unit
+      /// Checked before every step; see the type's summary for what cancelling does.
+      Cancellation: CancellationToken }
+
+/// Monitors of a run.
+[<RequireQualifiedAccess>]
+module FitMonitor =
+    /// No callbacks, no cancellation.
+    let none = { OnProgress = ignore; OnEpoch = (fun _ _ -> ()); Cancellation = CancellationToken.None }
+    /// `none` with a step callback.
+    let ofProgress (onProgress: Progress -> unit) = { none with OnProgress = onProgress }
+
 /// Options of the fit loop; start from `FitOptions.defaults`.
 type FitOptions =
     { /// Epochs to train.
@@ -62,19 +85,16 @@ type FitOptions =
       Resume: bool
       /// Check loss and gradients for NaN/Inf every step (and parameters every epoch).
       CheckFinite: bool
-      /// Called after every step.
-      OnProgress: Progress -> unit
-      /// Called after every epoch with the epoch (0-based) and its history row (column, value).
-      OnEpoch: int -> (string * float) list -> unit }
+      /// Progress and epoch callbacks, and the cancellation token.
+      Monitor: FitMonitor }
 
 /// Defaults for FitOptions.
 [<RequireQualifiedAccess>]
 module FitOptions =
-    /// 10 epochs, Adam 1e-3, seed 0, no early stopping, no checkpoints, finite checks on.
+    /// 10 epochs, Adam 1e-3, seed 0, no early stopping, no checkpoints, finite checks on, no monitor.
     let defaults =
         { Epochs = 10; Optimizer = OptimizerOptions.defaults; Seed = 0L; EarlyStopping = None; RestoreBest = false
-          Checkpoint = None; CheckpointEvery = 1; Resume = true; CheckFinite = true; OnProgress = ignore
-          OnEpoch = fun _ _ -> () }
+          Checkpoint = None; CheckpointEvery = 1; Resume = true; CheckFinite = true; Monitor = FitMonitor.none }
 
 /// What to train: a module, how to draw the batches of an epoch, the loss of a batch, and an
 /// optional validation that returns named metrics. The plain case of `StepTask` (`Fit.steps`).
@@ -247,6 +267,7 @@ module Fit =
         let mutable steps = state.Step
         let stepColumns = state.HistoryColumns |> Array.takeWhile ((<>) "lr") |> List.ofArray
         let totalBatches = max 1 (options.Epochs * max 1 task.BatchesPerEpoch)
+        let token = options.Monitor.Cancellation
         while state.Epoch < options.Epochs && stopped.IsNone do
             let epoch = state.Epoch
             let epochWatch = Stopwatch.StartNew()
@@ -254,9 +275,19 @@ module Fit =
             let sums = MetricSums(stepColumns)
             let mutable batches = 0
             let lr = firstOptimizer.CurrentLearningRate
+            // A cancellable run keeps the parameters of the epoch's start, to put back when cancelled.
+            let epochStart = if token.CanBeCanceled then Some (Snapshot.take allParameters) else None
+            let cancel () =
+                epochStart |> Option.iter (fun s -> Snapshot.restore allParameters s; Scope.disposeAll s)
+                best |> Option.iter Scope.disposeAll
+                let kept = if epoch = 0 then "at the start of the run" else sprintf "at the end of epoch %d (0-based)" (epoch - 1)
+                raise (OperationCanceledException(
+                        sprintf "training was cancelled in epoch %d (0-based) after %d optimizer steps; %d epochs completed and the parameters are those %s" epoch steps epoch kept,
+                        token))
             do
                 use _epochScope = torch.NewDisposeScope()
                 for batch in task.Batches rng epoch do
+                    if token.IsCancellationRequested then cancel ()
                     let ctx = { Epoch = epoch; Step = steps; Optimizers = optimizers; Named = namedGroups; CheckFinite = options.CheckFinite }
                     let metrics = Scope.run (fun () -> task.Step ctx batch)
                     if options.CheckFinite then checkMetrics epoch steps metrics
@@ -264,11 +295,12 @@ module Fit =
                     steps <- steps + 1
                     batches <- batches + 1
                     let done' = epoch * max 1 task.BatchesPerEpoch + batches
-                    options.OnProgress
+                    options.Monitor.OnProgress
                         { Epoch = epoch; Epochs = options.Epochs; Step = steps; BatchInEpoch = batches
                           BatchesPerEpoch = task.BatchesPerEpoch; Loss = (match metrics with (_, v) :: _ -> v | [] -> nan)
                           Metrics = metrics; Elapsed = watch.Elapsed; Fraction = min 1.0 (float done' / float totalBatches) }
             if options.CheckFinite then Divergence.checkParameters epoch steps named
+            epochStart |> Option.iter Scope.disposeAll
             let metrics = validate ()
             let row = sums.Means() @ [ "lr", lr; "seconds", epochWatch.Elapsed.TotalSeconds ] @ metrics
             let columns = row |> List.map fst |> Array.ofList
@@ -291,7 +323,7 @@ module Fit =
                     if next.EpochsWithoutImprovement >= es.Patience then stopped <- Some (EarlyStopped epoch)
             | None -> ()
             state <- next
-            options.OnEpoch epoch row
+            options.Monitor.OnEpoch epoch row
             match options.Checkpoint with
             | Some path when state.Epoch % options.CheckpointEvery = 0 || state.Epoch = options.Epochs || stopped.IsSome ->
                 Checkpoint.saveAll path modules (List.map snd optimizers) rng state best
