@@ -1,4 +1,6 @@
 using TorchSharp;
+using System.Text.Json.Nodes;
+using Microsoft.FSharp.Core;
 using static EnergyFs.CSharp.FSharpInterop;
 using FsMultilabel = EnergyFs.Learners.MultilabelOptionsModule;
 
@@ -34,11 +36,17 @@ public sealed record EnergyMultilabelOptions
     /// <summary>Fraction of the training rows held out for early stopping (default 0.2).</summary>
     public double ValidationFraction { get; init; } = Defaults.ValidationFraction;
     /// <summary>Seed of the split, the initialization and the batches (default 0).</summary>
-    public int Seed { get; init; }
+    public long Seed { get; init; }
+    /// <summary>An energy of your own: a factory (features d, labels L) ↦ a <see cref="MultilabelEnergyModule"/> whose
+    /// parameters the classifier trains with the generalized FY loss (default null: the built-in quadratic or
+    /// independent model chosen by <see cref="QuadraticEnergy"/>; <see cref="Hidden"/> is then unused).</summary>
+    public Func<int, int, MultilabelEnergyModule>? Energy { get; init; }
     /// <summary>Where to train (default <see cref="DeviceContext.Cpu"/>).</summary>
     public DeviceContext Context { get; init; } = DeviceContext.Cpu;
 
-    internal EnergyFs.Learners.MultilabelOptions ToFSharp()
+    internal EnergyFs.Learners.MultilabelOptions ToFSharp() => ToFSharp(EnergyFs.Training.FitMonitorModule.none);
+
+    internal EnergyFs.Learners.MultilabelOptions ToFSharp(EnergyFs.Training.FitMonitor monitor)
     {
         NotNull(Regularizer, nameof(Regularizer));
         if (Regularizer.OnSimplex)
@@ -51,35 +59,58 @@ public sealed record EnergyMultilabelOptions
         if (!(WeightDecay >= 0)) throw new ArgumentOutOfRangeException(nameof(WeightDecay), WeightDecay, "WeightDecay must be ≥ 0");
         if (!(ValidationFraction > 0 && ValidationFraction < 1))
             throw new ArgumentOutOfRangeException(nameof(ValidationFraction), ValidationFraction, "ValidationFraction must be in (0, 1)");
-        return new(QuadraticEnergy ? EnergyFs.Learners.MultilabelLoss.QuadraticEnergy : EnergyFs.Learners.MultilabelLoss.Independent,
+        var loss = Energy is { } factory ? EnergyFs.Learners.MultilabelLoss.NewCustomEnergy(CustomEnergy(factory))
+                   : QuadraticEnergy ? EnergyFs.Learners.MultilabelLoss.QuadraticEnergy : EnergyFs.Learners.MultilabelLoss.Independent;
+        return new(loss,
             Regularizer.Inner, Hidden, Epochs, Patience, BatchSize, LearningRate, List(new[] { WeightDecay }),
-            ValidationFraction, Defaults.Inner, Defaults.Solver, Defaults.Refit, NotNull(Context, nameof(Context)).Inner, Defaults.Monitor);
+            ValidationFraction, Defaults.Inner, Defaults.Solver, Defaults.Refit, NotNull(Context, nameof(Context)).Inner, monitor);
+    }
+
+    /// <summary>The library's custom energy of a factory; the energy is named after the module (<c>GetName()</c>), which
+    /// a saved model records and Load checks.</summary>
+    internal static EnergyFs.Learners.CustomMultilabelEnergy CustomEnergy(Func<int, int, MultilabelEnergyModule> factory) =>
+        new("custom", FuncConvert.FromFunc<int, int, Tuple<torch.nn.Module, EnergyFs.Energies.Energy<torch.Tensor>>>((d, l) =>
+        {
+            var module = factory(d, l) ?? throw new InvalidOperationException("the Energy factory returned null");
+            if (module.Outputs != l)
+                throw new InvalidOperationException($"the Energy factory was asked for {l} labels but its module has Outputs = {module.Outputs}");
+            return Tuple.Create<torch.nn.Module, EnergyFs.Energies.Energy<torch.Tensor>>(module, EnergyAdapter.ToFSharp(module, module.GetName()));
+        }));
+}
+
+
+/// <summary>The four multilabel metrics of a prediction against 0/1 labels, each in [0, 1].</summary>
+/// <param name="HammingAccuracy">Fraction of correct label entries.</param>
+/// <param name="ExampleF1">Mean over examples of the F1 of the predicted against the true label set.</param>
+/// <param name="MicroF1">F1 of all label entries pooled.</param>
+/// <param name="MacroF1">Mean over labels of the per-label F1.</param>
+public sealed record MultilabelEvaluation(double HammingAccuracy, double ExampleF1, double MicroF1, double MacroF1)
+{
+    internal static MultilabelEvaluation FromPairs(IEnumerable<Tuple<string, double>> pairs)
+    {
+        var d = pairs.ToDictionary(t => t.Item1, t => t.Item2);
+        return new(d["hamming_accuracy"], d["example_f1"], d["micro_f1"], d["macro_f1"]);
     }
 }
 
-/// <summary>A multilabel classifier trained with the generalized Fenchel-Young loss of a quadratic energy
-/// Φ(x, p) = ⟨u(x), p⟩ + ½⟨p, A p⟩ on the unit box (Blondel, Llinares-López, Dadashi, Hussenot, Geist 2022,
-/// arXiv 2205.09589, multilabel experiment), predicting p̂ = argmax_{p ∈ [0,1]ᴸ} Φ(x, p) − Ω(p) thresholded at 0.5.
-/// Features are standardized with the training rows' statistics. Owns its network once fitted: dispose it.</summary>
-public sealed class EnergyMultilabelClassifier : IDisposable
+/// <summary>A multilabel classifier trained with the generalized Fenchel-Young loss of an energy Φ(x, p) on the unit box
+/// (Blondel, Llinares-López, Dadashi, Hussenot, Geist 2022, arXiv 2205.09589, multilabel experiment): by default the
+/// quadratic energy ⟨u(x), p⟩ + ½⟨p, A p⟩, or an energy of your own (<see cref="EnergyMultilabelOptions.Energy"/>).
+/// The estimator: it holds the options and owns no native memory; <c>Fit</c> returns a trained
+/// <see cref="MultilabelClassifierModel"/>.</summary>
+public sealed class EnergyMultilabelClassifier
 {
-    private readonly EnergyMultilabelOptions options;
-    private EnergyFs.Learners.FittedMultilabel? fitted;
-    private bool disposed;
-
-    /// <summary>An untrained classifier.</summary>
-    /// <param name="options">Training settings (default: <see cref="EnergyMultilabelOptions"/>'s defaults).</param>
-    public EnergyMultilabelClassifier(EnergyMultilabelOptions? options = null) => this.options = options ?? new EnergyMultilabelOptions();
+    /// <summary>An estimator with <paramref name="options"/> (default: <see cref="EnergyMultilabelOptions"/>'s defaults).</summary>
+    /// <param name="options">Training settings.</param>
+    public EnergyMultilabelClassifier(EnergyMultilabelOptions? options = null) => Options = options ?? new EnergyMultilabelOptions();
 
     /// <summary>The training settings.</summary>
-    public EnergyMultilabelOptions Options => options;
+    public EnergyMultilabelOptions Options { get; }
 
-    /// <summary>Whether <see cref="Fit(double[][], double[][])"/> has run.</summary>
-    public bool IsFitted => fitted is not null;
-
-    private static void CheckRows(double[][] rows, string name, int? width = null)
+    internal static void CheckRows<T>(T[][] rows, string name, int? width = null)
     {
         NotNull(rows, name);
+        if (rows.Length == 0) throw new ArgumentException($"{name} has no rows", name);
         for (var i = 0; i < rows.Length; i++)
         {
             if (rows[i] is null) throw new ArgumentException($"{name}[{i}] is null", name);
@@ -88,92 +119,158 @@ public sealed class EnergyMultilabelClassifier : IDisposable
         }
     }
 
-    /// <summary>Trains on feature rows [n][d] and 0/1 label rows [n][L] (a previous fit is discarded). Ragged rows,
-    /// mismatched row counts, labels outside {0, 1} or fewer than 2 rows throw ArgumentException.</summary>
-    /// <param name="features">Feature rows, all of the same length.</param>
-    /// <param name="labels">Label rows of 0/1 values, all of the same length.</param>
-    public EnergyMultilabelClassifier Fit(double[][] features, double[][] labels)
-    {
-        NotDisposed(disposed, this);
-        CheckRows(features, nameof(features));
-        CheckRows(labels, nameof(labels));
-        if (features.Length != labels.Length)
-            throw new ArgumentException($"features has {features.Length} rows but labels has {labels.Length}", nameof(labels));
-        if (labels.Length < 2) throw new ArgumentException($"need at least 2 training rows, got {labels.Length}", nameof(features));
-        for (var i = 0; i < labels.Length; i++)
-            if (labels[i].Any(v => v != 0.0 && v != 1.0))
-                throw new ArgumentException($"labels[{i}] holds a value other than 0 or 1", nameof(labels));
-        var fsOptions = options.ToFSharp();
-        using var data = EnergyFs.Data.MultilabelSetModule.ofRows(EnergyFs.ContextModule.cpu64, features, labels);
-        return FitSet(fsOptions, data);
-    }
-
-    /// <summary>Trains on a feature tensor [n, d] and a 0/1 label tensor [n, L] on the same device and dtype, for example
-    /// <see cref="MultilabelDataset.TrainFeatures"/> and <see cref="MultilabelDataset.TrainLabels"/> (raw features: the
-    /// classifier standardizes them with its own training rows). A previous fit is discarded; the tensors are not
-    /// disposed. Wrong ranks, mismatched rows, labels outside {0, 1} or fewer than 2 rows throw ArgumentException
-    /// naming the argument and its shape.</summary>
-    /// <param name="features">Features [n, d].</param>
-    /// <param name="labels">Labels in {0, 1} [n, L].</param>
-    public EnergyMultilabelClassifier Fit(torch.Tensor features, torch.Tensor labels)
-    {
-        NotDisposed(disposed, this);
-        NotNull(features, nameof(features));
-        NotNull(labels, nameof(labels));
-        var fsOptions = options.ToFSharp();
-        EnergyFs.Data.MultilabelSetModule.check(features, labels);
-        // Not disposed: the set only wraps the caller's tensors.
-        var data = new EnergyFs.Data.MultilabelSet(features, labels);
-        return FitSet(fsOptions, data);
-    }
-
-    private EnergyMultilabelClassifier FitSet(EnergyFs.Learners.MultilabelOptions fsOptions, EnergyFs.Data.MultilabelSet data)
-    {
-        ((IDisposable?)fitted)?.Dispose();
-        fitted = null;
-        // Training temporaries are freed on return; only the network's tensors and the standardizer survive.
-        fitted = ScopedWith(() => EnergyFs.Learners.Multilabel.fit(fsOptions, options.Seed, options.WeightDecay, data),
-                            m => m.Net.Module.parameters().Cast<torch.Tensor>().Concat(m.Net.Module.buffers())
-                                  .Concat(new[] { m.Standardizer.Mean, m.Standardizer.Std }));
-        return this;
-    }
-
-    private EnergyFs.Learners.FittedMultilabel Fitted()
-    {
-        NotDisposed(disposed, this);
-        return fitted ?? throw new InvalidOperationException("call Fit before Predict");
-    }
-
-    /// <summary>0/1 predictions [n][L] for feature rows [n][d]: argmax_p Φ(x, p) − Ω(p) thresholded at 0.5.
-    /// Throws InvalidOperationException before <see cref="Fit(double[][], double[][])"/>.</summary>
-    /// <param name="features">Feature rows with the training width.</param>
-    public double[][] Predict(double[][] features)
-    {
-        var model = Fitted();
-        CheckRows(features, nameof(features), model.Inputs);
-        if (features.Length == 0) throw new ArgumentException("no rows to predict", nameof(features));
-        return ScopedValue(() => Rows(EnergyFs.Learners.Multilabel.predictLabels(model, Matrix(features))));
-    }
-
-    /// <summary>0/1 predictions [n, L] (float64, on the model's device; a new tensor the caller owns) for raw features
-    /// [n, d] of any dtype, such as <see cref="MultilabelDataset.TestFeatures"/>. Throws InvalidOperationException before
-    /// Fit, ArgumentException naming <paramref name="features"/> and its shape when d differs.</summary>
-    /// <param name="features">Features [n, d] with the training width.</param>
-    public torch.Tensor Predict(torch.Tensor features)
-    {
-        var model = Fitted();
-        NotNull(features, nameof(features));
-        return Scoped(() => EnergyFs.Learners.Multilabel.predictLabels(model, features));
-    }
-
     /// <summary>Rectangular rows (checked by the caller) as a float64 CPU tensor [n, width].</summary>
-    private static torch.Tensor Matrix(double[][] rows)
+    internal static torch.Tensor Matrix(double[][] rows)
     {
         var width = rows[0].Length;
         var flat = new double[rows.Length * width];
         for (var i = 0; i < rows.Length; i++) rows[i].CopyTo(flat, i * width);
         return torch.tensor(flat, new long[] { rows.Length, width }, torch.ScalarType.Float64);
     }
+
+    internal static double[][] ToDoubles(float[][] rows)
+    {
+        NotNull(rows);
+        return rows.Select(r => r?.Select(v => (double)v).ToArray()!).ToArray();
+    }
+
+    /// <summary>Trains on feature rows [n][d] and 0/1 label rows [n][L]: a validation split of
+    /// <see cref="EnergyMultilabelOptions.ValidationFraction"/> for early stopping (the best epoch is kept), features
+    /// standardized with the remaining training rows. Ragged rows, mismatched row counts, non-finite values, labels
+    /// outside {0, 1} or fewer than 2 rows throw ArgumentException naming the argument.</summary>
+    /// <param name="features">Feature rows, all of the same length.</param>
+    /// <param name="labels">Label rows of 0/1 values, all of the same length.</param>
+    /// <param name="progress">Receives each completed epoch (train_loss, val_hamming, …), or null.</param>
+    /// <param name="cancellationToken">Cancels before the next optimizer step: OperationCanceledException.</param>
+    public MultilabelClassifierModel Fit(double[][] features, double[][] labels, IProgress<TrainingEpoch>? progress = null, CancellationToken cancellationToken = default)
+    {
+        CheckRows(features, nameof(features));
+        CheckRows(labels, nameof(labels));
+        Finite(features);
+        if (features.Length != labels.Length)
+            throw new ArgumentException($"features has {features.Length} rows but labels has {labels.Length}", nameof(labels));
+        for (var i = 0; i < labels.Length; i++)
+            if (labels[i].Any(v => v != 0.0 && v != 1.0))
+                throw new ArgumentException($"labels[{i}] holds a value other than 0 or 1", nameof(labels));
+        var fsOptions = Options.ToFSharp(Monitor(progress, cancellationToken, Options.Epochs));
+        using var data = EnergyFs.Data.MultilabelSetModule.ofRows(EnergyFs.ContextModule.cpu64, features, labels);
+        return FitSet(fsOptions, data);
+    }
+
+    /// <summary><see cref="Fit(double[][], double[][], IProgress{TrainingEpoch}?, CancellationToken)"/> for float rows.</summary>
+    /// <param name="features">Feature rows, all of the same length.</param>
+    /// <param name="labels">Label rows of 0/1 values, all of the same length.</param>
+    /// <param name="progress">Receives each completed epoch, or null.</param>
+    /// <param name="cancellationToken">Cancels before the next optimizer step.</param>
+    public MultilabelClassifierModel Fit(float[][] features, float[][] labels, IProgress<TrainingEpoch>? progress = null, CancellationToken cancellationToken = default) =>
+        Fit(ToDoubles(features), ToDoubles(labels), progress, cancellationToken);
+
+    /// <summary>Trains on a raw feature tensor [n, d] and a 0/1 label tensor [n, L] on the same device, for example
+    /// <see cref="MultilabelDataset.TrainFeatures"/> and <see cref="MultilabelDataset.TrainLabels"/>; the tensors are not
+    /// disposed. Wrong ranks, mismatched rows, non-finite features, labels outside {0, 1} or fewer than 2 rows throw
+    /// ArgumentException naming the argument and its shape.</summary>
+    /// <param name="features">Features [n, d].</param>
+    /// <param name="labels">Labels in {0, 1} [n, L].</param>
+    /// <param name="progress">Receives each completed epoch, or null.</param>
+    /// <param name="cancellationToken">Cancels before the next optimizer step.</param>
+    public MultilabelClassifierModel Fit(torch.Tensor features, torch.Tensor labels, IProgress<TrainingEpoch>? progress = null, CancellationToken cancellationToken = default)
+    {
+        Finite(features);
+        NotNull(labels);
+        var fsOptions = Options.ToFSharp(Monitor(progress, cancellationToken, Options.Epochs));
+        Guard(() => { EnergyFs.Data.MultilabelSetModule.check(features, labels); return 0; });
+        // Not disposed: the set only wraps the caller's tensors.
+        return FitSet(fsOptions, new EnergyFs.Data.MultilabelSet(features, labels));
+    }
+
+    /// <summary>Trains on the training rows of a loaded dataset (its validation rows, if any, are not used: the
+    /// classifier makes its own split).</summary>
+    /// <param name="data">A dataset from <see cref="MultilabelDataset.Load"/>.</param>
+    /// <param name="progress">Receives each completed epoch, or null.</param>
+    /// <param name="cancellationToken">Cancels before the next optimizer step.</param>
+    public MultilabelClassifierModel Fit(MultilabelDataset data, IProgress<TrainingEpoch>? progress = null, CancellationToken cancellationToken = default) =>
+        Fit(NotNull(data).TrainFeatures, data.TrainLabels, progress, cancellationToken);
+
+    private MultilabelClassifierModel FitSet(EnergyFs.Learners.MultilabelOptions fsOptions, EnergyFs.Data.MultilabelSet data) =>
+        // Training temporaries are freed on return; only the network's tensors and the standardizer survive.
+        new(Guard(() => ScopedWith(() => EnergyFs.Learners.Multilabel.fit(fsOptions, Options.Seed, Options.WeightDecay, data),
+                                    MultilabelClassifierModel.Survivors)), Options);
+}
+
+/// <summary>A trained multilabel classifier (from <see cref="EnergyMultilabelClassifier"/>.Fit or <see cref="Load"/>):
+/// probabilities p̂ = argmax_{p ∈ [0,1]ᴸ} Φ(x, p) − Ω(p), labels p̂ &gt; threshold, metrics, history, Save/Load. Owns
+/// its network: dispose it.</summary>
+public sealed class MultilabelClassifierModel : IDisposable
+{
+    /// <summary>The kind string of its model files.</summary>
+    private const string Kind = "multilabel-classifier";
+
+    private readonly EnergyFs.Learners.FittedMultilabel model;
+    private bool disposed;
+
+    internal MultilabelClassifierModel(EnergyFs.Learners.FittedMultilabel model, EnergyMultilabelOptions options)
+    {
+        this.model = model;
+        Options = options;
+        History = TrainingHistory.FromFSharp(model.History, model.BestEpoch + 1, model.Stopped);
+    }
+
+    internal static IEnumerable<torch.Tensor> Survivors(EnergyFs.Learners.FittedMultilabel m) =>
+        m.Net.Module.parameters().Cast<torch.Tensor>().Concat(m.Net.Module.buffers()).Concat(new[] { m.Standardizer.Mean, m.Standardizer.Std });
+
+    private EnergyFs.Learners.FittedMultilabel Model
+    {
+        get { NotDisposed(disposed, this); return model; }
+    }
+
+    /// <summary>The options it was trained with (after <see cref="Load"/>: the defaults with the saved shapes, loss,
+    /// regularizer and solver).</summary>
+    public EnergyMultilabelOptions Options { get; }
+
+    /// <summary>The training run's per-epoch history (train_loss, grad_norm, lr, seconds, val_hamming) and best epoch.</summary>
+    public TrainingHistory History { get; }
+
+    /// <summary>The number of input features d.</summary>
+    public int Features => Model.Inputs;
+
+    /// <summary>The number of labels L.</summary>
+    public int Labels => Model.Labels;
+
+    /// <summary>Label probabilities (marginals) p̂ ∈ [0,1]ᴸ, [n, L] float64 on the model's device (a new tensor the caller
+    /// owns), for raw features [n, d]; use them to tune the decision threshold.</summary>
+    /// <param name="features">Raw features [n, d] with the training width.</param>
+    public torch.Tensor PredictProbabilities(torch.Tensor features) =>
+        Scoped(() => Guard(() => EnergyFs.Learners.Multilabel.predictProbabilities(Model, Finite(features))));
+
+    /// <summary>Label probabilities p̂ [n][L] for feature rows [n][d].</summary>
+    /// <param name="features">Feature rows with the training width.</param>
+    public double[][] PredictProbabilities(double[][] features)
+    {
+        EnergyMultilabelClassifier.CheckRows(features, nameof(features), Features);
+        Finite(features);
+        return ScopedValue(() => Rows(EnergyFs.Learners.Multilabel.predictProbabilities(Model, EnergyMultilabelClassifier.Matrix(features))));
+    }
+
+    /// <summary>0/1 predictions 1[p̂ &gt; <paramref name="threshold"/>], [n, L] float64 (a new tensor the caller owns).</summary>
+    /// <param name="features">Raw features [n, d] with the training width.</param>
+    /// <param name="threshold">The decision threshold in [0, 1] (default 0.5).</param>
+    public torch.Tensor Predict(torch.Tensor features, double threshold = 0.5) =>
+        Scoped(() => Guard(() => EnergyFs.Learners.Multilabel.predictLabelsAt(threshold, Model, Finite(features))));
+
+    /// <summary>0/1 predictions [n][L] for feature rows [n][d].</summary>
+    /// <param name="features">Feature rows with the training width.</param>
+    /// <param name="threshold">The decision threshold in [0, 1] (default 0.5).</param>
+    public double[][] Predict(double[][] features, double threshold = 0.5)
+    {
+        EnergyMultilabelClassifier.CheckRows(features, nameof(features), Features);
+        Finite(features);
+        return ScopedValue(() => Rows(Guard(() => EnergyFs.Learners.Multilabel.predictLabelsAt(threshold, Model, EnergyMultilabelClassifier.Matrix(features)))));
+    }
+
+    /// <summary>0/1 predictions [n][L] for float feature rows.</summary>
+    /// <param name="features">Feature rows with the training width.</param>
+    /// <param name="threshold">The decision threshold in [0, 1] (default 0.5).</param>
+    public double[][] Predict(float[][] features, double threshold = 0.5) => Predict(EnergyMultilabelClassifier.ToDoubles(features), threshold);
 
     private static double[][] Rows(torch.Tensor t)
     {
@@ -183,45 +280,78 @@ public sealed class EnergyMultilabelClassifier : IDisposable
         return Enumerable.Range(0, n).Select(i => flat.AsSpan(i * l, l).ToArray()).ToArray();
     }
 
-    /// <summary>Hamming accuracy, example F1, micro F1 and macro F1 of the predictions against 0/1 labels, keyed
-    /// "hamming_accuracy", "example_f1", "micro_f1", "macro_f1".</summary>
-    /// <param name="features">Feature rows.</param>
-    /// <param name="labels">The true 0/1 label rows.</param>
-    public IReadOnlyDictionary<string, double> Evaluate(double[][] features, double[][] labels)
-    {
-        var predicted = Predict(features);
-        CheckRows(labels, nameof(labels), predicted[0].Length);
-        if (labels.Length != features.Length)
-            throw new ArgumentException($"features has {features.Length} rows but labels has {labels.Length}", nameof(labels));
-        return ScopedValue(() =>
-            EnergyFs.Metrics.MultilabelMetrics.all(Matrix(predicted), Matrix(labels)).ToDictionary(t => t.Item1, t => t.Item2));
-    }
-
-    /// <summary>The four metrics of <see cref="Evaluate(double[][], double[][])"/> for a feature tensor [n, d] and a 0/1
-    /// label tensor [n, L] (for example a <see cref="MultilabelDataset"/>'s test tensors); the tensors are not disposed.
-    /// Mismatched shapes throw ArgumentException naming the argument.</summary>
+    /// <summary>The metrics of the predictions (threshold <paramref name="threshold"/>) on raw features [n, d] against
+    /// 0/1 labels [n, L]; the tensors are not disposed. Mismatched shapes throw ArgumentException naming the argument.</summary>
     /// <param name="features">Raw features [n, d].</param>
     /// <param name="labels">The true 0/1 labels [n, L].</param>
-    public IReadOnlyDictionary<string, double> Evaluate(torch.Tensor features, torch.Tensor labels)
+    /// <param name="threshold">The decision threshold (default 0.5).</param>
+    public MultilabelEvaluation Evaluate(torch.Tensor features, torch.Tensor labels, double threshold = 0.5)
     {
-        var model = Fitted();
-        NotNull(features, nameof(features));
-        NotNull(labels, nameof(labels));
+        NotNull(labels);
         return ScopedValue(() =>
         {
-            var predicted = EnergyFs.Learners.Multilabel.predictLabels(model, features);
+            var predicted = Guard(() => EnergyFs.Learners.Multilabel.predictLabelsAt(threshold, Model, Finite(features)));
             if (labels.dim() != 2 || labels.shape[0] != predicted.shape[0] || labels.shape[1] != predicted.shape[1])
-                throw new ArgumentException($"labels has shape [{string.Join(", ", labels.shape)}] but the predictions have shape [{string.Join(", ", predicted.shape)}]", nameof(labels));
-            return EnergyFs.Metrics.MultilabelMetrics.all(predicted, labels).ToDictionary(t => t.Item1, t => t.Item2);
+                throw new ArgumentException($"labels has shape {Shape(labels)} but the predictions have shape {Shape(predicted)}", nameof(labels));
+            return MultilabelEvaluation.FromPairs(EnergyFs.Metrics.MultilabelMetrics.all(predicted, labels));
         });
     }
 
-    /// <summary>Frees the network; later use throws ObjectDisposedException.</summary>
+    /// <summary>The metrics on feature rows [n][d] against 0/1 label rows [n][L].</summary>
+    /// <param name="features">Feature rows.</param>
+    /// <param name="labels">The true 0/1 label rows.</param>
+    /// <param name="threshold">The decision threshold (default 0.5).</param>
+    public MultilabelEvaluation Evaluate(double[][] features, double[][] labels, double threshold = 0.5)
+    {
+        EnergyMultilabelClassifier.CheckRows(features, nameof(features), Features);
+        EnergyMultilabelClassifier.CheckRows(labels, nameof(labels), Labels);
+        if (labels.Length != features.Length)
+            throw new ArgumentException($"features has {features.Length} rows but labels has {labels.Length}", nameof(labels));
+        using var scope = torch.NewDisposeScope();
+        return Evaluate(EnergyMultilabelClassifier.Matrix(features), EnergyMultilabelClassifier.Matrix(labels), threshold);
+    }
+
+    /// <summary>The metrics on a dataset's test rows.</summary>
+    /// <param name="data">A dataset from <see cref="MultilabelDataset.Load"/>.</param>
+    /// <param name="threshold">The decision threshold (default 0.5).</param>
+    public MultilabelEvaluation Evaluate(MultilabelDataset data, double threshold = 0.5) =>
+        Evaluate(NotNull(data).TestFeatures, data.TestLabels, threshold);
+
+    /// <summary>Writes the model to <paramref name="path"/> in the EnergyFs model format (kind "multilabel-classifier":
+    /// a JSON header with the shapes, loss, regularizer, solver and history, then the network's state dict and the
+    /// standardizer; see docs/model-files.md).</summary>
+    /// <param name="path">The file to write (its folder is created).</param>
+    public void Save(string path) => EnergyFs.Learners.MultilabelFile.save(NotNull(path), Model);
+
+    /// <summary>Loads a model written by <see cref="Save"/> onto <paramref name="context"/>'s device. A model trained
+    /// with an energy of your own needs the same factory again in <paramref name="energy"/>. A missing file throws
+    /// FileNotFoundException; a file of another kind, a newer format, a truncated file or a missing or different
+    /// energy throws InvalidDataException naming the file.</summary>
+    /// <param name="path">The model file.</param>
+    /// <param name="context">The device (default CPU; the saved floating-point type is kept).</param>
+    /// <param name="energy">The factory of the custom energy the model was trained with, or null.</param>
+    public static MultilabelClassifierModel Load(string path, DeviceContext? context = null, Func<int, int, MultilabelEnergyModule>? energy = null)
+    {
+        var ctx = (context ?? DeviceContext.Cpu).Inner;
+        var custom = energy is null ? null : FSharpOption<EnergyFs.Learners.CustomMultilabelEnergy>.Some(EnergyMultilabelOptions.CustomEnergy(energy));
+        var fitted = ScopedWith(() => EnergyFs.Learners.MultilabelFile.load(NotNull(path), ctx, custom), Survivors);
+        var o = fitted.Options;
+        var options = new EnergyMultilabelOptions
+        {
+            QuadraticEnergy = !o.Loss.IsIndependent,
+            Regularizer = new FyRegularizer(o.Regularizer),
+            Hidden = o.Hidden,
+            Energy = energy,
+            Context = new DeviceContext(o.Context),
+        };
+        return new MultilabelClassifierModel(fitted, options);
+    }
+
+    /// <summary>Frees the network; later use throws ObjectDisposedException naming this class.</summary>
     public void Dispose()
     {
         if (disposed) return;
         disposed = true;
-        ((IDisposable?)fitted)?.Dispose();
-        fitted = null;
+        ((IDisposable)model).Dispose();
     }
 }

@@ -96,6 +96,30 @@ let tests =
             finally
                 File.Delete path
 
+        testCase "cancelling mid-epoch restores the last completed epoch and raises OperationCanceledException" <| fun () ->
+            let x, y = data 12L
+            use m = model 13L
+            use cts = new Threading.CancellationTokenSource()
+            let mutable atEpochEnd = [||]
+            let mutable epochsSeen = 0
+            // Cancel during epoch 3 (0-based 2), after its second step; keep the parameters at the end of epoch 2.
+            let onEpoch (e: int) _ = epochsSeen <- epochsSeen + 1; if e = 1 then atEpochEnd <- parameters m
+            let onStep (p: Progress) = if p.Epoch = 2 && p.BatchInEpoch = 2 then cts.Cancel()
+            let options =
+                { FitOptions.defaults with
+                    Epochs = 6; Optimizer = OptimizerOptions.adam 0.05
+                    Monitor = { OnProgress = onStep; OnEpoch = onEpoch; Cancellation = cts.Token } }
+            let e = Expect.throwsC (fun () -> Fit.run options (task m x y None) |> ignore) id
+            Expect.isTrue (e :? OperationCanceledException) (sprintf "OperationCanceledException, got %s" (e.GetType().Name))
+            Expect.stringContains e.Message "2 epochs completed" "says how far it got"
+            Expect.equal epochsSeen 2 "two epochs reported"
+            Expect.sequenceEqual (parameters m) atEpochEnd "the parameters of the last completed epoch"
+            // An already-cancelled token stops before the first step, leaving the initial parameters.
+            use m2 = model 13L
+            let initial = parameters m2
+            Expect.throwsT<OperationCanceledException> (fun () -> Fit.run options (task m2 x y None) |> ignore) "cancelled at once"
+            Expect.sequenceEqual (parameters m2) initial "untouched"
+
         testCase "a NaN loss stops training, names the step and keeps the last good parameters" <| fun () ->
             let x, y = data 7L
             use m = model 8L

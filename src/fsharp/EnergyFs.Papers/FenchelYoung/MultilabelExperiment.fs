@@ -54,7 +54,7 @@ module MultilabelExperiment =
         let candidates =
             grid |> List.mapi (fun gi decay ->
                 let net, epochs, bestEpochs =
-                    Multilabel.trainSelected options seed decay train validation (fun p -> onProgress ((float gi + p.Fraction) / float stages))
+                    Multilabel.trainSelected options (int64 seed) decay train validation (fun p -> onProgress ((float gi + p.Fraction) / float stages))
                 let v = Multilabel.evaluate options net validation
                 net, decay, (epochs, bestEpochs), v)
         let best = candidates |> List.maxBy (fun (_, _, _, v) -> v |> List.find (fst >> (=) "hamming_accuracy") |> snd)
@@ -63,7 +63,7 @@ module MultilabelExperiment =
             if options.Refit then
                 // Retrain on training plus validation rows for the selected epochs (same standardization).
                 use all = MultilabelSet.append train validation
-                use refit = Multilabel.trainFixed options seed decay bestEpochs all (fun p -> onProgress ((float grid.Length + p.Fraction) / float stages))
+                use refit = Multilabel.trainFixed options (int64 seed) decay bestEpochs all (fun p -> onProgress ((float grid.Length + p.Fraction) / float stages))
                 Multilabel.evaluate options refit test
             else Multilabel.evaluate options net test
         for c, _, _, _ in candidates do (c :> IDisposable).Dispose ()

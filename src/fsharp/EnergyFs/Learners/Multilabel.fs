@@ -183,9 +183,9 @@ module Multilabel =
         use pred = predictBinary options net set.Features
         MultilabelMetrics.all pred set.Labels
 
-    let private fitOptions (options: MultilabelOptions) (seed: int) (decay: float) epochs onProgress =
+    let private fitOptions (options: MultilabelOptions) (seed: int64) (decay: float) epochs onProgress =
         { FitOptions.defaults with
-            Epochs = epochs; Seed = int64 seed
+            Epochs = epochs; Seed = seed
             Optimizer = OptimizerOptions.adam options.LearningRate |> OptimizerOptions.withWeightDecay decay
             Monitor = { options.Monitor with OnProgress = fun p -> options.Monitor.OnProgress p; onProgress p } }
 
@@ -205,9 +205,9 @@ module Multilabel =
     /// Trains one model with a given weight decay on `train` (standardized features, in the options'
     /// context), early-stopped on the Hamming accuracy of `validation` (the best epoch restored);
     /// returns it with the run (history, best epoch, why it stopped).
-    let trainRun (options: MultilabelOptions) (seed: int) (decay: float) (train: MultilabelSet) (validation: MultilabelSet) (onProgress: Progress -> unit) =
+    let trainRun (options: MultilabelOptions) (seed: int64) (decay: float) (train: MultilabelSet) (validation: MultilabelSet) (onProgress: Progress -> unit) =
         checkPair train validation
-        use rng = new Rng(int64 seed, options.Context.Device)
+        use rng = new Rng(seed, options.Context.Device)
         let net = create options rng train.FeatureCount train.LabelCount
         let fit =
             { fitOptions options seed decay options.Epochs onProgress with
@@ -224,21 +224,21 @@ module Multilabel =
 
     /// `trainRun`, returning the model with the epochs run and the number of epochs that gave the
     /// best validation accuracy.
-    let trainSelected (options: MultilabelOptions) (seed: int) (decay: float) (train: MultilabelSet) (validation: MultilabelSet) (onProgress: Progress -> unit) =
+    let trainSelected (options: MultilabelOptions) (seed: int64) (decay: float) (train: MultilabelSet) (validation: MultilabelSet) (onProgress: Progress -> unit) =
         let net, result = trainRun options seed decay train validation onProgress
         net, result.State.Epoch, max 1 (result.State.BestEpoch + 1)
 
     /// Trains one model with a given weight decay on `train`, early-stopped on the validation Hamming
     /// accuracy; returns it with the epochs run.
-    let trainOne (options: MultilabelOptions) (seed: int) (decay: float) (train: MultilabelSet) (validation: MultilabelSet) (onProgress: Progress -> unit) =
+    let trainOne (options: MultilabelOptions) (seed: int64) (decay: float) (train: MultilabelSet) (validation: MultilabelSet) (onProgress: Progress -> unit) =
         let net, epochs, _ = trainSelected options seed decay train validation onProgress
         net, epochs
 
     /// Trains one model for a fixed number of epochs with a given weight decay, without validation
     /// (the refit of `MultilabelOptions.Refit`).
-    let trainFixed (options: MultilabelOptions) (seed: int) (decay: float) (epochs: int) (train: MultilabelSet) (onProgress: Progress -> unit) =
+    let trainFixed (options: MultilabelOptions) (seed: int64) (decay: float) (epochs: int) (train: MultilabelSet) (onProgress: Progress -> unit) =
         Checks.positiveInt "epochs" epochs
-        use rng = new Rng(int64 seed, options.Context.Device)
+        use rng = new Rng(seed, options.Context.Device)
         let net = create options rng train.FeatureCount train.LabelCount
         try Fit.run (fitOptions options seed decay epochs onProgress) (task options net train None) |> ignore
         with _ -> (net :> IDisposable).Dispose(); reraise ()
@@ -248,12 +248,12 @@ module Multilabel =
     /// a validation split of `options.ValidationFraction` drawn with `Rng(seed)`
     /// (`MultilabelSet.split`), a Standardizer fitted in float64 on the remaining training rows only,
     /// then `trainOne` early-stopped on the validation rows.
-    let fit (options: MultilabelOptions) (seed: int) (decay: float) (data: MultilabelSet) : FittedMultilabel =
+    let fit (options: MultilabelOptions) (seed: int64) (decay: float) (data: MultilabelSet) : FittedMultilabel =
         MultilabelSet.check data.Features data.Labels
         if data.Count < 2 then Checks.fail "data" (sprintf "need at least 2 examples, got %d" data.Count)
         let host = { options.Context with Device = data.Features.device; DType = torch.ScalarType.Float64 }
         use data64 = MultilabelSet.toContext host data
-        use rng = new Rng(int64 seed, data.Features.device)
+        use rng = new Rng(seed, data.Features.device)
         let train, validation = MultilabelSet.split rng options.ValidationFraction data64
         use train = train
         use validation = validation
