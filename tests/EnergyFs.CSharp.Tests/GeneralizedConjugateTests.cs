@@ -2,7 +2,7 @@ using TorchSharp;
 
 namespace EnergyFs.CSharp.Tests;
 
-[Covers(typeof(InnerSolverKind), typeof(InnerSolverOptions), typeof(InnerSolverResult))]
+[Covers(typeof(InnerSolverKind), typeof(InnerSolverOptions), typeof(InnerSolverResult), typeof(IEnergy), typeof(EnergyFunction), typeof(MultilabelEnergyModule))]
 public class GeneralizedConjugateTests
 {
     [Fact]
@@ -18,6 +18,61 @@ public class GeneralizedConjugateTests
         using var sol = conj.Solve(u, a);
         Assert.True(sol.Converged);
         Assert.Equal(1.0 / (1.0 + Math.Exp(-0.3)), sol.Argmax[0, 0].ToDouble(), 9);
+    }
+
+    [Fact]
+    public void ACustomBilinearEnergyGivesTheClassicLossAndItsDanskinGradient()
+    {
+        // Φ(v, p) = ⟨v, p⟩ is concave in p: the generalized FY loss is the classic one, here the binary logistic loss,
+        // and its gradient in v is σ(v) − y.
+        var bilinear = new EnergyFunction(3, (v, p) => (v * p).sum(1), concaveInP: true);
+        using var v = torch.tensor(new[,] { { 0.3, -1.2, 2.0 }, { 1.5, 0.1, -0.4 } }).requires_grad_();
+        using var y = torch.tensor(new[,] { { 1.0, 0.0, 1.0 }, { 0.0, 0.0, 1.0 } });
+        var conj = new GeneralizedConjugate(FyRegularizer.FermiDirac, InnerSolverKind.MirrorAscent, new InnerSolverOptions { Tolerance = 1e-12, MaxIterations = 5000 });
+        using var loss = conj.Loss(bilinear, v, y);
+        using var classic = new FenchelYoungLoss(FyRegularizer.FermiDirac).Loss(v.detach(), y);
+        Assert.True(loss.allclose(classic, 0.0, 1e-8), $"{loss.ToString(TensorStringStyle.Julia)} vs {classic.ToString(TensorStringStyle.Julia)}");
+        using var total = loss.sum();
+        total.backward();
+        using var expected = torch.sigmoid(v.detach()) - y;
+        Assert.True(v.grad!.allclose(expected, 0.0, 1e-6), v.grad!.ToString(TensorStringStyle.Julia));
+    }
+
+    [Fact]
+    public void ACustomQuadraticEnergyMatchesTheBuiltInOne()
+    {
+        using var u = torch.tensor(new[,] { { 0.5, -0.2, 0.1 }, { -1.0, 0.3, 0.8 } });
+        using var a = torch.tensor(new[,] { { 0.0, 0.4, -0.3 }, { 0.4, 0.0, 0.2 }, { -0.3, 0.2, 0.0 } });
+        // The same Φ(u, p) = ⟨u, p⟩ + ½⟨p, A p⟩, once with autograd and once with its closed-form gradient u + A p.
+        var autograd = new EnergyFunction(3, (v, p) => (v * p).sum(1) + 0.5 * (p.matmul(a) * p).sum(1));
+        var analytic = new EnergyFunction(3, (v, p) => (v * p).sum(1) + 0.5 * (p.matmul(a) * p).sum(1), (v, p) => v + p.matmul(a));
+        var options = new InnerSolverOptions { Tolerance = 1e-10, MaxIterations = 2000, AllowNonConcave = true };
+        var conj = new GeneralizedConjugate(FyRegularizer.SquaredNormBox, InnerSolverKind.ProjectedGradient, options);
+        using var reference = new GeneralizedConjugate(FyRegularizer.SquaredNormBox, InnerSolverKind.CoordinateAscent, options).Solve(u, a);
+        foreach (var energy in new IEnergy[] { autograd, analytic })
+        {
+            using var r = conj.Solve(energy, u);
+            Assert.True(r.Argmax.allclose(reference.Argmax, 0.0, 1e-6), r.Argmax.ToString(TensorStringStyle.Julia));
+            Assert.True(r.Value.allclose(reference.Value, 0.0, 1e-8));
+        }
+        // Without AllowNonConcave, an energy not declared concave is refused by a solver that needs concavity.
+        var strict = new GeneralizedConjugate(FyRegularizer.SquaredNormBox, InnerSolverKind.ProjectedGradient);
+        Assert.Contains("concav", Assert.Throws<ArgumentException>(() => strict.Solve(autograd, u)).Message);
+    }
+
+    [Fact]
+    public void ACustomEnergyOfTheWrongShapeIsNamed()
+    {
+        var wrong = new EnergyFunction(2, (v, p) => v * p);  // [n, k], not [n]
+        using var v = torch.ones(3, 2);
+        var conj = new GeneralizedConjugate(FyRegularizer.SquaredNormBox, InnerSolverKind.ProjectedGradient, new InnerSolverOptions { AllowNonConcave = true });
+        Assert.Contains("one value per row", Assert.Throws<InvalidOperationException>(() => conj.Solve(wrong, v)).Message);
+        var fine = new EnergyFunction(2, (x, p) => (x * p).sum(1), concaveInP: true);
+        using var y = torch.ones(3, 5);
+        Assert.Equal("y", Assert.Throws<ArgumentException>(() => conj.Loss(fine, v, y)).ParamName);
+        using var nan = torch.full(3, 2, double.NaN);
+        Assert.Contains("non-finite", Assert.Throws<ArgumentException>(() => conj.Solve(fine, nan)).Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new EnergyFunction(0, (x, p) => x));
     }
 
     [Fact]

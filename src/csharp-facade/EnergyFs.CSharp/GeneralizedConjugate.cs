@@ -62,7 +62,8 @@ public sealed class InnerSolverResult : IDisposable
 /// <summary>The generalized conjugate Ω^Φ(v) = max_{p ∈ C} Φ(v, p) − Ω(p) of Blondel et al. 2022 for the quadratic
 /// energy Φ(v, p) = ⟨u, p⟩ + ½⟨p, A p⟩ (v = (u, A), A symmetrized, zero diagonal), with its generalized Fenchel-Young
 /// loss (Blondel, Llinares-López, Dadashi, Hussenot, Geist 2022, "Learning Energy Networks with Generalized
-/// Fenchel-Young Losses", NeurIPS, arXiv 2205.09589). Immutable; owns no native memory.</summary>
+/// Fenchel-Young Losses", NeurIPS, arXiv 2205.09589), and of any energy of your own (<see cref="IEnergy"/>).
+/// Immutable; owns no native memory.</summary>
 public sealed class GeneralizedConjugate
 {
     private readonly FyRegularizer regularizer;
@@ -114,6 +115,44 @@ public sealed class GeneralizedConjugate
     /// <param name="init">Optional warm start p₀ [n, k].</param>
     public InnerSolverResult Solve(torch.Tensor unary, torch.Tensor pairwise, torch.Tensor? init = null) =>
         new(ScopedWith(() => Run(Input(unary, pairwise, init, nameof(init)), init), s => new[] { s.Value, s.Argmax }));
+
+    // A custom energy's input v [n, d] and, when given, a p-shaped tensor [n, k].
+    private static EnergyFs.Energies.Energy<torch.Tensor> Custom(IEnergy energy, torch.Tensor v, torch.Tensor? rows, string rowsName)
+    {
+        NotNull(energy);
+        Rank(v, 2, "inputs v [n, d]");
+        if (rows is not null && !(rows.dim() == 2 && rows.shape[0] == v.shape[0] && rows.shape[1] == energy.Outputs))
+            throw new ArgumentException($"{rowsName} must have shape [{v.shape[0]}, {energy.Outputs}] (rows of v, the energy's Outputs), got {Shape(rows)}", rowsName);
+        return EnergyAdapter.ToFSharp(energy, energy.GetType().Name);
+    }
+
+    /// <summary>Solves max_{p ∈ C} Φ(v, p) − Ω(p) row by row for an energy of your own (see <see cref="IEnergy"/>): the
+    /// solvers need Φ only through its value and ∇_p Φ (autograd unless the energy gives it). Solvers that need a
+    /// concave objective (projected gradient, mirror ascent, Frank-Wolfe) accept an energy that is not declared concave
+    /// in p only when <see cref="InnerSolverOptions.AllowNonConcave"/> is set, and then return a stationary point;
+    /// the closed-form solvers need the quadratic energy (ArgumentException otherwise).</summary>
+    /// <param name="energy">Φ.</param>
+    /// <param name="v">Inputs [n, d].</param>
+    /// <param name="init">Optional warm start p₀ [n, k].</param>
+    public InnerSolverResult Solve(IEnergy energy, torch.Tensor v, torch.Tensor? init = null)
+    {
+        var phi = Custom(energy, Finite(v), init, nameof(init));
+        return new(ScopedWith(() => Guard(() => EnergyFs.Solvers.SolverChoice.run(Kind, options, phi, regularizer.Inner, v,
+            init is null ? null : Microsoft.FSharp.Core.FSharpOption<torch.Tensor>.Some(init))), s => new[] { s.Value, s.Argmax }));
+    }
+
+    /// <summary>The generalized FY loss per row for an energy of your own, L = Ω^Φ(v) + Ω(y) − Φ(v, y) ≥ 0 (for an exact
+    /// inner solve), differentiable in v and in any parameters Φ holds, with the gradient ∇Φ(v, p̂) − ∇Φ(v, y) of
+    /// Danskin's theorem (no differentiation through the solver).</summary>
+    /// <param name="energy">Φ.</param>
+    /// <param name="v">Inputs [n, d].</param>
+    /// <param name="y">Targets [n, k] in C.</param>
+    public torch.Tensor Loss(IEnergy energy, torch.Tensor v, torch.Tensor y)
+    {
+        var phi = Custom(energy, Finite(v), NotNull(y), nameof(y));
+        return Scoped(() => Guard(() => EnergyFs.Losses.GeneralizedFenchelYoung.loss(EnergyFs.Solvers.SolverChoice.solver<torch.Tensor>(Kind), options,
+            phi, regularizer.Inner, v, y)));
+    }
 
     /// <summary>The generalized FY loss per row, L = Ω^Φ(v) + Ω(y) − Φ(v, y); its gradient in u and A is
     /// ∇Φ(v, p̂) − ∇Φ(v, y) (Danskin's theorem).</summary>
