@@ -34,4 +34,12 @@ public class ExamplesTests
         var (before, after) = ReadmeExamples.StructuredPrediction();
         Assert.True(after > before, $"example F1 {before} -> {after}");
     }
+
+    [Fact]
+    public void CustomEnergyExampleMatchesOrBeatsTheBuiltInEnergy()
+    {
+        var (builtIn, custom) = EnergyFs.Examples.CSharp.CustomEnergyExample.Emotions();
+        Assert.InRange(builtIn, 0.70, 1.0);
+        Assert.True(custom >= builtIn - 0.005, $"custom energy {custom:P2} vs built-in quadratic {builtIn:P2}");
+    }
 }

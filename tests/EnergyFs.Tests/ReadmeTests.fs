@@ -25,7 +25,7 @@ let regions (path: string) =
 [<Tests>]
 let tests =
     testList "Readme" [
-        for file in [ "examples/FSharp/Examples.fs"; "examples/CSharp/Examples.cs" ] do
+        for file in [ "examples/FSharp/Examples.fs"; "examples/CSharp/Examples.cs"; "examples/CSharp/CustomEnergyExample.cs" ] do
             let path = Path.Combine(repositoryRoot, file)
             let found = regions path
             test (sprintf "%s has README regions" file) { Expect.isNonEmpty found "at least one region" }

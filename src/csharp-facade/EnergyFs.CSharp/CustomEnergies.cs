@@ -70,7 +70,8 @@ public sealed class EnergyFunction : IEnergy
 /// to <c>EnergyMultilabelOptions.Energy</c> and the classifier trains θ with the generalized Fenchel-Young loss
 /// (Blondel et al. 2022, arXiv 2205.09589), predicting argmax_p Φ_θ(x, p) − Ω(p) by projected gradient ascent.
 /// Register your layers as fields and call <c>RegisterComponents()</c> in your constructor, as for any TorchSharp
-/// module; the classifier re-draws the parameters of its Linear (and other standard) layers from its seed.</summary>
+/// module. The classifier re-draws the weights of every Linear layer from its seed (so the same seed gives the same
+/// model); other parameters keep the values your constructor gives them (initialize them deterministically).</summary>
 public abstract class MultilabelEnergyModule : torch.nn.Module<torch.Tensor, torch.Tensor, torch.Tensor>, IEnergy
 {
     /// <summary>A module named <paramref name="name"/> for <paramref name="labels"/> labels.</summary>

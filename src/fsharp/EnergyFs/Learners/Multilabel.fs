@@ -26,8 +26,9 @@ type MultilabelLoss =
 /// A trainable multilabel energy Φ_θ(x, p) of the caller's over standardized features x [n, d] and
 /// p ∈ [0, 1]ᵏ (Blondel et al. 2022, arXiv 2205.09589: any Φ, with the generalized FY loss and
 /// Danskin's gradient). `Create inputs labels` builds the module that holds θ and the energy over
-/// it (`Energy.ofFunction`); the module's parameters are re-drawn from the run's generator
-/// (`Init.reinitialize`) so that the same seed gives the same model.
+/// it (`Energy.ofFunction`); the weights of its Linear layers are re-drawn from the run's generator
+/// (`Init.reinitializeLinear`) so that the same seed gives the same model, and its other
+/// parameters keep the values its constructor gave them.
 and CustomMultilabelEnergy =
     { /// A short name for reports and saved models.
       Name: string
@@ -147,7 +148,7 @@ module Multilabel =
         | CustomEnergy custom ->
             let m, energy = custom.Create inputs labels
             m.``to`` (options.Context.Device, options.Context.DType) |> ignore
-            Init.reinitialize rng m
+            Init.reinitializeLinear rng m
             Custom (m, energy)
         | _ -> Builtin (EnergyMultilabelNet.create rng options.Context inputs labels options.Hidden)
 

@@ -35,3 +35,18 @@ module Init =
                 uniform rng lastBound p
             else
                 uniform rng lastBound p
+
+    /// Re-initialises the weight and bias of every Linear layer of `model` (at any depth) from
+    /// `rng` as PyTorch's Linear does by default (U(−1/√fan_in, 1/√fan_in)), leaving every other
+    /// parameter as the module's constructor set it: for modules of the caller's (custom energies)
+    /// whose own parameters (a zero-initialised interaction matrix, a scale) carry a deliberate
+    /// starting value, while the layers' random draws still come from the run's seed.
+    let reinitializeLinear (rng: Rng) (model: torch.nn.Module) =
+        for m in model.modules () do
+            match m with
+            | :? TorchSharp.Modules.Linear as linear ->
+                let bound = 1.0 / sqrt (float linear.weight.shape[1])
+                uniform rng bound linear.weight
+                if not (isNull linear.bias) then uniform rng bound linear.bias
+            | _ -> ()
+
