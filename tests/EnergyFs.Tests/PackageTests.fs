@@ -28,13 +28,14 @@ open System.Text.RegularExpressions
 open Expecto
 open EnergyFs.Tests.ReadmeTests
 
-/// Runs `executable` with arguments in a folder, with extra environment variables; returns the exit code
-/// and the combined output.
+/// Runs `executable` with arguments in a folder, with extra environment variables (a null value removes
+/// the variable); returns the exit code and the combined output.
 let runProcess (executable: string) (folder: string) (environment: (string * string) list) (arguments: string list) (timeout: TimeSpan) =
     let info = ProcessStartInfo(executable, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false)
     for a in arguments do info.ArgumentList.Add a
     info.WorkingDirectory <- folder
-    for k, v in environment do info.Environment[k] <- v
+    for k, v in environment do
+        if isNull v then info.Environment.Remove k |> ignore else info.Environment[k] <- v
     // MSBuild started from the test host must not reuse build servers left by other builds.
     info.Environment["MSBUILDDISABLENODEREUSE"] <- "1"
     info.Environment["DOTNET_CLI_USE_MSBUILD_SERVER"] <- "0"
@@ -395,12 +396,15 @@ let tests =
             if Environment.GetEnvironmentVariable "ENERGYFS_PRIVATE_RUNTIME" = "1" then
                 Expect.isTrue (output.Contains "private runtime: yes") "RuntimeInfo.Describe reports the private runtime"
                 Expect.isFalse (File.Exists(Path.Combine(output', name))) "built on the private runtime, the app has no app host (the package's build/EnergyFs.props)"
-            // A data folder that does not exist: the message names it and ENERGYFS_DATA.
+            // A data folder that does not exist: the message names it and ENERGYFS_DATA. Started directly on
+            // this dotnet, without build.sh's variables, the app still knows it runs on the private runtime.
             let nowhere = Path.Combine(readmeFolder, "no-data-here")
-            let code, output = runDotnet app [ "ENERGYFS_DATA", nowhere ] [ dll ] (TimeSpan.FromMinutes 1.0)
+            let code, output = runDotnet app [ "ENERGYFS_DATA", nowhere; "ENERGYFS_PRIVATE_RUNTIME", null ] [ dll ] (TimeSpan.FromMinutes 1.0)
             Expect.notEqual code 0 "the app fails without its data"
             for fragment in [ "DirectoryNotFoundException"; "ENERGYFS_DATA is set to"; nowhere ] do
                 Expect.stringContains output fragment (sprintf "the error says %s" fragment)
+            if Environment.GetEnvironmentVariable "ENERGYFS_PRIVATE_RUNTIME" = "1" then
+                Expect.stringContains output "private runtime: yes" "RuntimeInfo.Describe reads the private runtime from the process, not from build.sh's variable"
             // The system's dotnet on Debian 12 loads the system's libstdc++: EnergyFs says what to do, and
             // TorchSharp does not get to copy libtorch into the app's folder.
             match systemDotnet () with
