@@ -5,7 +5,7 @@
 #   ./build.sh run [-- args]   run the energyfs CLI (no args: the main job, `energyfs reproduce --quick`)
 #   ./build.sh bench [args]    run the benchmarks (side by side with PyTorch when python3 has torch)
 #   ./build.sh build           restore and build (Release)
-#   ./build.sh pack            NuGet packages into artifacts/packages
+#   ./build.sh pack [args]     NuGet packages into artifacts/packages (args go to dotnet pack, e.g. -p:PackageVersion=0.1.1)
 #   ./build.sh fsi [script]    F# Interactive on the same runtime (scripts, notebook cells)
 #   ./build.sh dotnet ARGS     any dotnet command through the same runtime
 #   ./build.sh env             print the runtime in use (plain dotnet or the private one)
@@ -30,13 +30,24 @@ export DOTNET_CLI_WORKLOAD_UPDATE_NOTIFY_DISABLE=1 MSBUILDTERMINALLOGGER=off
 # call can finalize one while it is read (rare "INTERNAL ASSERT ... Scalar.h" crashes under load).
 # EnergyFs's own code keeps its Scalars alive (Pinned); this narrows the window for TorchSharp's.
 export DOTNET_GCgen0size="${DOTNET_GCgen0size:-0x4000000}"
+# The benchmark datasets, for apps outside the repository started through this script (EnergyFs.Data.Paths
+# and DataPaths read ENERGYFS_DATA before walking up from the current and the executable's folders).
+[ -n "${ENERGYFS_DATA:-}" ] || [ ! -f "$ROOT/data/SOURCES.md" ] || export ENERGYFS_DATA="$ROOT/data"
 
 say() { printf '[build] %s\n' "$*" >&2; }
 die() { printf '[build] error: %s\n' "$*" >&2; exit 1; }
 
+# The machine's dotnet: the first on PATH that is not a private one (this script, run from a process that
+# another build.sh started, e.g. by a test or an app, finds that one's private dotnet first on PATH).
 system_dotnet() {
-  command -v dotnet >/dev/null 2>&1 || die "dotnet (the .NET 10 SDK) is not on PATH; install it first"
-  readlink -f "$(command -v dotnet)"
+  local candidate resolved
+  for candidate in $(type -ap dotnet); do
+    resolved="$(readlink -f "$candidate")"
+    [ -f "$(dirname "$resolved")/../READY" ] && [ -d "$(dirname "$resolved")/../sysroot" ] && continue
+    printf '%s' "$resolved"
+    return 0
+  done
+  die "dotnet (the .NET 10 SDK) is not on PATH; install it first"
 }
 
 system_libstdcxx() {
@@ -224,12 +235,14 @@ case "$cmd" in
   run) run_cli "$@" ;;
   bench) run_bench "$@" ;;
   fsi) run_fsi "$@" ;;
-  pack) build && dn pack "$SLN" -c "$CONFIG" --no-build -o "$ROOT/artifacts/packages" ;;
+  pack) build && dn pack "$SLN" -c "$CONFIG" --no-build -o "$ROOT/artifacts/packages" "$@" ;;
   dotnet) dn "$@" ;;
   env)
     echo "dotnet: $DOTNET"
     echo "DOTNET_ROOT: $DOTNET_ROOT"
     echo "private runtime: $([ "$ENERGYFS_PRIVATE_RUNTIME" = 1 ] && echo "yes (${COMPAT})" || echo no)"
+    echo "ENERGYFS_DATA: ${ENERGYFS_DATA:-(not set)}"
+    echo "DOTNET_GCgen0size: $DOTNET_GCgen0size"
     ;;
   clean) find "$ROOT/src" "$ROOT/tests" "$ROOT/bench" -type d \( -name bin -o -name obj \) -prune -exec rm -rf {} + ; rm -rf "$ROOT/artifacts" ;;
   *) die "unknown command '$cmd' (build | test | run | bench | fsi | pack | dotnet | env | clean)" ;;

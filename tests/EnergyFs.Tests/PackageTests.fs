@@ -9,7 +9,15 @@
 /// packages are extracted into a temporary global-packages folder, with the machine's global-packages
 /// folder as a fallback folder, so TorchSharp and libtorch are not downloaded again and the machine's
 /// cache receives nothing. (F# Interactive restores elsewhere; see the script test.) The script loads
-/// libtorch with `Runtime.loadNativeFromPackages`, as a user's script would.
+/// libtorch with `Runtime.loadNativeFromPackages`, as a user's script would; it is the F# script of the
+/// EnergyFs package's README (docs/packages/EnergyFs.md), with the version replaced by the test's.
+///
+/// The README's section "Using EnergyFs in your own app" is run as written: its bash blocks, its
+/// MyEnergyApp.csproj and Program.cs, in a temporary folder, with ENERGYFS naming a stand-in clone whose
+/// build.sh packs from the Release build (as `./build.sh pack` does after building) and hands every other
+/// command to the repository's build.sh; the output must match the section's last block. The machine's
+/// global-packages folder is the fallback folder without any EnergyFs package in it, so no version
+/// restored there earlier (0.1.0 included) can stand in for the fresh packages.
 module EnergyFs.Tests.PackageTests
 
 open System
@@ -20,13 +28,14 @@ open System.Text.RegularExpressions
 open Expecto
 open EnergyFs.Tests.ReadmeTests
 
-/// Runs the dotnet executable that runs these tests (the private one under build.sh) with arguments in
-/// a folder, with extra environment variables; returns the exit code and the combined output.
-let runDotnet (folder: string) (environment: (string * string) list) (arguments: string list) (timeout: TimeSpan) =
-    let info = ProcessStartInfo(Environment.ProcessPath, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false)
+/// Runs `executable` with arguments in a folder, with extra environment variables (a null value removes
+/// the variable); returns the exit code and the combined output.
+let runProcess (executable: string) (folder: string) (environment: (string * string) list) (arguments: string list) (timeout: TimeSpan) =
+    let info = ProcessStartInfo(executable, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false)
     for a in arguments do info.ArgumentList.Add a
     info.WorkingDirectory <- folder
-    for k, v in environment do info.Environment[k] <- v
+    for k, v in environment do
+        if isNull v then info.Environment.Remove k |> ignore else info.Environment[k] <- v
     // MSBuild started from the test host must not reuse build servers left by other builds.
     info.Environment["MSBUILDDISABLENODEREUSE"] <- "1"
     info.Environment["DOTNET_CLI_USE_MSBUILD_SERVER"] <- "0"
@@ -35,9 +44,14 @@ let runDotnet (folder: string) (environment: (string * string) list) (arguments:
     let err = p.StandardError.ReadToEndAsync()
     if not (p.WaitForExit(int timeout.TotalMilliseconds)) then
         p.Kill true
-        -1, sprintf "timed out after %O: dotnet %s\n%s\n%s" timeout (String.Join(" ", arguments)) out.Result err.Result
+        -1, sprintf "timed out after %O: %s %s\n%s\n%s" timeout executable (String.Join(" ", arguments)) out.Result err.Result
     else
         p.ExitCode, out.Result + err.Result
+
+/// Runs the dotnet executable that runs these tests (the private one under build.sh) with arguments in
+/// a folder, with extra environment variables; returns the exit code and the combined output.
+let runDotnet (folder: string) (environment: (string * string) list) (arguments: string list) (timeout: TimeSpan) =
+    runProcess Environment.ProcessPath folder environment arguments timeout
 
 let private tail (s: string) = if s.Length > 6000 then s.Substring(s.Length - 6000) else s
 
@@ -53,6 +67,18 @@ let centralVersion (id: string) =
     let m = Regex.Match(props, sprintf "<PackageVersion\\s+Include=\"%s\"\\s+Version=\"([^\"]+)\"" (Regex.Escape id))
     if not m.Success then failtestf "Directory.Packages.props has no version of %s" id
     m.Groups[1].Value
+
+/// A fallback packages folder under `folder`: a link to each package folder of the machine's
+/// global-packages folder except EnergyFs's own, which must come from the fresh packs.
+let fallbackWithoutEnergyFs (folder: string) =
+    let fallback = Path.Combine(folder, "machine-packages")
+    Directory.CreateDirectory fallback |> ignore
+    if Directory.Exists(machinePackages ()) then
+        for dir in Directory.GetDirectories(machinePackages ()) do
+            let id = Path.GetFileName dir
+            if id <> "energyfs" && not (id.StartsWith "energyfs.") then
+                Directory.CreateSymbolicLink(Path.Combine(fallback, id), dir) |> ignore
+    fallback
 
 /// The packed packages: a temporary folder holding the local source, the global-packages folder and
 /// the nuget.config, the package version, and the environment the restores run with.
@@ -91,7 +117,7 @@ let packed =
     <add key="machine" value="%s" />
   </fallbackPackageFolders>
 </configuration>
-"""             globalPackages source (machinePackages ())
+"""             globalPackages source (fallbackWithoutEnergyFs folder)
         File.WriteAllText(Path.Combine(folder, "nuget.config"), config)
         { Folder = folder; Source = source; Version = version
           Environment = [ "NUGET_PACKAGES", globalPackages ] })
@@ -124,24 +150,27 @@ Console.WriteLine($"grad {string.Join(" ", grad.Select(v => v.ToString("F6", Sys
 Console.WriteLine($"fy {value.sum().item<double>().ToString("F6", System.Globalization.CultureInfo.InvariantCulture)}");
 """
 
-let private fsharpScript (source: string) (version: string) (libtorch: string) =
-    sprintf """#i "nuget: %s"
-#r "nuget: EnergyFs, %s"
-#r "nuget: libtorch-cpu-linux-x64, %s"
-open EnergyFs
-open EnergyFs.Regularizers
+/// The fenced code blocks of a Markdown text, in order: (language, code).
+let codeBlocks (markdown: string) =
+    [ for m in Regex.Matches(markdown.Replace("\r\n", "\n"), @"^```(\w*)\n(.*?)^```", RegexOptions.Singleline ||| RegexOptions.Multiline) ->
+        m.Groups[1].Value, m.Groups[2].Value ]
 
-Runtime.loadNativeFromPackages () |> ignore
-let ctx = Context.cpu64
-let x = Tensor.ofArray ctx [| 0.5; -1.0; 2.0 |]
-let g = Diff.grad (fun v -> Tensor.sum (Tensor.softplus v)) x
-let theta = Tensor.ofArray2D ctx (array2D [ [ 1.0; 2.0; 0.5 ] ])
-let y = Tensor.ofArray2D ctx (array2D [ [ 0.0; 1.0; 0.0 ] ])
-let fy = EnergyFs.Losses.FenchelYoung.loss Shannon.regularizer theta y
-let inv (v: float) = v.ToString("F6", System.Globalization.CultureInfo.InvariantCulture)
-printfn "grad %%s" (Tensor.toArray g |> Array.map inv |> String.concat " ")
-printfn "fy %%s" (inv (Tensor.toScalar (Tensor.sum fy)))
-"""     source version libtorch
+/// The text of a Markdown section: from its `## title` line to the next `## ` heading.
+let section (markdown: string) (title: string) =
+    let text = markdown.Replace("\r\n", "\n")
+    let start = text.IndexOf("\n## " + title + "\n")
+    if start < 0 then failtestf "no section '## %s'" title
+    let next = text.IndexOf("\n## ", start + 4)
+    if next < 0 then text.Substring start else text.Substring(start, next - start)
+
+/// The F# script of the EnergyFs package's README, restoring from `source`, the version replaced by `version`.
+let private fsharpScript (source: string) (version: string) =
+    let readme = File.ReadAllText(Path.Combine(repositoryRoot, "docs", "packages", "EnergyFs.md"))
+    match codeBlocks readme |> List.filter (fun (language, _) -> language = "fsharp") with
+    | [ _, script ] ->
+        Expect.stringContains script "#r \"nuget: EnergyFs, 0.1.0\"" "the script references EnergyFs 0.1.0"
+        sprintf "#i \"nuget: %s\"\n%s" source (script.Replace("#r \"nuget: EnergyFs, 0.1.0\"", sprintf "#r \"nuget: EnergyFs, %s\"" version))
+    | blocks -> failtestf "docs/packages/EnergyFs.md has %d F# blocks, expected one script" blocks.Length
 
 /// The expected printout: sigmoid(x) and log Σ exp θ − θ_y for θ = (1, 2, 0.5), y = e₂.
 let private expected =
@@ -154,6 +183,82 @@ let private expected =
 let private expectPrinted (output: string) =
     for line in expected do
         Expect.stringContains output line (sprintf "the program prints '%s'" line)
+
+/// The README section a newcomer follows to build an app on the packages.
+let ownAppSection () =
+    section (File.ReadAllText(Path.Combine(repositoryRoot, "README.md"))) "Using EnergyFs in your own app"
+
+/// The blocks of that section by language, in order.
+let private ownAppBlocks () =
+    let blocks = codeBlocks (ownAppSection ())
+    let only language =
+        match blocks |> List.filter (fun (l, _) -> l = language) with
+        | [ _, code ] -> code
+        | found -> failtestf "the README's own-app section has %d %s blocks, expected one" found.Length language
+    {| Bash = blocks |> List.filter (fun (l, _) -> l = "bash") |> List.map snd
+       Project = only "xml"
+       Program = only "csharp"
+       Output = only "text" |}
+
+/// A stand-in for a clone of the repository, for the README's `$ENERGYFS`: its build.sh packs the Release
+/// build into its own artifacts/packages (what `./build.sh pack` does after building, with the default
+/// version) and hands every other command to the repository's build.sh.
+let private standInClone (folder: string) =
+    let clone = Path.Combine(folder, "clone")
+    Directory.CreateDirectory clone |> ignore
+    let script = Path.Combine(clone, "build.sh")
+    let quote (s: string) = "'" + s.Replace("'", "'\\''") + "'"
+    File.WriteAllText(script, sprintf "#!/usr/bin/env bash\nset -euo pipefail\nhere=\"$(cd \"$(dirname \"${BASH_SOURCE[0]}\")\" && pwd)\"\nif [ \"${1:-}\" = pack ]; then\n  exec %s dotnet pack %s -c Release --no-build -v q -nologo -o \"$here/artifacts/packages\"\nfi\nexec %s \"$@\"\n"
+                                  (quote (Path.Combine(repositoryRoot, "build.sh"))) (quote (Path.Combine(repositoryRoot, "EnergyFs.sln"))) (quote (Path.Combine(repositoryRoot, "build.sh"))))
+    File.SetUnixFileMode(script, File.GetUnixFileMode script ||| UnixFileMode.UserExecute ||| UnixFileMode.GroupExecute ||| UnixFileMode.OtherExecute)
+    clone
+
+/// The environment of the README's commands: ENERGYFS, the test's packages folder, and the private runtime
+/// this test host runs on (so that the repository's build.sh finds it where ENERGYFS_COMPAT_DIR is not set).
+let private ownAppEnvironment (p: PackedPackages) (clone: string) =
+    let compat =
+        match Environment.GetEnvironmentVariable "ENERGYFS_COMPAT_DIR", Environment.GetEnvironmentVariable "ENERGYFS_PRIVATE_RUNTIME", Environment.GetEnvironmentVariable "DOTNET_ROOT" with
+        | (null | ""), "1", root when not (String.IsNullOrEmpty root) -> [ "ENERGYFS_COMPAT_DIR", Path.GetDirectoryName(Path.TrimEndingDirectorySeparator root) ]
+        | _ -> []
+    // The PATH of a user's shell: without this host's private dotnet, which build.sh puts first.
+    let path =
+        let privateDirectory = Path.GetDirectoryName Environment.ProcessPath
+        (Environment.GetEnvironmentVariable "PATH").Split(':')
+        |> Array.filter (fun d -> d <> "" && Path.TrimEndingDirectorySeparator d <> privateDirectory)
+    let path = if Environment.GetEnvironmentVariable "ENERGYFS_PRIVATE_RUNTIME" = "1" then [ "PATH", String.Join(":", path) ] else []
+    ("ENERGYFS", clone) :: p.Environment @ compat @ path
+
+/// Runs a bash block of the README in `folder`; returns the exit code and the output.
+let private runBash (folder: string) (environment: (string * string) list) (code: string) =
+    let script = Path.Combine(folder, "..", sprintf "block-%s.sh" (Guid.NewGuid().ToString("N").Substring(0, 8)))
+    File.WriteAllText(script, "set -euo pipefail\n" + code)
+    runProcess "/bin/bash" folder environment [ Path.GetFullPath script ] (TimeSpan.FromMinutes 5.0)
+
+/// Whether `output` has a line matching each line of `expected`, where … stands for anything.
+let private matchesOutput (expected: string) (output: string) =
+    let lines = output.Replace("\r\n", "\n").Split('\n') |> Array.map (fun l -> l.Trim())
+    [ for line in expected.Split('\n') |> Array.map (fun l -> l.Trim()) |> Array.filter (fun l -> l <> "") do
+        let pattern = "^" + String.Join(".*", line.Split('…') |> Array.map Regex.Escape) + "$"
+        if not (lines |> Array.exists (fun l -> Regex.IsMatch(l, pattern))) then yield line ]
+
+/// The machine's own dotnet, when this test host runs on build.sh's private one (whose root links to it).
+let private systemDotnet () =
+    match Environment.GetEnvironmentVariable "ENERGYFS_PRIVATE_RUNTIME", Environment.GetEnvironmentVariable "DOTNET_ROOT" with
+    | "1", root when not (String.IsNullOrEmpty root) ->
+        match DirectoryInfo(Path.Combine(root, "host")).LinkTarget with
+        | null -> None
+        | target ->
+            let systemRoot = Path.GetDirectoryName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(target, root)))
+            let dotnet = Path.Combine(systemRoot, "dotnet")
+            if File.Exists dotnet then Some dotnet else None
+    | _ -> None
+
+/// Whether the system's libstdc++ lacks GLIBCXX_3.4.32 (Debian 12), when it can be found.
+let private systemLibstdcxxTooOld () =
+    [ "/usr/lib/x86_64-linux-gnu/libstdc++.so.6"; "/usr/lib64/libstdc++.so.6"; "/lib/x86_64-linux-gnu/libstdc++.so.6" ]
+    |> List.tryFind File.Exists
+    |> Option.map (fun lib -> not ((Text.Encoding.Latin1.GetString(File.ReadAllBytes lib)).Contains "GLIBCXX_3.4.32"))
+    |> Option.defaultValue false
 
 [<Tests>]
 let tests =
@@ -216,7 +321,7 @@ let tests =
                 Expect.isFalse (Directory.Exists(Path.Combine(p.Folder, "global-packages", "torchsharp")))
                     "TorchSharp came from the machine's global-packages folder (the fallback folder)"
         }
-        test "a fresh F# script restores EnergyFs with #r nuget and runs" {
+        test "the EnergyFs package README's F# script restores EnergyFs with #r nuget and runs" {
             let p = packed.Force()
             match NotebookTests.fsiPath () with
             | None -> skiptest "no .NET SDK (fsi.dll) next to this runtime"
@@ -224,7 +329,9 @@ let tests =
                 let folder = Path.Combine(p.Folder, "script")
                 Directory.CreateDirectory folder |> ignore
                 let script = Path.Combine(folder, "uses-package.fsx")
-                File.WriteAllText(script, fsharpScript p.Source p.Version (centralVersion "libtorch-cpu-linux-x64"))
+                let text = fsharpScript p.Source p.Version
+                Expect.stringContains text (sprintf "#r \"nuget: libtorch-cpu-linux-x64, %s\"" (centralVersion "libtorch-cpu-linux-x64")) "the script's libtorch is the repository's"
+                File.WriteAllText(script, text)
                 // F# Interactive restores in a project of its own (not under this folder), so the
                 // nuget.config above does not apply: the script uses the machine's global-packages
                 // folder, and the fresh EnergyFs version is removed from it afterwards.
@@ -240,6 +347,74 @@ let tests =
                         let parent = Path.GetDirectoryName extracted
                         if Directory.Exists parent && Directory.GetFileSystemEntries(parent).Length = 0 then Directory.Delete parent
                 Expect.equal code 0 (sprintf "the script runs:\n%s" (tail output))
-                expectPrinted output
+                // printfn "%A" of σ(0.5), σ(−1), σ(2)
+                for v in [ 0.5; -1.0; 2.0 ] do
+                    let digits = (1.0 / (1.0 + exp -v)).ToString("F6", Globalization.CultureInfo.InvariantCulture)
+                    Expect.stringContains output digits (sprintf "the script prints sigmoid(%g) = %s…" v digits)
+        }
+        test "the package READMEs show the README's own-app project and program verbatim" {
+            let blocks = ownAppBlocks ()
+            let csharpReadme = File.ReadAllText(Path.Combine(repositoryRoot, "docs", "packages", "EnergyFs.CSharp.md")).Replace("\r\n", "\n")
+            for name, code in [ "MyEnergyApp.csproj", blocks.Project; "Program.cs", blocks.Program; "expected output", blocks.Output ] do
+                Expect.stringContains csharpReadme code (sprintf "docs/packages/EnergyFs.CSharp.md shows the README's %s" name)
+            for readme in [ "README.md"; Path.Combine("docs", "packages", "EnergyFs.md"); Path.Combine("docs", "packages", "EnergyFs.CSharp.md") ] do
+                let text = File.ReadAllText(Path.Combine(repositoryRoot, readme))
+                for fragment in [ "## Using EnergyFs in your own app"; "GLIBCXX_3.4.32"; "Debian 12"; "build.sh"; "DllNotFoundException" ] do
+                    Expect.stringContains text fragment (sprintf "%s mentions %s" readme fragment)
+        }
+        test "the README's own-app section runs as written: a fresh app on the packed EnergyFs.CSharp" {
+            let p = packed.Force()
+            let blocks = ownAppBlocks ()
+            Expect.equal blocks.Bash.Length 2 "two bash blocks: pack and make the folder, then run"
+            let readmeFolder = Path.Combine(p.Folder, "readme")
+            let work = Path.Combine(readmeFolder, "work")
+            Directory.CreateDirectory work |> ignore
+            let clone = standInClone readmeFolder
+            let environment = ownAppEnvironment p clone
+            let code, output = runBash work environment blocks.Bash[0]
+            Expect.equal code 0 (sprintf "the first block (pack, app folder) runs:\n%s" (tail output))
+            Expect.isNonEmpty (Directory.GetFiles(Path.Combine(clone, "artifacts", "packages"), "EnergyFs.CSharp.*.nupkg")) "the packages are in $ENERGYFS/artifacts/packages"
+            let app =
+                match Directory.GetDirectories work with
+                | [| app |] -> app
+                | found -> failtestf "the first block makes one app folder, found %A" found
+            let name = Path.GetFileName app
+            File.WriteAllText(Path.Combine(app, name + ".csproj"), blocks.Project)
+            File.WriteAllText(Path.Combine(app, "Program.cs"), blocks.Program)
+            let code, output = runBash app environment blocks.Bash[1]
+            Expect.equal code 0 (sprintf "the app builds and runs:\n%s" (tail output))
+            let missing = matchesOutput blocks.Output output
+            Expect.isEmpty missing (sprintf "the app prints the README's output; missing lines %A in:\n%s" missing (tail output))
+            let hamming = Regex.Match(output, @"test Hamming accuracy after \d+ epochs: ([0-9.]+)%")
+            Expect.isTrue hamming.Success "the Hamming accuracy is printed"
+            let accuracy = Double.Parse(hamming.Groups[1].Value, Globalization.CultureInfo.InvariantCulture)
+            Expect.isTrue (accuracy > 72.0 && accuracy <= 100.0) (sprintf "a trained classifier beats all-zero predictions (about 70%%) on yeast: %.2f%%" accuracy)
+            Expect.isTrue (Directory.Exists(Path.Combine(p.Folder, "global-packages", "energyfs.csharp", "0.1.0")))
+                "EnergyFs.CSharp 0.1.0 came from the fresh pack (the temporary global-packages folder), not an older copy"
+            let output' = Path.Combine(app, "bin", "Debug", "net10.0")
+            let dll = Path.Combine(output', name + ".dll")
+            if Environment.GetEnvironmentVariable "ENERGYFS_PRIVATE_RUNTIME" = "1" then
+                Expect.isTrue (output.Contains "private runtime: yes") "RuntimeInfo.Describe reports the private runtime"
+                Expect.isFalse (File.Exists(Path.Combine(output', name))) "built on the private runtime, the app has no app host (the package's build/EnergyFs.props)"
+            // A data folder that does not exist: the message names it and ENERGYFS_DATA. Started directly on
+            // this dotnet, without build.sh's variables, the app still knows it runs on the private runtime.
+            let nowhere = Path.Combine(readmeFolder, "no-data-here")
+            let code, output = runDotnet app [ "ENERGYFS_DATA", nowhere; "ENERGYFS_PRIVATE_RUNTIME", null ] [ dll ] (TimeSpan.FromMinutes 1.0)
+            Expect.notEqual code 0 "the app fails without its data"
+            for fragment in [ "DirectoryNotFoundException"; "ENERGYFS_DATA is set to"; nowhere ] do
+                Expect.stringContains output fragment (sprintf "the error says %s" fragment)
+            if Environment.GetEnvironmentVariable "ENERGYFS_PRIVATE_RUNTIME" = "1" then
+                Expect.stringContains output "private runtime: yes" "RuntimeInfo.Describe reads the private runtime from the process, not from build.sh's variable"
+            // The system's dotnet on Debian 12 loads the system's libstdc++: EnergyFs says what to do, and
+            // TorchSharp does not get to copy libtorch into the app's folder.
+            match systemDotnet () with
+            | Some dotnet when systemLibstdcxxTooOld () ->
+                let code, output = runProcess dotnet app [] [ dll ] (TimeSpan.FromMinutes 1.0)
+                Expect.notEqual code 0 "the app cannot load libtorch on the system's libstdc++"
+                for fragment in [ "System.DllNotFoundException: libtorch cannot be loaded"; "GLIBCXX_3.4.32"; "build.sh dotnet run"; "Using EnergyFs in your own app" ] do
+                    Expect.stringContains output fragment (sprintf "the error says %s" fragment)
+                Expect.isFalse (output.Contains "TypeInitializationException") "the error is not wrapped in a type initializer's"
+                Expect.isFalse (Directory.Exists(Path.Combine(output', "cpu"))) "TorchSharp did not copy libtorch into the app's folder"
+            | _ -> ()
         }
     ]

@@ -4,15 +4,18 @@ using static EnergyFs.CSharp.FSharpInterop;
 
 namespace EnergyFs.CSharp;
 
-/// <summary>Locates the repository's <c>data/</c> folder: the <c>ENERGYFS_DATA</c> environment variable, else the first
-/// <c>data/</c> folder holding SOURCES.md found walking up from the current directory, then from the executable's.</summary>
+/// <summary>Locates the repository's <c>data/</c> folder: the <c>ENERGYFS_DATA</c> environment variable (which the
+/// repository's <c>build.sh</c> sets to its own <c>data/</c> when it is not set), else the first <c>data/</c> folder
+/// holding SOURCES.md found walking up from the current directory, then from the executable's. An app outside the
+/// repository sets <c>ENERGYFS_DATA</c> or runs through <c>build.sh</c>.</summary>
 public static class DataPaths
 {
-    /// <summary>The data folder; throws DirectoryNotFoundException listing where it looked.</summary>
+    /// <summary>The data folder; throws DirectoryNotFoundException listing where it looked and saying how to set
+    /// <c>ENERGYFS_DATA</c> (or that it names no folder, when it is set).</summary>
     public static string Root() => EnergyFs.Data.Paths.root();
 
     /// <summary>The folder of dataset <paramref name="name"/> (for example "yeast" or "uci_concrete"); a missing one
-    /// throws DirectoryNotFoundException naming it.</summary>
+    /// throws DirectoryNotFoundException naming it, the data folder and the datasets it holds.</summary>
     /// <param name="name">The dataset's folder name under <c>data/</c>.</param>
     public static string Find(string name) => EnergyFs.Data.Paths.find(NotNull(name));
 }
@@ -32,12 +35,16 @@ public sealed class MultilabelDataset : IDisposable
         get { NotDisposed(disposed, this); return data; }
     }
 
-    /// <summary>Loads <paramref name="name"/> from <paramref name="directory"/> into tensors of the context.</summary>
+    /// <summary>Loads <paramref name="name"/> from <paramref name="directory"/> into tensors of the context. A folder that
+    /// does not exist throws DirectoryNotFoundException naming it as given; a missing file FileNotFoundException naming
+    /// the file and what the folder holds.</summary>
     /// <param name="directory">The folder holding the ARFF and XML files (see <see cref="DataPaths.Find"/>).</param>
     /// <param name="name">The dataset's name, for example "emotions" or "yeast".</param>
     /// <param name="context">Device and type (default: CPU, float32).</param>
     public static MultilabelDataset Load(string directory, string name, DeviceContext? context = null)
     {
+        if (string.IsNullOrWhiteSpace(NotNull(directory))) throw new ArgumentException("the dataset folder is empty", nameof(directory));
+        if (string.IsNullOrWhiteSpace(NotNull(name))) throw new ArgumentException("the dataset name is empty", nameof(name));
         try
         {
             return new(EnergyFs.Data.Mulan.load((context ?? DeviceContext.Cpu).Inner, NotNull(directory), NotNull(name)));

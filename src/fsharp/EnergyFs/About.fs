@@ -15,4 +15,8 @@ module About =
           "CUDA available", string (Context.cudaAvailable ())
           "threads", string (Runtime.threads ())
           "processors", string System.Environment.ProcessorCount
-          "private runtime", (if Runtime.privateRuntime () then "yes (Debian 13 libstdc++ via build.sh)" else "no") ]
+          "private runtime",
+          (match Runtime.privateRuntime (), Runtime.libstdcxx () with
+           | true, Some library -> sprintf "yes (%s and its own loader, as build.sh prepares on Debian 12)" library
+           | true, None -> "yes"
+           | false, _ -> "no") ]

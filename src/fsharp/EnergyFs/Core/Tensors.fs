@@ -14,14 +14,17 @@ module Tensor =
 
     // ---- creation -------------------------------------------------------------------------------
 
+    // The creation functions call Runtime.ensureNative first: when libtorch cannot be loaded, the first
+    // tensor fails with a DllNotFoundException that says why, not with TorchSharp's type-initialization error.
+
     /// A 0-dimensional tensor holding `value`.
-    let scalar (ctx: Context) (value: float) = torch.tensor (value, dtype = ctx.DType, device = ctx.Device)
+    let scalar (ctx: Context) (value: float) = Runtime.ensureNative (); torch.tensor (value, dtype = ctx.DType, device = ctx.Device)
 
     /// A 1-D tensor of the values.
-    let ofArray (ctx: Context) (values: float[]) = torch.tensor (values, dtype = ctx.DType, device = ctx.Device)
+    let ofArray (ctx: Context) (values: float[]) = Runtime.ensureNative (); torch.tensor (values, dtype = ctx.DType, device = ctx.Device)
 
     /// A 2-D tensor of the rows (all of the same length).
-    let ofArray2D (ctx: Context) (values: float[,]) = torch.tensor (values, dtype = ctx.DType, device = ctx.Device)
+    let ofArray2D (ctx: Context) (values: float[,]) = Runtime.ensureNative (); torch.tensor (values, dtype = ctx.DType, device = ctx.Device)
 
     /// A 2-D tensor from jagged rows; fails naming the first row whose length differs.
     let ofRows (ctx: Context) (rows: float[][]) =
@@ -32,13 +35,14 @@ module Tensor =
         ofArray2D ctx (Array2D.init rows.Length width (fun i j -> rows[i][j]))
 
     /// Zeros of the given shape.
-    let zeros (ctx: Context) (shape: int64 list) = torch.zeros (Array.ofList shape, dtype = ctx.DType, device = ctx.Device)
+    let zeros (ctx: Context) (shape: int64 list) = Runtime.ensureNative (); torch.zeros (Array.ofList shape, dtype = ctx.DType, device = ctx.Device)
 
     /// Ones of the given shape.
-    let ones (ctx: Context) (shape: int64 list) = torch.ones (Array.ofList shape, dtype = ctx.DType, device = ctx.Device)
+    let ones (ctx: Context) (shape: int64 list) = Runtime.ensureNative (); torch.ones (Array.ofList shape, dtype = ctx.DType, device = ctx.Device)
 
     /// A tensor of the given shape filled with `value`.
     let full (ctx: Context) (shape: int64 list) (value: float) =
+        Runtime.ensureNative ()
         Pinned.using value (fun v -> torch.full (Array.ofList shape, v, dtype = ctx.DType, device = ctx.Device))
 
     /// Standard normal samples drawn from `rng`.
@@ -59,7 +63,7 @@ module Tensor =
         torch.randperm (n, generator = rng.Generator, dtype = torch.ScalarType.Int64, device = device)
 
     /// An int64 index tensor.
-    let indices (device: torch.Device) (idx: int64[]) = torch.tensor (idx, dtype = torch.ScalarType.Int64, device = device)
+    let indices (device: torch.Device) (idx: int64[]) = Runtime.ensureNative (); torch.tensor (idx, dtype = torch.ScalarType.Int64, device = device)
 
     // ---- reading back ---------------------------------------------------------------------------
 

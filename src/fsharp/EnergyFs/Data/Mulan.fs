@@ -108,11 +108,27 @@ module Mulan =
     /// dtype and device (nominal features are encoded as their value index). No standardization:
     /// see `standardize`. Errors (DataFormatException naming the files): labels of the XML not the last
     /// attributes of an ARFF, train and test declaring different attributes, an empty file, and every
-    /// ARFF format error (with its line). A missing file raises FileNotFoundException.
+    /// ARFF format error (with its line). A folder that does not exist raises DirectoryNotFoundException
+    /// naming it as given; a missing file raises FileNotFoundException naming the file and the files
+    /// the folder holds.
     let load (ctx: Context) (dir: string) (name: string) : MultilabelSplits =
+        if String.IsNullOrWhiteSpace dir then Checks.fail "dir" "the MULAN folder is empty"
+        if String.IsNullOrWhiteSpace name then Checks.fail "name" "the dataset name is empty"
+        let expected = sprintf "%s.xml, %s-train.arff and %s-test.arff" name name name
+        if not (Directory.Exists dir) then
+            let full = Path.GetFullPath dir
+            raise (DirectoryNotFoundException(
+                sprintf "MULAN dataset folder '%s'%s does not exist: expected a folder holding %s (a dataset of the data folder: Paths.find \"%s\", DataPaths.Find(\"%s\") from C#)"
+                    dir (if full = dir then "" else sprintf " (%s)" full) expected name name))
         let xmlPath = Path.Combine(dir, name + ".xml")
         let trainPath = Path.Combine(dir, name + "-train.arff")
         let testPath = Path.Combine(dir, name + "-test.arff")
+        for path in [ xmlPath; trainPath; testPath ] do
+            if not (File.Exists path) then
+                let present = Directory.GetFiles dir |> Array.map Path.GetFileName |> Array.sort
+                raise (FileNotFoundException(
+                    sprintf "%s not found: the MULAN folder '%s' must hold %s (it holds: %s)"
+                        path dir expected (if present.Length = 0 then "nothing" else String.Join(", ", present)), path))
         let labels = labelNames xmlPath
         let train = Arff.load trainPath
         let test = Arff.load testPath
