@@ -42,9 +42,7 @@ public sealed record DualTrainerOptions
     /// iteration of a call is always reported).</summary>
     public int ReportEvery { get; init; } = Defaults.ReportEvery;
 
-    internal DualOptions ToFSharp() => ToFSharp(Defaults.Monitor);
-
-    internal DualOptions ToFSharp(EnergyFs.Training.FitMonitor monitor)
+    internal DualOptions ToFSharp()
     {
         if (RestartEvery is not null && RestartProbability is not null)
             throw new ArgumentException("set RestartEvery or RestartProbability, not both", nameof(RestartProbability));
@@ -52,7 +50,7 @@ public sealed record DualTrainerOptions
             : RestartProbability is double p ? Restart.NewWithProbability(p) : Restart.NoRestart;
         var estimator = ScoreMatchingBandwidth is double h ? Estimator.NewScoreMatching(h) : Estimator.MaximumLikelihood;
         var options = new DualOptions(ParticleStep, FeatureStep, MassStep, TvBound, Lazy ? Regime.Lazy : Regime.FeatureLearning,
-            restart, Particles, LangevinSteps, Antithetic, estimator, ReportEvery, monitor);
+            restart, Particles, LangevinSteps, Antithetic, estimator, ReportEvery);
         Dual.validate(options);
         return options;
     }
@@ -158,8 +156,9 @@ public sealed class DualEbmTrainer : IDisposable
     {
         NonNegative(iterations);
         var state = State;
-        var fs = Options.ToFSharp(Monitor(progress, cancellationToken, state.Iteration + iterations));
-        var result = ScopedWith(() => Guard(() => Dual.advance(_rng, fs, _data, iterations, state)), r => StateTensors(r.Item1));
+        var fs = Options.ToFSharp();
+        var monitor = Monitor(progress, cancellationToken, state.Iteration + iterations);
+        var result = ScopedWith(() => Guard(() => Dual.advance(monitor, _rng, fs, _data, iterations, state)), r => StateTensors(r.Item1));
         Dual.dispose(state);
         _state = result.Item1;
         if (!result.Item2) throw new OperationCanceledException($"dual training cancelled after iteration {_state.Iteration}", cancellationToken);
@@ -217,7 +216,7 @@ public sealed class DualEbmTrainer : IDisposable
         var iterations = t.Iterations ?? QuickIterations;
         var defaults = Dual.defaults;
         var dual = new DualOptions(QuickStep, QuickStep, QuickStep, defaults.TvBound, t.Lazy ? Regime.Lazy : Regime.FeatureLearning,
-            defaults.Restart, QuickParticles, defaults.LangevinSteps, defaults.Antithetic, defaults.Estimator, defaults.ReportEvery, defaults.Monitor);
+            defaults.Restart, QuickParticles, defaults.LangevinSteps, defaults.Antithetic, defaults.Estimator, defaults.ReportEvery);
         var context = NotNull(t.Context).Inner;
         var watch = System.Diagnostics.Stopwatch.StartNew();
         return ScopedValue(() =>

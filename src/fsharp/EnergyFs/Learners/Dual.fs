@@ -53,13 +53,10 @@ type DualOptions =
       Antithetic: bool
       /// Gradient estimator.
       Estimator: Estimator
-      /// Iterations between two reports to `Monitor.OnEpoch` (the last iteration of a run is always
-      /// reported).
-      ReportEvery: int
-      /// Reports (`OnEpoch` with the iteration, 0-based, and a row of iteration, total_variation,
-      /// data_energy, particle_energy) and the cancellation token, checked before every iteration
-      /// (`FitMonitor`; `OnProgress` is not called).
-      Monitor: FitMonitor }
+      /// Iterations between two reports to the monitor of `Dual.advance` (the last iteration of a
+      /// call is always reported). The monitor itself is an argument of `advance`, not a field, so
+      /// that options stay plain data (compared and hashed by the paper configurations).
+      ReportEvery: int }
 
 /// The state of a dual run: the energy (neurons), the particles and the iteration count. Owns its tensors.
 type DualState =
@@ -80,11 +77,11 @@ type DualState =
 module Dual =
 
     /// η = 1e-2, α_z = 1e-2, α_w = 1e-2, β = 10, feature learning, no restarts, 1000 particles, GDA,
-    /// a report every 100 iterations to no monitor.
+    /// a report every 100 iterations.
     let defaults =
         { ParticleStep = 1e-2; FeatureStep = 1e-2; MassStep = 1e-2; TvBound = 10.0; Regime = FeatureLearning
           Restart = NoRestart; Particles = 1000; LangevinSteps = 1; Antithetic = false; Estimator = MaximumLikelihood
-          ReportEvery = 100; Monitor = FitMonitor.none }
+          ReportEvery = 100 }
 
     /// Validates the options, naming the offending field.
     let validate (options: DualOptions) =
@@ -207,15 +204,28 @@ module Dual =
               "data_energy", Tensor.toScalar (Tensor.mean (Shallow.energy state.Energy data))
               "particle_energy", Tensor.toScalar (Tensor.mean (Shallow.energy state.Energy state.Particles)) ])
 
-    /// The monitored loop of `run` and `advance`: up to `iterations` steps from a copy of
-    /// `initial`, `observe` after each, a report to `options.Monitor` every `ReportEvery` iterations
-    /// and after the last, the token checked before every step. Returns the state reached and
-    /// whether all iterations ran (false: cancelled; the state is the last completed iteration's).
+    /// Runs `iterations` steps from `init`, calling `observe` after each (the state passed to it is
+    /// disposed afterwards unless it is the last). Returns the final state; `initial` is left intact.
+    let run (rng: Rng) (options: DualOptions) (data: Tensor) (iterations: int) (observe: DualState -> unit) (initial: DualState) =
+        validate options
+        let mutable state = { initial with Energy = Shallow.copy initial.Energy; Particles = Scope.tensor (fun () -> Tensor.copy initial.Particles) }
+        for _ in 1 .. iterations do
+            let next = step rng options data state
+            dispose state
+            state <- next
+            observe state
+        state
+
+    /// `run` watched and cancellable (what the facade's `DualEbmTrainer.Run` calls): up to
+    /// `iterations` steps from a copy of `initial` (left intact), the monitor's token checked
+    /// before every step, and `monitor.OnEpoch (iteration − 1) (report data state)` every
+    /// `options.ReportEvery` iterations and after the last (`OnProgress` is not called). Returns the
+    /// state reached and whether all iterations ran: false when the token was cancelled, the state
+    /// then being that of the last completed iteration (a copy of `initial` when none completed).
     /// A failing step (divergence) frees the working state and re-raises.
-    let private loop (rng: Rng) (options: DualOptions) (data: Tensor) (iterations: int) (observe: DualState -> unit) (initial: DualState) =
+    let advance (monitor: FitMonitor) (rng: Rng) (options: DualOptions) (data: Tensor) (iterations: int) (initial: DualState) =
         validate options
         Checks.require "iterations" (iterations >= 0) (sprintf "iterations must be ≥ 0, got %d" iterations)
-        let monitor = options.Monitor
         let mutable state = { initial with Energy = Shallow.copy initial.Energy; Particles = Scope.tensor (fun () -> Tensor.copy initial.Particles) }
         let mutable k = 0
         try
@@ -224,29 +234,9 @@ module Dual =
                 dispose state
                 state <- next
                 k <- k + 1
-                observe state
                 if k % options.ReportEvery = 0 || k = iterations then
                     monitor.OnEpoch (state.Iteration - 1) (report data state)
         with _ ->
             dispose state
             reraise ()
         state, k = iterations
-
-    /// Runs `iterations` steps from `init`, calling `observe` after each (the state passed to it is
-    /// disposed afterwards unless it is the last) and reporting to `options.Monitor`. Returns the
-    /// final state; `initial` is left intact. When the monitor's token is cancelled the run stops
-    /// before its next step, frees its working state and raises OperationCanceledException (the
-    /// caller still holds `initial`; `advance` returns the last completed state instead).
-    let run (rng: Rng) (options: DualOptions) (data: Tensor) (iterations: int) (observe: DualState -> unit) (initial: DualState) =
-        let state, completed = loop rng options data iterations observe initial
-        if not completed then
-            dispose state
-            raise (System.OperationCanceledException(options.Monitor.Cancellation))
-        state
-
-    /// `run` without an observer that stops, rather than raises, on cancellation: the state reached
-    /// (a new one; `initial` is left intact) and whether all `iterations` ran — false when the
-    /// monitor's token was cancelled, the state then being that of the last completed iteration
-    /// (a copy of `initial` when none completed). The C# `DualEbmTrainer.Run` keeps it and throws.
-    let advance (rng: Rng) (options: DualOptions) (data: Tensor) (iterations: int) (initial: DualState) =
-        loop rng options data iterations ignore initial

@@ -99,7 +99,7 @@ module DualFile =
         try energyOf path header tensors device
         finally for _, t in tensors do t.Dispose ()
 
-    /// Writes the state of a dual run with its options to `path` (the monitor is not saved).
+    /// Writes the state of a dual run with its options to `path`.
     let saveState (path: string) (options: DualOptions) (state: DualState) =
         let header = energyHeader state.Energy
         header["iteration"] <- JsonValue.Create state.Iteration
@@ -121,8 +121,7 @@ module DualFile =
         header["report_every"] <- JsonValue.Create options.ReportEvery
         ModelFile.save path trainerKind header (energyTensors state.Energy @ [ "particles", state.Particles ])
 
-    /// Loads what `saveState` wrote onto `device`: the options (monitor `FitMonitor.none`) and the
-    /// state (the caller owns it). Errors as for `loadEnergy`.
+    /// Loads what `saveState` wrote onto `device`: the options and the state (the caller owns it). Errors as for `loadEnergy`.
     let loadState (path: string) (device: torch.Device) : DualOptions * DualState =
         let header, tensors = ModelFile.load path trainerKind
         try
