@@ -193,10 +193,11 @@ public sealed class DualEbmTrainer : IDisposable
         var device = (context ?? DeviceContext.Cpu).Device;
         var loaded = ScopedWith(() => Guard(() => EnergyFs.Learners.DualFile.loadState(path, device)), l => StateTensors(l.Item2));
         var state = loaded.Item2;
-        if (data.shape[1] != state.Energy.Dim)
+        var dim = state.Energy.Dim;
+        if (data.shape[1] != dim)
         {
             Dual.dispose(state);
-            throw new ArgumentException($"data {Shape(data)} must have {state.Energy.Dim} columns (the saved energy's dimension)", nameof(data));
+            throw new ArgumentException($"data {Shape(data)} must have {dim} columns (the saved energy's dimension)", nameof(data));
         }
         return new DualEbmTrainer(r, DualTrainerOptions.FromFSharp(loaded.Item1), data, state);
     }
