@@ -46,11 +46,13 @@ public class BadInputTests
             torch.zeros(1, 2, 1, dtype: torch.float64), torch.ones(1, 2, 1, dtype: torch.float64));
         var spen = new StructuredEnergyModel(3, 2, 2, rng, DeviceContext.Cpu64);
         var network = new InferenceNetwork(new[] { 2, 3 }, rng, DeviceContext.Cpu64);
-        owned.AddRange(new IDisposable[] { energy, proposal, spen, network });
+        using var rx = torch.linspace(0, 1, 16, dtype: torch.float64).reshape(16, 1);
+        var regressor = new EnergyRegressor(new EnergyRegressorOptions { Epochs = 1, Samples = 4, Hidden = 4 }).Fit(rx, rx);
+        owned.AddRange(new IDisposable[] { energy, proposal, spen, network, regressor });
         var instances = new object[]
         {
             FyRegularizer.Shannon, FyRegularizer.FermiDirac, new FenchelYoungLoss(FyRegularizer.Sparsemax),
-            new GeneralizedConjugate(FyRegularizer.FermiDirac), energy, proposal, spen, network,
+            new GeneralizedConjugate(FyRegularizer.FermiDirac), energy, proposal, spen, network, regressor,
         };
         foreach (var i in instances)
             foreach (var m in i.GetType().GetMethods(BindingFlags.Public | BindingFlags.Instance | BindingFlags.DeclaredOnly))

@@ -1,3 +1,4 @@
+using System.IO;
 using TorchSharp;
 
 namespace EnergyFs.CSharp.Tests;
@@ -82,4 +83,80 @@ public class DualEbmTrainerTests
             Assert.True(particles.IsInvalid);
             Assert.Throws<ObjectDisposedException>(() => trainer.Run(1));
         });
+
+    [Fact]
+    public void RunReportsEveryNIterationsAndCancelsBetweenIterations()
+    {
+        using var rng = new RandomGenerator(7);
+        using var data = LangevinSampler.UniformSphere(rng, DeviceContext.Cpu, 60, 3);
+        using var student = ShallowSphereEnergy.Random(rng, DeviceContext.Cpu, 6, 3);
+        using var trainer = new DualEbmTrainer(rng, student, data, new DualTrainerOptions { Particles = 20, ReportEvery = 5 });
+        var reports = new List<TrainingEpoch>();
+        trainer.Run(23, new ImmediateProgress<TrainingEpoch>(reports.Add));
+        Assert.Equal(new[] { 5, 10, 15, 20, 23 }, reports.Select(r => r.Epoch));
+        Assert.All(reports, r => Assert.Equal(23, r.Epochs));
+        Assert.Equal(new[] { "iteration", "total_variation", "data_energy", "particle_energy" }, reports[^1].Metrics.Keys);
+        Assert.Equal(23.0, reports[^1].Metrics["iteration"]);
+        using var cts = new CancellationTokenSource();
+        var later = new List<int>();
+        var progress = new ImmediateProgress<TrainingEpoch>(r => { later.Add(r.Epoch); if (later.Count == 2) cts.Cancel(); });
+        Assert.ThrowsAny<OperationCanceledException>(() => trainer.Run(100, progress, cts.Token));
+        Assert.Equal(new[] { 28, 33 }, later);
+        Assert.Equal(33, trainer.Iteration);  // the state of the last completed iteration is kept
+        Assert.Equal(new long[] { 20, 3 }, trainer.Particles.shape);
+        Assert.ThrowsAny<OperationCanceledException>(() => trainer.Run(5, null, cts.Token));
+        Assert.Equal(33, trainer.Iteration);
+        trainer.Run(2);
+        Assert.Equal(35, trainer.Iteration);
+    }
+
+    [Fact]
+    public void NonFiniteDataIsRefusedUpFront()
+    {
+        using var rng = new RandomGenerator(8);
+        using var data = LangevinSampler.UniformSphere(rng, DeviceContext.Cpu, 10, 3);
+        using var student = ShallowSphereEnergy.Random(rng, DeviceContext.Cpu, 4, 3);
+        data[2, 1] = torch.tensor(float.NaN);
+        var e = Assert.Throws<ArgumentException>(() => new DualEbmTrainer(rng, student, data));
+        Assert.Equal("data", e.ParamName);
+        Assert.Contains("non-finite", e.Message);
+    }
+
+    [Fact]
+    public void SavedStateResumesIdenticallyAndDamagedFilesNameThemselves()
+    {
+        using var files = new ModelFileFaults();
+        using var rng = new RandomGenerator(9);
+        using var data = LangevinSampler.UniformSphere(rng, DeviceContext.Cpu, 80, 3);
+        using var student = ShallowSphereEnergy.Random(rng, DeviceContext.Cpu, 6, 3);
+        var options = new DualTrainerOptions { Particles = 30, RestartEvery = 4, Lazy = true, ReportEvery = 3 };
+        using var trainer = new DualEbmTrainer(rng, student, data, options);
+        trainer.Run(10);
+        var path = files.PathOf("trainer.model");
+        trainer.Save(path);
+        using var rngB = new RandomGenerator(100);
+        using var rngC = new RandomGenerator(100);
+        using var b = DualEbmTrainer.Load(path, rngB, data);
+        using var c = DualEbmTrainer.Load(path, rngC, data);
+        Assert.Equal(options, b.Options);
+        Assert.Equal(10, b.Iteration);
+        Assert.True(b.Particles.allclose(trainer.Particles, 0, 0));
+        using (var e0 = trainer.CurrentEnergy())
+        using (var eb = b.CurrentEnergy())
+            Assert.True(eb.Masses.allclose(e0.Masses, 0, 0) && eb.Features.allclose(e0.Features, 0, 0));
+        b.Run(5);
+        c.Run(5);
+        using (var eb = b.CurrentEnergy())
+        using (var ec = c.CurrentEnergy())
+            Assert.True(eb.Masses.allclose(ec.Masses, 0, 0) && b.Particles.allclose(c.Particles, 0, 0), "same generator seed, same run");
+        using var wide = LangevinSampler.UniformSphere(rng, DeviceContext.Cpu, 5, 4);
+        Assert.Equal("data", Assert.Throws<ArgumentException>(() => DualEbmTrainer.Load(path, rngB, wide)).ParamName);
+        var energyPath = files.PathOf("energy.model");
+        student.Save(energyPath);
+        Assert.Contains("shallow-sphere-energy", Assert.Throws<InvalidDataException>(() => DualEbmTrainer.Load(energyPath, rngB, data)).Message);
+        var newer = files.NewerVersion(path);
+        Assert.Contains(newer, Assert.Throws<InvalidDataException>(() => DualEbmTrainer.Load(newer, rngB, data)).Message);
+        var truncated = files.Truncated(path);
+        Assert.Contains("truncated", Assert.Throws<InvalidDataException>(() => DualEbmTrainer.Load(truncated, rngB, data)).Message);
+    }
 }

@@ -24,8 +24,9 @@ public class ExamplesTests
     public void RegressionExampleEbmBeatsItsProposal()
     {
         // The paper's headline effect: the EBM's NLL is below that of the proposal it was trained with.
-        var (ebm, proposal) = ReadmeExamples.Regression();
+        var (ebm, proposal, reloaded) = ReadmeExamples.Regression();
         Assert.True(double.IsFinite(ebm) && ebm < proposal, $"EBM {ebm}, proposal {proposal}");
+        Assert.True(reloaded, "the reloaded model's mean predictions differ");
     }
 
     [Fact]

@@ -102,6 +102,8 @@ public class FacadeRulesTests
     private static bool HoldsNative(Type t)
     {
         if (t == typeof(string) || t.IsPrimitive || t.IsEnum) return false;
+        // A delegate (a factory such as Func<int, int, SomeModule>, or a function) holds no native memory itself.
+        if (typeof(Delegate).IsAssignableFrom(t)) return false;
         if (typeof(IDisposable).IsAssignableFrom(t) || typeof(torch.Tensor).IsAssignableFrom(t)) return true;
         if (t.IsArray) return HoldsNative(t.GetElementType()!);
         if (t.IsGenericType) return t.GetGenericArguments().Any(HoldsNative);

@@ -1,3 +1,4 @@
+using System.IO;
 using TorchSharp;
 
 namespace EnergyFs.CSharp.Tests;
@@ -74,4 +75,33 @@ public class ShallowSphereEnergyTests
             Assert.True(features.IsInvalid);
             Assert.Throws<ObjectDisposedException>(() => e.TotalVariation);
         });
+
+    [Fact]
+    public void SaveThenLoadGivesTheSameEnergyAndDamagedFilesNameThemselves()
+    {
+        using var files = new ModelFileFaults();
+        using var rng = new RandomGenerator(3, DeviceContext.Cpu64);
+        using var e = ShallowSphereEnergy.Random(rng, DeviceContext.Cpu64, 5, 4, mass: 2.0, activation: ShallowActivation.SquaredRelu);
+        var path = files.PathOf("energies/e.model");
+        e.Save(path);
+        using var loaded = ShallowSphereEnergy.Load(path);
+        using var x = LangevinSampler.UniformSphere(rng, DeviceContext.Cpu64, 7, 4);
+        using var fa = e.Energy(x);
+        using var fb = loaded.Energy(x);
+        Assert.True(fa.allclose(fb, 0, 0), "the loaded energy differs");
+        Assert.Equal(torch.ScalarType.Float64, loaded.Features.dtype);
+        Assert.Equal((5, 4, e.TotalVariation), (loaded.Neurons, loaded.Dim, loaded.TotalVariation));
+        var newer = files.NewerVersion(path);
+        var v = Assert.Throws<InvalidDataException>(() => ShallowSphereEnergy.Load(newer));
+        Assert.Contains(newer, v.Message);
+        Assert.Contains("newer", v.Message);
+        var truncated = files.Truncated(path);
+        var t = Assert.Throws<InvalidDataException>(() => ShallowSphereEnergy.Load(truncated));
+        Assert.Contains(truncated, t.Message);
+        var notAModel = files.PathOf("text.model");
+        File.WriteAllText(notAModel, "hello");
+        Assert.Contains("not an EnergyFs model file", Assert.Throws<InvalidDataException>(() => ShallowSphereEnergy.Load(notAModel)).Message);
+        Assert.Throws<FileNotFoundException>(() => ShallowSphereEnergy.Load(files.PathOf("missing.model")));
+        Native.AssertFreesEverything(() => ShallowSphereEnergy.Load(path).Dispose());
+    }
 }

@@ -8,7 +8,8 @@ using EnergyFs.Metrics;
 namespace EnergyFs.CSharp;
 
 /// <summary>Options of <see cref="DualEbmTrainer"/>; the defaults are those of the F# <c>Dual.defaults</c>
-/// (η = α_z = α_w = 0.01, β = 10, feature learning, no restarts, 1000 particles, GDA, maximum likelihood).</summary>
+/// (η = α_z = α_w = 0.01, β = 10, feature learning, no restarts, 1000 particles, GDA, maximum likelihood, a progress
+/// report every 100 iterations).</summary>
 public sealed record DualTrainerOptions
 {
     private static readonly DualOptions Defaults = Dual.defaults;
@@ -37,6 +38,9 @@ public sealed record DualTrainerOptions
     /// <summary>When set, neurons follow the gradient of exact score matching on the sphere with this kernel bandwidth for
     /// the ReLU circle term, instead of the maximum-likelihood estimate E_data[∇f] − E_particles[∇f] (default null).</summary>
     public double? ScoreMatchingBandwidth { get; init; }
+    /// <summary>Iterations between two progress reports of <see cref="DualEbmTrainer.Run"/> (default 100; the last
+    /// iteration of a call is always reported).</summary>
+    public int ReportEvery { get; init; } = Defaults.ReportEvery;
 
     internal DualOptions ToFSharp()
     {
@@ -46,10 +50,21 @@ public sealed record DualTrainerOptions
             : RestartProbability is double p ? Restart.NewWithProbability(p) : Restart.NoRestart;
         var estimator = ScoreMatchingBandwidth is double h ? Estimator.NewScoreMatching(h) : Estimator.MaximumLikelihood;
         var options = new DualOptions(ParticleStep, FeatureStep, MassStep, TvBound, Lazy ? Regime.Lazy : Regime.FeatureLearning,
-            restart, Particles, LangevinSteps, Antithetic, estimator);
+            restart, Particles, LangevinSteps, Antithetic, estimator, ReportEvery);
         Dual.validate(options);
         return options;
     }
+
+    internal static DualTrainerOptions FromFSharp(DualOptions o) => new()
+    {
+        ParticleStep = o.ParticleStep, FeatureStep = o.FeatureStep, MassStep = o.MassStep, TvBound = o.TvBound,
+        Lazy = o.Regime.IsLazy,
+        RestartEvery = o.Restart is Restart.Every e ? e.Item : null,
+        RestartProbability = o.Restart is Restart.WithProbability p ? p.Item : null,
+        Particles = o.Particles, LangevinSteps = o.LangevinSteps, Antithetic = o.Antithetic,
+        ScoreMatchingBandwidth = o.Estimator is Estimator.ScoreMatching sm ? sm.bandwidth : null,
+        ReportEvery = o.ReportEvery,
+    };
 }
 
 /// <summary>Options of <see cref="DualEbmTrainer.TeacherStudent"/>: the paper's quick teacher–student configuration
@@ -82,13 +97,13 @@ public sealed record TeacherStudentMetrics(double Kl, double Fisher, double Tota
 public sealed class DualEbmTrainer : IDisposable
 {
     private readonly EnergyFs.Rng _rng;
-    private readonly DualOptions _options;
     private readonly torch.Tensor _data;
     private DualState _state;
     private bool _disposed;
 
     /// <summary>Starts from a copy of <paramref name="initial"/> with particles drawn from <paramref name="data"/>.
-    /// Data off the unit sphere throws ArgumentException.</summary>
+    /// Data off the unit sphere, with NaN or infinite entries, or of another dimension than the energy's throw
+    /// ArgumentException.</summary>
     /// <param name="rng">The generator of the particles and the noise (kept, not owned).</param>
     /// <param name="initial">The initial energy (copied; the caller keeps it).</param>
     /// <param name="data">Training samples [n, d], rows on the unit sphere (kept, not owned: keep it alive).</param>
@@ -96,16 +111,30 @@ public sealed class DualEbmTrainer : IDisposable
     public DualEbmTrainer(RandomGenerator rng, ShallowSphereEnergy initial, torch.Tensor data, DualTrainerOptions? options = null)
     {
         _rng = NotNull(rng).Inner;
-        _options = (options ?? new()).ToFSharp();
-        _data = NotNull(data);
-        _state = ScopedWith(() => Dual.init(_rng, _options, data, NotNull(initial).Inner), s => new[] { s.Particles, s.Energy.Features, s.Energy.Signs, s.Energy.Masses });
+        Options = options ?? new();
+        var fs = Options.ToFSharp();
+        Rank(data, 2, "samples [n, d]");
+        _data = Finite(data);
+        _state = ScopedWith(() => Dual.init(_rng, fs, data, NotNull(initial).Inner), StateTensors);
     }
+
+    private DualEbmTrainer(EnergyFs.Rng rng, DualTrainerOptions options, torch.Tensor data, DualState state)
+    {
+        _rng = rng;
+        Options = options;
+        _data = data;
+        _state = state;
+    }
+
+    private static torch.Tensor[] StateTensors(DualState s) => new[] { s.Particles, s.Energy.Features, s.Energy.Signs, s.Energy.Masses };
 
     private DualState State
     {
         get { NotDisposed(_disposed, this); return _state; }
     }
 
+    /// <summary>The settings (for a loaded trainer: the saved ones).</summary>
+    public DualTrainerOptions Options { get; }
     /// <summary>Iterations done.</summary>
     public int Iteration => State.Iteration;
     /// <summary>The current particles [Particles, d] (owned by the trainer; replaced by <see cref="Run"/>).</summary>
@@ -113,18 +142,64 @@ public sealed class DualEbmTrainer : IDisposable
     /// <summary>A copy of the current energy (the caller disposes it).</summary>
     public ShallowSphereEnergy CurrentEnergy() => new(ScopedWith(() => EnergyFs.Energies.Shallow.copy(State.Energy), e => new[] { e.Features, e.Signs, e.Masses }));
 
-    /// <summary>Runs <paramref name="iterations"/> GDA iterations (each: LangevinSteps particle steps, one neuron step);
-    /// the previous state's tensors are freed as it goes.</summary>
+    /// <summary>Runs <paramref name="iterations"/> GDA iterations (each: LangevinSteps particle steps, one neuron step).
+    /// Every <see cref="DualTrainerOptions.ReportEvery"/> iterations and after the last, <paramref name="progress"/>
+    /// receives a <see cref="TrainingEpoch"/> whose Epoch is the iteration count (<see cref="Iteration"/>), Epochs the
+    /// count the call runs to, and Metrics iteration, total_variation, data_energy (mean f on the data) and
+    /// particle_energy (mean f on the particles). The token is checked before every iteration: cancelling keeps the
+    /// state of the last completed iteration and throws OperationCanceledException. A diverging step throws
+    /// InvalidOperationException and keeps the state from before the call.</summary>
     /// <param name="iterations">Number of iterations (≥ 0).</param>
-    public void Run(int iterations)
+    /// <param name="progress">Receives the reports.</param>
+    /// <param name="cancellationToken">Stops the run between iterations.</param>
+    public void Run(int iterations, IProgress<TrainingEpoch>? progress = null, CancellationToken cancellationToken = default)
     {
         NonNegative(iterations);
-        for (var i = 0; i < iterations; i++)
+        var state = State;
+        var fs = Options.ToFSharp();
+        var monitor = Monitor(progress, cancellationToken, state.Iteration + iterations);
+        var result = ScopedWith(() => Guard(() => Dual.advance(monitor, _rng, fs, _data, iterations, state)), r => StateTensors(r.Item1));
+        Dual.dispose(state);
+        _state = result.Item1;
+        if (!result.Item2) throw new OperationCanceledException($"dual training cancelled after iteration {_state.Iteration}", cancellationToken);
+    }
+
+    /// <summary>Writes the trainer's state to <paramref name="path"/> in the EnergyFs model file format (kind
+    /// "dual-trainer": the options and iteration count in the JSON header, the energy's features, signs and masses and
+    /// the particles as tensors). The generator and the data are not saved.</summary>
+    /// <param name="path">The file to write.</param>
+    public void Save(string path)
+    {
+        var state = State;
+        NotNull(path);
+        var fs = Options.ToFSharp();
+        Guard(() => { EnergyFs.Learners.DualFile.saveState(path, fs, state); return 0; });
+    }
+
+    /// <summary>A trainer resumed from a file written by <see cref="Save"/> (on <paramref name="context"/>'s device, in
+    /// the saved type), continuing with <paramref name="rng"/> on <paramref name="data"/>. A missing file throws
+    /// FileNotFoundException; a file of another kind, a newer format version or a truncated file throws
+    /// InvalidDataException naming the file; data of another dimension or with non-finite entries throw ArgumentException.</summary>
+    /// <param name="path">The file to read.</param>
+    /// <param name="rng">The generator of the particles and the noise from now on (kept, not owned).</param>
+    /// <param name="data">Training samples [n, d] on the unit sphere (kept, not owned).</param>
+    /// <param name="context">Where to load it (default <see cref="DeviceContext.Cpu"/>).</param>
+    public static DualEbmTrainer Load(string path, RandomGenerator rng, torch.Tensor data, DeviceContext? context = null)
+    {
+        NotNull(path);
+        var r = NotNull(rng).Inner;
+        Rank(data, 2, "samples [n, d]");
+        Finite(data);
+        var device = (context ?? DeviceContext.Cpu).Device;
+        var loaded = ScopedWith(() => Guard(() => EnergyFs.Learners.DualFile.loadState(path, device)), l => StateTensors(l.Item2));
+        var state = loaded.Item2;
+        var dim = state.Energy.Dim;
+        if (data.shape[1] != dim)
         {
-            var next = ScopedWith(() => Dual.step(_rng, _options, _data, State), s => new[] { s.Particles, s.Energy.Features, s.Energy.Signs, s.Energy.Masses });
-            Dual.dispose(_state);
-            _state = next;
+            Dual.dispose(state);
+            throw new ArgumentException($"data {Shape(data)} must have {dim} columns (the saved energy's dimension)", nameof(data));
         }
+        return new DualEbmTrainer(r, DualTrainerOptions.FromFSharp(loaded.Item1), data, state);
     }
 
     /// <summary>The paper's teacher–student experiment (arXiv 2107.05134, quick configuration) on S^(dim−1) with
@@ -142,7 +217,7 @@ public sealed class DualEbmTrainer : IDisposable
         var iterations = t.Iterations ?? QuickIterations;
         var defaults = Dual.defaults;
         var dual = new DualOptions(QuickStep, QuickStep, QuickStep, defaults.TvBound, t.Lazy ? Regime.Lazy : Regime.FeatureLearning,
-            defaults.Restart, QuickParticles, defaults.LangevinSteps, defaults.Antithetic, defaults.Estimator);
+            defaults.Restart, QuickParticles, defaults.LangevinSteps, defaults.Antithetic, defaults.Estimator, defaults.ReportEvery);
         var context = NotNull(t.Context).Inner;
         var watch = System.Diagnostics.Stopwatch.StartNew();
         return ScopedValue(() =>

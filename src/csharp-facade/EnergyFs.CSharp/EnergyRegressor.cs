@@ -21,7 +21,7 @@ public enum RegressionMethod
     Teacher,
 }
 
-/// <summary>Options of <see cref="EnergyRegressor.Fit"/>; the defaults are those of the F# <c>RegressionOptions.defaults</c>
+/// <summary>Options of <see cref="EnergyRegressor"/>; the defaults are those of the F# <c>RegressionOptions.defaults</c>
 /// (Gustafsson, Danelljan &amp; Schön 2022: joint training, K = 4, hidden 32, M = 1024, σ = (0.1, 0.8), 75 epochs of batch 32, Adam 1e-3).</summary>
 public sealed record EnergyRegressorOptions
 {
@@ -45,8 +45,16 @@ public sealed record EnergyRegressorOptions
     public int BatchSize { get; init; } = Defaults.BatchSize;
     /// <summary>Adam learning rate (default 1e-3).</summary>
     public double LearningRate { get; init; } = Defaults.LearningRate;
-    /// <summary>Seed of initialisation, batch order and sampling (default 0).</summary>
+    /// <summary>Seed of initialisation, batch order and sampling; also the seed of the generator the trained model's
+    /// predictions and evaluations use when none is given (default 0).</summary>
     public long Seed { get; init; } = Defaults.Seed;
+    /// <summary>A conditional energy of your own: a factory (Dx, D) ↦ <see cref="ConditionalEnergyModule"/> in place of
+    /// the built-in network f(x, y) (default null: the built-in, whose width is <see cref="Hidden"/>). With
+    /// <see cref="RegressionMethod.Joint"/> the proposal is then a stand-alone mixture density network on x trained
+    /// jointly; <see cref="RegressionMethod.Mdn"/> trains no energy and refuses one (ArgumentException).</summary>
+    public Func<int, int, ConditionalEnergyModule>? Energy { get; init; }
+    /// <summary>Where to train (default <see cref="DeviceContext.Cpu"/>, float32); data are converted to its device and type.</summary>
+    public DeviceContext Context { get; init; } = DeviceContext.Cpu;
 
     internal static RegressionMethod FromFSharp(EnergyFs.Learners.RegressionMethod m) =>
         m.IsJoint ? RegressionMethod.Joint : m.IsMdnAlone ? RegressionMethod.Mdn : m.IsNceFixedNoise ? RegressionMethod.Nce : RegressionMethod.Teacher;
@@ -60,20 +68,38 @@ public sealed record EnergyRegressorOptions
         _ => throw new ArgumentOutOfRangeException(nameof(Method), m, "unknown regression method"),
     };
 
-    internal RegressionOptions ToFSharp()
+    internal RegressionOptions ToFSharp() => ToFSharp(Defaults.Monitor);
+
+    internal RegressionOptions ToFSharp(EnergyFs.Training.FitMonitor monitor)
     {
+        NotNull(Context, nameof(Context));
+        Positive(Components, nameof(Components));
+        Positive(Hidden, nameof(Hidden));
         Positive(Samples, nameof(Samples));
         Positive(Epochs, nameof(Epochs));
         Positive(BatchSize, nameof(BatchSize));
         Positive(LearningRate, nameof(LearningRate));
         Positive(NoiseStd1, nameof(NoiseStd1));
         Positive(NoiseStd2, nameof(NoiseStd2));
+        if (Energy is not null && Method == RegressionMethod.Mdn)
+            throw new ArgumentException("method Mdn trains no energy-based model: a custom Energy needs Joint, Nce or Teacher", nameof(Energy));
+        var energy = Energy is { } factory
+            ? FSharpOption<FSharpFunc<int, FSharpFunc<int, Tuple<torch.nn.Module, FSharpFunc<torch.Tensor, FSharpFunc<torch.Tensor, torch.Tensor>>>>>>.Some(ConditionalEnergyModule.ToFSharp(factory))
+            : null;
         return new RegressionOptions(ToFSharp(Method), Components, Hidden, Samples,
-            Tuple.Create(NoiseStd1, NoiseStd2), Epochs, BatchSize, LearningRate, Seed, Defaults.Monitor);
+            Tuple.Create(NoiseStd1, NoiseStd2), Epochs, BatchSize, LearningRate, Seed, energy, monitor);
     }
+
+    /// <summary>The options of a loaded model: the saved F# options with the context and energy factory given.</summary>
+    internal static EnergyRegressorOptions FromFSharp(RegressionOptions o, DeviceContext context, Func<int, int, ConditionalEnergyModule>? energy) => new()
+    {
+        Method = FromFSharp(o.Method), Components = o.Components, Hidden = o.Hidden, Samples = o.Samples,
+        NoiseStd1 = o.NoiseStds.Item1, NoiseStd2 = o.NoiseStds.Item2, Epochs = o.Epochs, BatchSize = o.BatchSize,
+        LearningRate = o.LearningRate, Seed = o.Seed, Energy = energy, Context = context,
+    };
 }
 
-/// <summary>Options of <see cref="EnergyRegressor.PredictMode"/>.</summary>
+/// <summary>Options of <see cref="EnergyRegressionModel.PredictMode(torch.Tensor, RandomGenerator?, ModePredictionOptions?)"/>.</summary>
 public sealed record ModePredictionOptions
 {
     /// <summary>Proposal samples per example; the best one under f starts the refinement (default 1024).</summary>
@@ -86,116 +112,137 @@ public sealed record ModePredictionOptions
 
 /// <summary>A probabilistic regressor p(y | x) = exp(f(x, y)) / Z(x): a conditional energy-based model trained by NCE
 /// with a learned mixture-density proposal, or an MDN (Gustafsson, Danelljan &amp; Schön, "Learning Proposals for
-/// Practical Energy-Based Regression", AISTATS 2022, arXiv 2110.11948). Owns its networks: dispose it.</summary>
-public sealed class EnergyRegressor : IDisposable
+/// Practical Energy-Based Regression", AISTATS 2022, arXiv 2110.11948). The estimator holds only its options (no native
+/// memory); <see cref="Fit(torch.Tensor, torch.Tensor, IProgress{TrainingEpoch}?, CancellationToken)"/> returns a
+/// trained <see cref="EnergyRegressionModel"/>, which owns its networks.</summary>
+public sealed class EnergyRegressor
 {
-    private readonly RegressionModel _model;
-    private readonly EnergyFs.Context _context;
-    private bool _disposed;
+    /// <summary>A regressor with the given settings.</summary>
+    /// <param name="options">Method and training settings (default: <see cref="EnergyRegressorOptions"/>'s defaults).</param>
+    public EnergyRegressor(EnergyRegressorOptions? options = null) => Options = options ?? new EnergyRegressorOptions();
 
-    private EnergyRegressor(RegressionModel model, EnergyFs.Context context)
-    {
-        _model = model;
-        _context = context;
-    }
+    /// <summary>The settings.</summary>
+    public EnergyRegressorOptions Options { get; }
 
-    private RegressionModel Model
-    {
-        get { NotDisposed(_disposed, this); return _model; }
-    }
-
-    /// <summary>Trains a regressor on x [N, Dx] and y [N, D]. Mismatched row counts, non-finite values or invalid
-    /// options throw ArgumentException naming the argument.</summary>
+    /// <summary>Trains a model on x [N, Dx] and y [N, D] (converted to the options' device and type; the tensors stay
+    /// the caller's). Wrong ranks, mismatched row counts, non-finite values or invalid options throw ArgumentException
+    /// naming the argument; a diverged run throws InvalidOperationException. Cancelling stops before the next step,
+    /// frees what was built and throws OperationCanceledException.</summary>
     /// <param name="x">Inputs [N, Dx].</param>
     /// <param name="y">Targets [N, D] (standardize them first: the defaults assume unit scale).</param>
-    /// <param name="options">Method and training settings (default: <see cref="EnergyRegressorOptions"/>'s defaults).</param>
-    /// <param name="context">Where to train (default <see cref="DeviceContext.Cpu"/>).</param>
-    public static EnergyRegressor Fit(torch.Tensor x, torch.Tensor y, EnergyRegressorOptions? options = null, DeviceContext? context = null)
+    /// <param name="progress">Receives a <see cref="TrainingEpoch"/> after every epoch (train_loss, grad_norm, lr, seconds).</param>
+    /// <param name="cancellationToken">Stops the training.</param>
+    public EnergyRegressionModel Fit(torch.Tensor x, torch.Tensor y, IProgress<TrainingEpoch>? progress = null, CancellationToken cancellationToken = default)
     {
-        var ctx = (context ?? DeviceContext.Cpu).Inner;
-        var fsOptions = (options ?? new EnergyRegressorOptions()).ToFSharp();
-        var model = ScopedWith(() => Regression.train(ctx, fsOptions, NotNull(x), NotNull(y)).Item1, m => m.parameters().Cast<torch.Tensor>().Concat(m.buffers()));
-        return new EnergyRegressor(model, ctx);
-    }
-
-    /// <summary>The training method.</summary>
-    public RegressionMethod Method => EnergyRegressorOptions.FromFSharp(Model.Method);
-
-    /// <summary>Whether the model has an EBM f (every method but <see cref="RegressionMethod.Mdn"/>).</summary>
-    public bool HasEnergy => OptionModule.IsSome(Model.Ebm);
-
-    /// <summary>f(x_i, y_m), the unnormalized log-density, for x [B, Dx] and candidates y [B, M, D] → [B, M];
-    /// throws InvalidOperationException for <see cref="RegressionMethod.Mdn"/>.</summary>
-    /// <param name="x">Inputs [B, Dx].</param>
-    /// <param name="y">Candidates [B, M, D].</param>
-    public torch.Tensor Score(torch.Tensor x, torch.Tensor y)
-    {
-        var ebm = ValueOrNull(Model.Ebm) ?? throw new InvalidOperationException("method Mdn has no energy-based model");
-        Rank(x, 2, "inputs [B, Dx]");
-        Rank(y, 3, "candidates [B, M, D]");
+        Rank(x, 2, "inputs [N, Dx]");
+        Rank(y, 2, "targets [N, D]");
         SameRows(x, y);
-        return Scoped(() => ebm.forward(x, y));
+        if (x.shape[0] < 1) throw new ArgumentException("x has no rows", nameof(x));
+        Finite(x);
+        Finite(y);
+        var context = NotNull(Options.Context, nameof(Options.Context));
+        var fsOptions = Options.ToFSharp(Monitor(progress, cancellationToken, Options.Epochs));
+        var (model, result) = ScopedWith(
+            () => Guard(() =>
+            {
+                var xs = x.to(context.DType, context.Device);
+                var ys = y.to(context.DType, context.Device);
+                var trained = Regression.train(context.Inner, fsOptions, xs, ys);
+                return (trained.Item1, trained.Item2);
+            }),
+            r => r.Item1.parameters().Cast<torch.Tensor>().Concat(r.Item1.buffers()));
+        return new EnergyRegressionModel(model, Options, context.Inner, result.History);
     }
 
-    /// <summary>The proposal q(· | x) for x [B, Dx] (owned by the caller: dispose it); null for <see cref="RegressionMethod.Nce"/>.</summary>
-    /// <param name="x">Inputs [B, Dx].</param>
-    public MixtureDensityProposal? Proposal(torch.Tensor x)
+    /// <summary>Trains a model on input rows x [N][Dx] and target rows y [N][D]; see
+    /// <see cref="Fit(torch.Tensor, torch.Tensor, IProgress{TrainingEpoch}?, CancellationToken)"/>. Ragged rows or
+    /// non-finite values throw ArgumentException naming the row and column.</summary>
+    /// <param name="x">Input rows, all of the same length.</param>
+    /// <param name="y">Target rows, all of the same length.</param>
+    /// <param name="progress">Receives a <see cref="TrainingEpoch"/> after every epoch.</param>
+    /// <param name="cancellationToken">Stops the training.</param>
+    public EnergyRegressionModel Fit(double[][] x, double[][] y, IProgress<TrainingEpoch>? progress = null, CancellationToken cancellationToken = default)
     {
-        Rank(x, 2, "inputs [B, Dx]");
-        var q = ScopedWith(() => ValueOrNull(Model.Proposal(x)), m => m is null ? Array.Empty<torch.Tensor>() : new[] { m.LogWeights, m.Means, m.LogStds });
-        return q is null ? null : new MixtureDensityProposal(q);
+        using var xs = RegressionTables.Matrix(x);
+        using var ys = RegressionTables.Matrix(y);
+        return Fit(xs, ys, progress, cancellationToken);
     }
 
-    /// <summary>Mean test NLL −mean log p(y | x) of the EBM with log Z(x) estimated by importance sampling from the
-    /// proposal (<paramref name="samples"/> per example).</summary>
-    /// <param name="x">Inputs [N, Dx].</param>
-    /// <param name="y">Targets [N, D].</param>
-    /// <param name="rng">The sampling generator.</param>
-    /// <param name="samples">Importance samples per example.</param>
-    public double NllImportanceSampling(torch.Tensor x, torch.Tensor y, RandomGenerator rng, int samples = 4096) =>
-        ScopedValue(() => Regression.ebmNllImportance(NotNull(rng).Inner, Positive(samples), Model, NotNull(x), NotNull(y)));
-
-    /// <summary>Mean test NLL of the EBM of a 1-D y with log Z(x) by trapezoidal quadrature on [low, high].</summary>
-    /// <param name="x">Inputs [N, Dx].</param>
-    /// <param name="y">Targets [N, 1].</param>
-    /// <param name="low">Lower end of the quadrature range (wide enough to hold the model's mass).</param>
-    /// <param name="high">Upper end.</param>
-    /// <param name="points">Quadrature points.</param>
-    public double NllQuadrature(torch.Tensor x, torch.Tensor y, double low, double high, int points = 4096)
+    /// <summary>Trains a model on float input rows x [N][Dx] and target rows y [N][D]; see
+    /// <see cref="Fit(double[][], double[][], IProgress{TrainingEpoch}?, CancellationToken)"/>.</summary>
+    /// <param name="x">Input rows, all of the same length.</param>
+    /// <param name="y">Target rows, all of the same length.</param>
+    /// <param name="progress">Receives a <see cref="TrainingEpoch"/> after every epoch.</param>
+    /// <param name="cancellationToken">Stops the training.</param>
+    public EnergyRegressionModel Fit(float[][] x, float[][] y, IProgress<TrainingEpoch>? progress = null, CancellationToken cancellationToken = default)
     {
-        if (!(high > low)) throw new ArgumentException($"the quadrature range needs low < high, got [{low}, {high}]", nameof(high));
-        return ScopedValue(() => Regression.ebmNllQuadrature(_context, low, high, Positive(points), Model, NotNull(x), NotNull(y)));
+        using var xs = RegressionTables.Matrix(x);
+        using var ys = RegressionTables.Matrix(y);
+        return Fit(xs, ys, progress, cancellationToken);
+    }
+}
+
+/// <summary>Row tables (double[][] / float[][]) to and from tensors, with checks that name the argument, the row and
+/// the column.</summary>
+internal static class RegressionTables
+{
+    private static void Check<T>(T[][] rows, string name, int? width)
+    {
+        NotNull(rows, name);
+        if (rows.Length == 0) throw new ArgumentException($"{name} has no rows", name);
+        var w = width ?? rows[0]?.Length ?? 0;
+        for (var i = 0; i < rows.Length; i++)
+        {
+            if (rows[i] is null) throw new ArgumentException($"{name}[{i}] is null", name);
+            if (rows[i].Length != w)
+                throw new ArgumentException($"{name}[{i}] has {rows[i].Length} columns but {(width is null ? $"{name}[0] has" : "the model expects")} {w}", name);
+        }
+        if (w == 0) throw new ArgumentException($"{name} has rows without columns", name);
     }
 
-    /// <summary>Exact mean test NLL −mean log q(y | x) of the proposal / MDN.</summary>
-    /// <param name="x">Inputs [N, Dx].</param>
-    /// <param name="y">Targets [N, D].</param>
-    public double ProposalNll(torch.Tensor x, torch.Tensor y) => ScopedValue(() => Regression.proposalNll(Model, NotNull(x), NotNull(y)));
-
-    /// <summary>Mean predictions [N, D]: E_p[y | x] by self-normalized importance sampling from the proposal (the
-    /// mixture mean for <see cref="RegressionMethod.Mdn"/>).</summary>
-    /// <param name="x">Inputs [N, Dx].</param>
-    /// <param name="rng">The sampling generator.</param>
-    /// <param name="samples">Proposal samples per example.</param>
-    public torch.Tensor PredictMean(torch.Tensor x, RandomGenerator rng, int samples = 1024) =>
-        Scoped(() => Regression.predictMean(NotNull(rng).Inner, Positive(samples), Model, Rank(x, 2, "inputs [N, Dx]")));
-
-    /// <summary>Mode predictions argmax_y f(x, y), [N, D]: the best proposal sample, refined by gradient ascent on f.</summary>
-    /// <param name="x">Inputs [N, Dx].</param>
-    /// <param name="rng">The sampling generator.</param>
-    /// <param name="options">Samples and refinement steps.</param>
-    public torch.Tensor PredictMode(torch.Tensor x, RandomGenerator rng, ModePredictionOptions? options = null)
+    /// <summary>A float64 CPU tensor [n, width] of finite rows.</summary>
+    internal static torch.Tensor Matrix(double[][] rows, int? width = null, [System.Runtime.CompilerServices.CallerArgumentExpression(nameof(rows))] string? name = null)
     {
-        var o = options ?? new ModePredictionOptions();
-        return Scoped(() => Regression.predictMode(NotNull(rng).Inner, Positive(o.Samples, nameof(o.Samples)), NonNegative(o.Steps, nameof(o.Steps)),
-            o.StepSize, Model, Rank(x, 2, "inputs [N, Dx]")));
+        Check(rows, name!, width);
+        for (var i = 0; i < rows.Length; i++)
+            for (var j = 0; j < rows[i].Length; j++)
+                if (!double.IsFinite(rows[i][j]))
+                    throw new ArgumentException($"{name}[{i}][{j}] is {rows[i][j]}: every value must be finite", name);
+        var w = rows[0].Length;
+        var flat = new double[rows.Length * w];
+        for (var i = 0; i < rows.Length; i++) rows[i].CopyTo(flat, i * w);
+        return torch.tensor(flat, new long[] { rows.Length, w }, torch.ScalarType.Float64);
     }
 
-    /// <summary>Frees the networks; later use throws ObjectDisposedException.</summary>
-    public void Dispose()
+    /// <summary>A float32 CPU tensor [n, width] of finite rows.</summary>
+    internal static torch.Tensor Matrix(float[][] rows, int? width = null, [System.Runtime.CompilerServices.CallerArgumentExpression(nameof(rows))] string? name = null)
     {
-        if (_disposed) return;
-        _disposed = true;
-        _model.Dispose();
+        Check(rows, name!, width);
+        for (var i = 0; i < rows.Length; i++)
+            for (var j = 0; j < rows[i].Length; j++)
+                if (!float.IsFinite(rows[i][j]))
+                    throw new ArgumentException($"{name}[{i}][{j}] is {rows[i][j]}: every value must be finite", name);
+        var w = rows[0].Length;
+        var flat = new float[rows.Length * w];
+        for (var i = 0; i < rows.Length; i++) rows[i].CopyTo(flat, i * w);
+        return torch.tensor(flat, new long[] { rows.Length, w }, torch.ScalarType.Float32);
+    }
+
+    /// <summary>The rows of a rank-2 tensor as double[][].</summary>
+    internal static double[][] Rows(torch.Tensor t)
+    {
+        using var c = t.detach().cpu().to_type(torch.ScalarType.Float64).contiguous();
+        var flat = c.data<double>().ToArray();
+        var (n, w) = ((int)t.shape[0], (int)t.shape[1]);
+        return Enumerable.Range(0, n).Select(i => flat.AsSpan(i * w, w).ToArray()).ToArray();
+    }
+
+    /// <summary>The rows of a rank-2 tensor as float[][].</summary>
+    internal static float[][] FloatRows(torch.Tensor t)
+    {
+        using var c = t.detach().cpu().to_type(torch.ScalarType.Float32).contiguous();
+        var flat = c.data<float>().ToArray();
+        var (n, w) = ((int)t.shape[0], (int)t.shape[1]);
+        return Enumerable.Range(0, n).Select(i => flat.AsSpan(i * w, w).ToArray()).ToArray();
     }
 }

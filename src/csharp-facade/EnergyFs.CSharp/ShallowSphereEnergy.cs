@@ -106,6 +106,29 @@ public sealed class ShallowSphereEnergy : IDisposable
         return ScopedValue(() => EnergyFs.Losses.ScoreMatching.sphereShallow(bandwidth, Inner, NotNull(data)).ToDouble());
     }
 
+    /// <summary>Writes the energy to <paramref name="path"/> in the EnergyFs model file format (kind
+    /// "shallow-sphere-energy": neurons, dimension and activation in the JSON header; features, signs and masses as
+    /// tensors), atomically, creating the folder when needed.</summary>
+    /// <param name="path">The file to write.</param>
+    public void Save(string path)
+    {
+        var e = Inner;
+        NotNull(path);
+        Guard(() => { EnergyFs.Learners.DualFile.saveEnergy(path, e); return 0; });
+    }
+
+    /// <summary>Loads an energy written by <see cref="Save"/> onto <paramref name="context"/>'s device (in the saved
+    /// type). A missing file throws FileNotFoundException; a file of another kind, a newer format version, a truncated
+    /// file or an invalid energy throws InvalidDataException naming the file.</summary>
+    /// <param name="path">The file to read.</param>
+    /// <param name="context">Where to load it (default <see cref="DeviceContext.Cpu"/>).</param>
+    public static ShallowSphereEnergy Load(string path, DeviceContext? context = null)
+    {
+        NotNull(path);
+        var device = (context ?? DeviceContext.Cpu).Device;
+        return new(ScopedWith(() => Guard(() => EnergyFs.Learners.DualFile.loadEnergy(path, device)), e => new[] { e.Features, e.Signs, e.Masses }));
+    }
+
     /// <summary>Frees the features, signs and masses; later use throws ObjectDisposedException.</summary>
     public void Dispose()
     {

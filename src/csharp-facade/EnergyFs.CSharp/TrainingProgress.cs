@@ -26,7 +26,7 @@ public sealed class TrainingHistory
     private readonly string[] columns;
     private readonly double[][] rows;
 
-    internal TrainingHistory(string[] columns, double[][] rows, int bestEpoch, bool stoppedEarly)
+    internal TrainingHistory(string[] columns, double[][] rows, int? bestEpoch, bool stoppedEarly)
     {
         this.columns = columns;
         this.rows = rows;
@@ -34,7 +34,7 @@ public sealed class TrainingHistory
         StoppedEarly = stoppedEarly;
     }
 
-    internal static TrainingHistory FromFSharp(EnergyFs.Training.TrainingHistory h, int bestEpoch, EnergyFs.Training.StopReason stopped) =>
+    internal static TrainingHistory FromFSharp(EnergyFs.Training.TrainingHistory h, int? bestEpoch, EnergyFs.Training.StopReason stopped) =>
         new(h.Columns.ToArray(), h.Rows.Select(r => r.ToArray()).ToArray(), bestEpoch, stopped.IsEarlyStopped);
 
     /// <summary>The metric names, in column order.</summary>

@@ -123,4 +123,62 @@ let tests =
             let ex = EnergyFs.Tests.Expectations.raisesOf<ArgumentException> (fun () -> Dual.init rng { Dual.defaults with ParticleStep = -1.0 } good e |> Dual.dispose)
             Expect.equal ex.ParamName "ParticleStep" "step named"
             Shallow.dispose e
+    
+        testCase "advance: reports every ReportEvery iterations, stops at the last completed iteration when cancelled" <| fun () ->
+            use rng = new Rng(3L, ctx.Device)
+            use data = SphereSampling.uniform rng ctx 60 3
+            let e = randomEnergy 3L Relu 6 3
+            let s0 = Dual.init rng { Dual.defaults with Particles = 20 } data e
+            use cts = new System.Threading.CancellationTokenSource()
+            let reports = ResizeArray<int * (string * float) list>()
+            let monitor = { Training.FitMonitor.none with OnEpoch = (fun i row -> reports.Add((i, row)); if reports.Count = 2 then cts.Cancel ()); Cancellation = cts.Token }
+            let options = { Dual.defaults with Particles = 20; ReportEvery = 5 }
+            let s, completed = Dual.advance monitor rng options data 100 s0
+            Expect.isFalse completed "cancelled"
+            Expect.equal s.Iteration 10 "the state of the last completed iteration (the second report)"
+            Expect.equal (reports |> Seq.map fst |> List.ofSeq) [ 4; 9 ] "0-based iteration of each report"
+            Expect.equal (snd reports[1] |> List.map fst) [ "iteration"; "total_variation"; "data_energy"; "particle_energy" ] "report columns"
+            Expect.equal (snd reports[1] |> List.head |> snd) 10.0 "the row's iteration"
+            Expect.equal s0.Iteration 0 "initial left intact"
+            let none, completed = Dual.advance monitor rng options data 5 s0
+            Expect.isFalse completed "a cancelled token: no iteration"
+            Expect.equal (Tensor.maxAbsDiff none.Particles s0.Particles) 0.0 "a copy of the initial state"
+            let all, completed = Dual.advance Training.FitMonitor.none rng options data 7 s
+            Expect.isTrue completed "no token: all iterations"
+            Expect.equal all.Iteration 17 "iterations continue from the given state"
+            List.iter Dual.dispose [ s0; s; none; all ]
+            Shallow.dispose e
+
+        testCase "DualFile: energy and trainer state round trips; another kind and NaN data are refused" <| fun () ->
+            use rng = new Rng(4L, ctx.Device)
+            use data = SphereSampling.uniform rng ctx 40 3
+            let e = { randomEnergy 4L Relu 5 3 with Activation = SmoothedRelu 0.2 }
+            let options = { Dual.defaults with Particles = 10; Restart = Every 3; Estimator = ScoreMatching 0.1; ReportEvery = 7 }
+            let runOptions = { options with Estimator = MaximumLikelihood }
+            let s0 = Dual.init rng runOptions data e
+            let s = Dual.run rng runOptions data 4 ignore s0
+            Dual.dispose s0
+            use dir = new EnergyFs.Tests.Data.Fixtures.TempDir()
+            let energyPath = IO.Path.Combine(dir.Path, "energy.model")
+            let statePath = IO.Path.Combine(dir.Path, "sub", "state.model")
+            DualFile.saveEnergy energyPath s.Energy
+            DualFile.saveState statePath options s
+            let e2 = DualFile.loadEnergy energyPath ctx.Device
+            Expect.equal e2.Activation (SmoothedRelu 0.2) "activation"
+            Expect.equal (Tensor.maxAbsDiff e2.Features s.Energy.Features + Tensor.maxAbsDiff e2.Masses s.Energy.Masses + Tensor.maxAbsDiff e2.Signs s.Energy.Signs) 0.0 "tensors"
+            let o2, s2 = DualFile.loadState statePath ctx.Device
+            Expect.equal o2 options "options"
+            Expect.equal s2.Iteration 4 "iteration"
+            Expect.equal (Tensor.maxAbsDiff s2.Particles s.Particles) 0.0 "particles"
+            let ex = EnergyFs.Tests.Expectations.raisesOf<IO.InvalidDataException> (fun () -> DualFile.loadEnergy statePath ctx.Device |> Shallow.dispose)
+            Expect.stringContains ex.Message statePath "names the file"
+            Expect.stringContains ex.Message "dual-trainer" "names the kind found"
+            use nanData = data.clone ()
+            nanData[0L, 0L] <- torch.tensor (nan, dtype = ctx.DType)
+            let ex = EnergyFs.Tests.Expectations.raisesOf<ArgumentException> (fun () -> Dual.init rng options nanData e |> Dual.dispose)
+            Expect.stringContains ex.Message "non-finite" "NaN data refused"
+            Dual.dispose s
+            Dual.dispose s2
+            Shallow.dispose e2
+            Shallow.dispose e
     ]

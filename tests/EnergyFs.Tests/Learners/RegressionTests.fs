@@ -19,6 +19,12 @@ let bimodalData (seed: int64) =
 
 let quick = { RegressionOptions.defaults with Samples = 64; Epochs = 2; Hidden = 16; LearningRate = 3e-3 }
 
+/// The built-in network given as a custom energy: the same function class through the custom path.
+let customEbm hidden : (int -> int -> torch.nn.Module * (Tensor -> Tensor -> Tensor)) option =
+    Some (fun dx dy ->
+        let m = new EnergyFs.Energies.ConditionalEbm(dx, dy, hidden)
+        m :> torch.nn.Module, (fun x y -> m.forward (x, y)))
+
 let parameters (m: torch.nn.Module) = m.parameters () |> Seq.collect Tensor.toArray |> Array.ofSeq
 
 [<Tests>]
@@ -155,4 +161,62 @@ let tests =
                 let e3 = raisesOf<ArgumentException> (fun () -> Regression.train ctx { quick with Components = 0 } x y |> ignore)
                 Expect.stringContains e3.Message "Components must be ≥ 1" "names K"
                 raisesOf<ArgumentException> (fun () -> RegressionMethod.parse "gan" |> ignore) |> ignore)
+    
+        testCase "a custom energy trains like the built-in one (joint, stand-alone MDN proposal) and finds both modes" <| fun () ->
+            Scope.run (fun () ->
+                let x, y = bimodalData 1L
+                let xt, yt = bimodalData 2L
+                let options = { quick with Epochs = 8 }
+                let nll (o: RegressionOptions) =
+                    let model, result = Regression.train ctx o x y
+                    use model = model
+                    Expect.equal result.History.Epochs 8 "history rows"
+                    let modes =
+                        Diff.noGrad (fun () ->
+                            let g = Tensor.ofArray ctx [| -1.5; 0.0; 1.5 |]
+                            Tensor.toArray (model.Score (Tensor.ofRows ctx [| [| 1.5 |] |], g.reshape (1L, 3L, 1L))))
+                    Regression.ebmNllQuadrature ctx -4.0 4.0 801 model xt yt, modes, model.Ebm.IsSome
+                let builtin, _, hasBuiltin = nll options
+                let custom, modes, customHasBuiltin = nll { options with Energy = customEbm 16 }
+                Expect.isTrue hasBuiltin "the default is the built-in EBM"
+                Expect.isFalse customHasBuiltin "the custom energy replaces it"
+                Expect.isLessThan (abs (custom - builtin)) 0.25 (sprintf "custom NLL %g vs built-in %g" custom builtin)
+                Expect.isGreaterThan (modes[0] - modes[1]) 0.8 (sprintf "f at y = −1.5 above f at 0 (x = 1.5): %A" modes)
+                Expect.isGreaterThan (modes[2] - modes[1]) 0.8 (sprintf "f at y = +1.5 above f at 0 (x = 1.5): %A" modes))
+
+        testCase "a custom energy: the model registers it with an MDN for joint, MdnAlone refuses it, a wrong shape is named" <| fun () ->
+            Scope.run (fun () ->
+                use rng = new Rng(0L, ctx.Device)
+                use joint = Regression.create ctx rng { quick with Energy = customEbm 8 } 1 1
+                let names = joint.named_children () |> Seq.map (fun struct (n, _) -> n) |> List.ofSeq
+                Expect.equal names [ "ebm"; "mdn" ] "EBM and stand-alone MDN"
+                Expect.equal joint.CustomEnergyName (Some "ConditionalEbm") "the module's name"
+                raisesOf<ArgumentException> (fun () -> Regression.create ctx rng { quick with Method = MdnAlone; Energy = customEbm 8 } 1 1 |> ignore) |> ignore
+                let bad = Some (fun (_: int) (_: int) -> let l = torch.nn.Linear (1L, 1L) in l :> torch.nn.Module, (fun (x: Tensor) (_: Tensor) -> l.forward x))
+                use m = Regression.create ctx rng { quick with Energy = bad } 1 1
+                let x, y = bimodalData 3L
+                let e = raisesOf<InvalidOperationException> (fun () -> Regression.loss quick rng m x y |> ignore)
+                Expect.stringContains e.Message "must return f of shape [300, 65]" "names the expected shape")
+
+        testCase "RegressionFile: save → load gives identical predictions and history; a custom model needs its energy" <| fun () ->
+            Scope.run (fun () ->
+                let x, y = bimodalData 7L
+                use dir = new EnergyFs.Tests.Data.Fixtures.TempDir()
+                for options in [ { quick with Epochs = 1 }; { quick with Epochs = 1; Method = Teacher; Energy = customEbm 8 } ] do
+                    let model, result = Regression.train ctx options x y
+                    use model = model
+                    let path = IO.Path.Combine(dir.Path, RegressionMethod.name options.Method + ".model")
+                    RegressionFile.save path model options result.History
+                    let loaded, o2, h2 = RegressionFile.load path ctx options.Energy
+                    use loaded = loaded
+                    let predict m =
+                        use rng = new Rng(5L, ctx.Device)
+                        Tensor.toArray (Regression.predictMean rng 32 m x)
+                    Expect.sequenceEqual (predict loaded) (predict model) "identical mean predictions"
+                    Expect.equal (h2.Columns, h2.Rows) (result.History.Columns, result.History.Rows) "history"
+                    Expect.equal (o2.Method, o2.Samples, o2.Seed, o2.Hidden) (options.Method, options.Samples, options.Seed, options.Hidden) "options"
+                    if options.Energy.IsSome then
+                        let e = raisesOf<IO.InvalidDataException> (fun () -> RegressionFile.load path ctx None |> ignore)
+                        Expect.stringContains e.Message "custom energy 'ConditionalEbm'" "names the energy"
+                        Expect.stringContains e.Message path "names the file")
     ]

@@ -142,7 +142,7 @@ module ToyRegression =
         Diff.noGrad (fun () ->
             let n, g = x.shape[0], grid.shape[0]
             let cand = grid.reshape(1L, g, 1L).expand (n, g, 1L)
-            if useEbm then model.Ebm.Value.forward (x, cand)
+            if useEbm then model.Score (x, cand)
             else Mdn.logDensity (model.Proposal x).Value cand)
 
     /// The plotting and KL domain (x low, x high, y low, y high) of a set: [−3, 3]² for set 1 (the

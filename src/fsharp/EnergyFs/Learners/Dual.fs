@@ -6,6 +6,7 @@ open EnergyFs.Energies
 open EnergyFs.Projections
 open EnergyFs.Samplers
 open EnergyFs.Losses
+open EnergyFs.Training
 
 /// Which neuron parameters learn (Domingo-Enrich et al. 2021, arXiv 2107.05134).
 type Regime =
@@ -51,7 +52,11 @@ type DualOptions =
       /// Antithetic Langevin noise.
       Antithetic: bool
       /// Gradient estimator.
-      Estimator: Estimator }
+      Estimator: Estimator
+      /// Iterations between two reports to the monitor of `Dual.advance` (the last iteration of a
+      /// call is always reported). The monitor itself is an argument of `advance`, not a field, so
+      /// that options stay plain data (compared and hashed by the paper configurations).
+      ReportEvery: int }
 
 /// The state of a dual run: the energy (neurons), the particles and the iteration count. Owns its tensors.
 type DualState =
@@ -71,10 +76,12 @@ type DualState =
 [<RequireQualifiedAccess>]
 module Dual =
 
-    /// η = 1e-2, α_z = 1e-2, α_w = 1e-2, β = 10, feature learning, no restarts, 1000 particles, GDA.
+    /// η = 1e-2, α_z = 1e-2, α_w = 1e-2, β = 10, feature learning, no restarts, 1000 particles, GDA,
+    /// a report every 100 iterations.
     let defaults =
         { ParticleStep = 1e-2; FeatureStep = 1e-2; MassStep = 1e-2; TvBound = 10.0; Regime = FeatureLearning
-          Restart = NoRestart; Particles = 1000; LangevinSteps = 1; Antithetic = false; Estimator = MaximumLikelihood }
+          Restart = NoRestart; Particles = 1000; LangevinSteps = 1; Antithetic = false; Estimator = MaximumLikelihood
+          ReportEvery = 100 }
 
     /// Validates the options, naming the offending field.
     let validate (options: DualOptions) =
@@ -84,6 +91,7 @@ module Dual =
         Checks.positive "TvBound" options.TvBound
         Checks.positiveInt "Particles" options.Particles
         Checks.positiveInt "LangevinSteps" options.LangevinSteps
+        Checks.positiveInt "ReportEvery" options.ReportEvery
         match options.Restart with
         | Every n -> Checks.positiveInt "Restart" n
         | WithProbability p -> Checks.require "Restart" (p >= 0.0 && p <= 1.0) (sprintf "restart probability must be in [0, 1], got %g" p)
@@ -155,6 +163,8 @@ module Dual =
     /// The initial state: a copy of `energy` and particles drawn from the data.
     let init (rng: Rng) (options: DualOptions) (data: Tensor) (energy: ShallowSphere) =
         validate options
+        Checks.rank "data" 2 data
+        Checks.finite "data" data
         Sphere.requireOn "data" 1e-3 data
         if data.shape[1] <> int64 energy.Dim then
             Checks.fail "data" (sprintf "data must have %d columns (the energy's dimension), got shape %s" energy.Dim (Checks.shapeText data.shape))
@@ -185,6 +195,15 @@ module Dual =
         Scope.disposeAll [ gz; gw ]
         { Energy = energy; Particles = particles; Iteration = state.Iteration + 1 }
 
+    /// The report row of a state: iteration, total variation mean(w), and the mean energies
+    /// E_data f and E_particles f (their difference is the maximum-likelihood signal of the masses).
+    let report (data: Tensor) (state: DualState) : (string * float) list =
+        Scope.run (fun () ->
+            [ "iteration", float state.Iteration
+              "total_variation", Shallow.totalVariation state.Energy
+              "data_energy", Tensor.toScalar (Tensor.mean (Shallow.energy state.Energy data))
+              "particle_energy", Tensor.toScalar (Tensor.mean (Shallow.energy state.Energy state.Particles)) ])
+
     /// Runs `iterations` steps from `init`, calling `observe` after each (the state passed to it is
     /// disposed afterwards unless it is the last). Returns the final state; `initial` is left intact.
     let run (rng: Rng) (options: DualOptions) (data: Tensor) (iterations: int) (observe: DualState -> unit) (initial: DualState) =
@@ -196,3 +215,28 @@ module Dual =
             state <- next
             observe state
         state
+
+    /// `run` watched and cancellable (what the facade's `DualEbmTrainer.Run` calls): up to
+    /// `iterations` steps from a copy of `initial` (left intact), the monitor's token checked
+    /// before every step, and `monitor.OnEpoch (iteration − 1) (report data state)` every
+    /// `options.ReportEvery` iterations and after the last (`OnProgress` is not called). Returns the
+    /// state reached and whether all iterations ran: false when the token was cancelled, the state
+    /// then being that of the last completed iteration (a copy of `initial` when none completed).
+    /// A failing step (divergence) frees the working state and re-raises.
+    let advance (monitor: FitMonitor) (rng: Rng) (options: DualOptions) (data: Tensor) (iterations: int) (initial: DualState) =
+        validate options
+        Checks.require "iterations" (iterations >= 0) (sprintf "iterations must be ≥ 0, got %d" iterations)
+        let mutable state = { initial with Energy = Shallow.copy initial.Energy; Particles = Scope.tensor (fun () -> Tensor.copy initial.Particles) }
+        let mutable k = 0
+        try
+            while k < iterations && not monitor.Cancellation.IsCancellationRequested do
+                let next = step rng options data state
+                dispose state
+                state <- next
+                k <- k + 1
+                if k % options.ReportEvery = 0 || k = iterations then
+                    monitor.OnEpoch (state.Iteration - 1) (report data state)
+        with _ ->
+            dispose state
+            reraise ()
+        state, k = iterations

@@ -63,6 +63,13 @@ type RegressionOptions =
       LearningRate: float
       /// Seed of model initialisation, batch order and sampling.
       Seed: int64
+      /// A conditional energy f_θ(x, y) of the caller's in place of the built-in `ConditionalEbm`
+      /// (None: the built-in): `Some create`, where `create xDim yDim` builds the module holding θ
+      /// and the function (x [B, Dx], y [B, M, D]) ↦ f [B, M] over it. The module is registered in
+      /// the model (Adam trains θ, a saved model holds it) and its standard layers are re-drawn from
+      /// the run's generator. With a custom energy the Joint method's proposal is a stand-alone MDN
+      /// on x (as the Teacher method's), trained jointly with the same loss; MdnAlone refuses one.
+      Energy: (int -> int -> torch.nn.Module * (Tensor -> Tensor -> Tensor)) option
       /// Step and epoch callbacks and the cancellation token of the run (`FitMonitor`).
       Monitor: FitMonitor }
 
@@ -72,33 +79,100 @@ module RegressionOptions =
     /// Joint training, K = 4, hidden 32, M = 1024, σ = (0.1, 0.8), 75 epochs of batch 32, Adam 1e-3.
     let defaults =
         { Method = Joint; Components = 4; Hidden = 32; Samples = 1024; NoiseStds = (0.1, 0.8)
-          Epochs = 75; BatchSize = 32; LearningRate = 1e-3; Seed = 0L; Monitor = FitMonitor.none }
+          Epochs = 75; BatchSize = 32; LearningRate = 1e-3; Seed = 0L; Energy = None; Monitor = FitMonitor.none }
 
-/// The trainable parts of a regressor under one method: an EBM (all but MdnAlone), a proposal
-/// head on the EBM's detached features (Joint), or a stand-alone MDN (MdnAlone, Teacher).
-type RegressionModel(xDim: int, yDim: int, method: RegressionMethod, components: int, hidden: int) as this =
+/// The trainable parts of a regressor under one method: an EBM (all but MdnAlone: the built-in
+/// `ConditionalEbm` or the caller's `energy`), a proposal head on the built-in EBM's detached
+/// features (Joint), or a stand-alone MDN (MdnAlone, Teacher, and Joint with a custom energy).
+type RegressionModel(xDim: int, yDim: int, method: RegressionMethod, components: int, hidden: int,
+                     energy: (int -> int -> torch.nn.Module * (Tensor -> Tensor -> Tensor)) option) as this =
     inherit torch.nn.Module("RegressionModel")
     do
+        Checks.positiveInt "xDim" xDim
+        Checks.positiveInt "yDim" yDim
         Checks.positiveInt "components" components
         Checks.positiveInt "hidden" hidden
-    let ebm = if RegressionMethod.hasEbm method then Some (new ConditionalEbm(xDim, yDim, hidden)) else None
-    let head = if method = Joint then Some (new MdnHead(hidden, components, yDim)) else None
-    let mdn = match method with MdnAlone | Teacher -> Some (new MixtureDensityNetwork(xDim, yDim, components, hidden)) | _ -> None
+        if energy.IsSome && not (RegressionMethod.hasEbm method) then
+            invalidArg "Energy" "method mdn trains no energy-based model: a custom energy needs joint, nce or teacher"
+    let builtin = if RegressionMethod.hasEbm method && energy.IsNone then Some (new ConditionalEbm(xDim, yDim, hidden)) else None
+    let custom =
+        energy |> Option.map (fun create ->
+            let m, f = create xDim yDim
+            if isNull (box m) then invalidOp "the custom energy's factory returned no module"
+            m, f)
+    let head = if method = Joint && builtin.IsSome then Some (new MdnHead(hidden, components, yDim)) else None
+    let mdn =
+        match method with
+        | MdnAlone | Teacher -> Some (new MixtureDensityNetwork(xDim, yDim, components, hidden))
+        | Joint when custom.IsSome -> Some (new MixtureDensityNetwork(xDim, yDim, components, hidden))
+        | _ -> None
     do
-        ebm |> Option.iter (fun m -> this.register_module ("ebm", m))
+        builtin |> Option.iter (fun m -> this.register_module ("ebm", m))
+        custom |> Option.iter (fun (m, _) -> this.register_module ("ebm", m))
         head |> Option.iter (fun m -> this.register_module ("proposalHead", m))
         mdn |> Option.iter (fun m -> this.register_module ("mdn", m))
+
+    /// A model with the built-in EBM.
+    new (xDim, yDim, method, components, hidden) = new RegressionModel(xDim, yDim, method, components, hidden, None)
+
     /// The method the model was built for.
     member _.Method = method
     /// Dimension of x.
     member _.XDim = xDim
     /// Dimension of y.
     member _.YDim = yDim
-    /// The EBM, when the method trains one.
-    member _.Ebm = ebm
+    /// Mixture components K of the proposal / MDN.
+    member _.Components = components
+    /// Width of the hidden layers of the built-in networks.
+    member _.Hidden = hidden
+    /// The built-in EBM, when the method trains one and no custom energy replaces it.
+    member _.Ebm = builtin
+    /// Whether the model has an EBM (built-in or custom).
+    member _.HasEbm = builtin.IsSome || custom.IsSome
+    /// The module of the EBM (built-in or custom), when there is one.
+    member _.EbmModule : torch.nn.Module option =
+        match builtin, custom with
+        | Some e, _ -> Some (e :> torch.nn.Module)
+        | _, Some (m, _) -> Some m
+        | _ -> None
+    /// The name of the custom energy's module (`GetName`), when the model has one.
+    member _.CustomEnergyName : string option = custom |> Option.map (fun (m, _) -> m.GetName())
+
+    /// f(x, ·) for x [B, Dx] as a function of candidates y [B, M, D] → [B, M]; the built-in EBM
+    /// computes its features F(x) once. Fails with ArgumentException for a model without an EBM
+    /// and with InvalidOperationException when a custom energy returns another shape than [B, M].
+    member _.Scorer(x: Tensor) : Tensor -> Tensor =
+        Checks.rank "x" 2 x
+        Checks.dimSize "x" 1 (int64 xDim) x
+        match builtin, custom with
+        | Some e, _ ->
+            let h = e.Features x
+            fun c -> e.ScoreFeatures (h, c)
+        | _, Some (m, f) ->
+            fun c ->
+                Checks.rank "y" 3 c
+                Checks.dimSize "y" 2 (int64 yDim) c
+                Checks.dimSize "y" 0 x.shape[0] c
+                let v = f x c
+                if isNull v || v.shape <> [| c.shape[0]; c.shape[1] |] then
+                    invalidOp (sprintf "the conditional energy '%s' must return f of shape [%d, %d] for x %s and y %s, but returned %s"
+                                   (m.GetName()) c.shape[0] c.shape[1] (Checks.shapeText x.shape) (Checks.shapeText c.shape)
+                                   (if isNull v then "null" else Checks.shapeText v.shape))
+                v
+        | _ -> invalidArg "model" "the model has no energy-based model (method mdn)"
+
+    /// f(x_i, y_im) for x [B, Dx] and candidates y [B, M, D] → [B, M].
+    member this.Score(x: Tensor, y: Tensor) : Tensor = this.Scorer x y
+
+    /// f(xᵢ, yᵢ) for x [B, Dx] and one target per example y [B, D] → [B].
+    member this.ScoreAt(x: Tensor, y: Tensor) : Tensor =
+        Checks.rank "y" 2 y
+        Checks.sameRows "x" x "y" y
+        (this.Score (x, y.unsqueeze 1L)).squeeze 1L
+
     /// The proposal q(· | x) for x [B, Dx], when the method trains one.
     member _.Proposal(x: Tensor) : Mixture option =
-        match head, mdn, ebm with
+        match head, mdn, builtin with
         | Some h, _, Some e -> Some (h.Mixture ((e.Features x).detach ()))
         | _, Some n, _ -> Some (n.Mixture x)
         | _ -> None
@@ -145,28 +219,22 @@ module Regression =
         match model.Method with
         | MdnAlone -> Mdn.nll (model.Proposal x).Value y
         | NceFixedNoise ->
-            let ebm = model.Ebm.Value
             let s1, s2 = options.NoiseStds
-            let h = ebm.Features x
-            let _, f, logQ = candidates rng m (fun c -> ebm.ScoreFeatures (h, c)) (fixedNoise s1 s2 y) y
+            let _, f, logQ = candidates rng m (model.Scorer x) (fixedNoise s1 s2 y) y
             Nce.ranking f logQ
         | Joint ->
-            let ebm = model.Ebm.Value
-            let h = ebm.Features x
             let q = (model.Proposal x).Value
-            let _, f, logQ = candidates rng m (fun c -> ebm.ScoreFeatures (h, c)) q y
+            let _, f, logQ = candidates rng m (model.Scorer x) q y
             Nce.ranking f logQ + ProposalKl.loss (rest f) (rest logQ)
         | Teacher ->
-            let ebm = model.Ebm.Value
-            let h = ebm.Features x
             let q = (model.Proposal x).Value
-            let _, f, logQ = candidates rng m (fun c -> ebm.ScoreFeatures (h, c)) q y
+            let _, f, logQ = candidates rng m (model.Scorer x) q y
             Nce.ranking f logQ + 0.5 * ProposalKl.loss (rest f) (rest logQ) + 0.5 * Mdn.nll q y
 
     /// A fresh model for `options` with parameters drawn from `rng`.
     let create (ctx: Context) (rng: Rng) (options: RegressionOptions) (xDim: int) (yDim: int) : RegressionModel =
         Checks.positiveInt "Components" options.Components
-        let model = new RegressionModel(xDim, yDim, options.Method, options.Components, options.Hidden)
+        let model = new RegressionModel(xDim, yDim, options.Method, options.Components, options.Hidden, options.Energy)
         model.``to`` (ctx.Device, ctx.DType) |> ignore
         Init.reinitialize rng model
         model
@@ -193,13 +261,20 @@ module Regression =
                 Optimizer = OptimizerOptions.adam options.LearningRate
                 Seed = options.Seed + 7919L
                 Monitor = options.Monitor }
-        let result = Fit.run fit task
+        let result =
+            try Fit.run fit task
+            with _ ->
+                model.Dispose ()
+                reraise ()
         model, result
 
     /// `trainWith` without per-epoch validation.
     let train (ctx: Context) (options: RegressionOptions) (x: Tensor) (y: Tensor) = trainWith ctx options None x y
 
     // ---- test time ------------------------------------------------------------------------------
+
+    let private requireEbm (model: RegressionModel) =
+        if not model.HasEbm then invalidArg "model" "the model has no EBM (method mdn)"
 
     let private chunked (chunk: int64) (n: int64) (f: int64 -> int64 -> Tensor) : Tensor =
         let parts = [ for s in 0L .. chunk .. n - 1L -> f s (min chunk (n - s)) ]
@@ -209,29 +284,27 @@ module Regression =
 
     /// log Z(xᵢ) of the EBM of a 1-D y by trapezoidal quadrature on n points over [low, high], [N].
     let logNormalizerQuadrature (ctx: Context) (low: float) (high: float) (n: int) (model: RegressionModel) (x: Tensor) : Tensor =
-        let ebm = match model.Ebm with Some e -> e | None -> invalidArg "model" "the model has no EBM (method mdn)"
-        Checks.require "model" (ebm.YDim = 1) (sprintf "quadrature needs a 1-D y, the model has D = %d; use importance sampling" ebm.YDim)
+        requireEbm model
+        Checks.require "model" (model.YDim = 1) (sprintf "quadrature needs a 1-D y, the model has D = %d; use importance sampling" model.YDim)
         chunked 128L x.shape[0] (fun s c ->
             Diff.noGrad (fun () ->
                 Scope.tensor (fun () ->
-                    let h = ebm.Features (x.narrow (0L, s, c))
-                    Quadrature.logNormalizer ctx low high n c (fun cand -> ebm.ScoreFeatures (h, cand)))))
+                    Quadrature.logNormalizer ctx low high n c (model.Scorer (x.narrow (0L, s, c))))))
 
     /// Test NLL of the EBM, mean over examples of −f(x, y) + log Z(x), with log Z by quadrature.
     let ebmNllQuadrature (ctx: Context) (low: float) (high: float) (n: int) (model: RegressionModel) (x: Tensor) (y: Tensor) : float =
         validateData x y
         Scope.run (fun () ->
             let logZ = logNormalizerQuadrature ctx low high n model x
-            let f = Diff.noGrad (fun () -> model.Ebm.Value.ScoreAt (x, y))
+            let f = Diff.noGrad (fun () -> model.ScoreAt (x, y))
             Tensor.toScalar (Tensor.mean (ImportanceSampling.nll f logZ)))
 
     /// Importance-sampling estimates for x [N, Dx] with M samples from the model's proposal.
     let importance (rng: Rng) (m: int) (model: RegressionModel) (x: Tensor) : ImportanceEstimate =
-        let ebm = match model.Ebm with Some e -> e | None -> invalidArg "model" "the model has no EBM (method mdn)"
+        requireEbm model
         Diff.noGrad (fun () ->
             let q = match model.Proposal x with Some q -> q | None -> invalidArg "model" "the model has no proposal (method nce); use quadrature"
-            let h = ebm.Features x
-            ImportanceSampling.estimate rng m (fun c -> ebm.ScoreFeatures (h, c)) q)
+            ImportanceSampling.estimate rng m (model.Scorer x) q)
 
     /// Test NLL of the EBM with log Z by importance sampling from the proposal (M samples per
     /// example; any dimension of y), evaluated in chunks of 64 examples.
@@ -242,7 +315,7 @@ module Regression =
                 chunked 64L x.shape[0] (fun s c ->
                     let xs, ys = x.narrow (0L, s, c), y.narrow (0L, s, c)
                     let est = importance rng m model xs
-                    let f = Diff.noGrad (fun () -> model.Ebm.Value.ScoreAt (xs, ys))
+                    let f = Diff.noGrad (fun () -> model.ScoreAt (xs, ys))
                     ImportanceSampling.nll f est.LogNormalizer)
             Tensor.toScalar (Tensor.mean nll))
 
@@ -265,22 +338,22 @@ module Regression =
 
     /// Mean predictions [N, 1] of the EBM of a 1-D y by quadrature on n points over [low, high].
     let predictMeanQuadrature (ctx: Context) (low: float) (high: float) (n: int) (model: RegressionModel) (x: Tensor) : Tensor =
-        let ebm = match model.Ebm with Some e -> e | None -> invalidArg "model" "the model has no EBM (method mdn)"
+        requireEbm model
+        Checks.require "model" (model.YDim = 1) (sprintf "quadrature needs a 1-D y, the model has D = %d" model.YDim)
         chunked 128L x.shape[0] (fun s c ->
             Diff.noGrad (fun () ->
                 Scope.tensor (fun () ->
-                    let h = ebm.Features (x.narrow (0L, s, c))
                     let g = Quadrature.grid ctx low high n
-                    let f = ebm.ScoreFeatures (h, g.reshape(1L, int64 n, 1L).expand (c, int64 n, 1L))
+                    let f = model.Score (x.narrow (0L, s, c), g.reshape(1L, int64 n, 1L).expand (c, int64 n, 1L))
                     let w = torch.nn.functional.softmax (f, 1L)
                     Tensor.sumDim 1 (w * g.unsqueeze 0L) |> Tensor.unsqueeze 1)))
 
     /// Mode predictions [N, D]: the proposal sample with the highest f, then `steps` steps of
     /// gradient ascent on f of size `stepSize` (0 steps: no refinement).
     let predictMode (rng: Rng) (m: int) (steps: int) (stepSize: float) (model: RegressionModel) (x: Tensor) : Tensor =
-        let ebm = match model.Ebm with Some e -> e | None -> invalidArg "model" "the model has no EBM (method mdn)"
+        requireEbm model
         chunked 64L x.shape[0] (fun s c ->
             Scope.tensor (fun () ->
                 let xs = x.narrow (0L, s, c)
                 let start = ImportanceSampling.modePrediction (importance rng m model xs)
-                ImportanceSampling.refine steps stepSize (fun cand -> ebm.forward (xs, cand)) start))
+                ImportanceSampling.refine steps stepSize (fun cand -> model.Score (xs, cand)) start))
