@@ -38,19 +38,21 @@ public class BadInputTests
         var statics = new[] { typeof(Autodiff), typeof(GradientChecker), typeof(LangevinSampler), typeof(ImplicitTrainer), typeof(MultilabelMetrics) };
         foreach (var s in statics)
             foreach (var m in s.GetMethods(BindingFlags.Public | BindingFlags.Static))
-                if (m.GetParameters().Any(p => p.ParameterType == typeof(torch.Tensor) || p.ParameterType == typeof(IReadOnlyList<torch.Tensor>))
-                    && m.Name != nameof(ImplicitTrainer.Train))
+                if (m.GetParameters().Any(p => p.ParameterType == typeof(torch.Tensor) || p.ParameterType == typeof(IReadOnlyList<torch.Tensor>)))
                     yield return (null, m);
         var energy = ShallowSphereEnergy.Random(rng, DeviceContext.Cpu64, 3, 3);
         var proposal = MixtureDensityProposal.FromMoments(torch.full(new long[] { 1, 2 }, 0.5, dtype: torch.float64),
             torch.zeros(1, 2, 1, dtype: torch.float64), torch.ones(1, 2, 1, dtype: torch.float64));
         var spen = new StructuredEnergyModel(3, 2, 2, rng, DeviceContext.Cpu64);
         var network = new InferenceNetwork(new[] { 2, 3 }, rng, DeviceContext.Cpu64);
-        owned.AddRange(new IDisposable[] { energy, proposal, spen, network });
+        var (examples, tensors) = StructuredTestData.Examples(3, 16);
+        var structured = new ImplicitTrainer(StructuredTestData.Quick(1)).Fit(examples);
+        foreach (var t in tensors) t.Dispose();
+        owned.AddRange(new IDisposable[] { energy, proposal, spen, network, structured });
         var instances = new object[]
         {
             FyRegularizer.Shannon, FyRegularizer.FermiDirac, new FenchelYoungLoss(FyRegularizer.Sparsemax),
-            new GeneralizedConjugate(FyRegularizer.FermiDirac), energy, proposal, spen, network,
+            new GeneralizedConjugate(FyRegularizer.FermiDirac), energy, proposal, spen, network, structured, new SpenEnergy(2),
         };
         foreach (var i in instances)
             foreach (var m in i.GetType().GetMethods(BindingFlags.Public | BindingFlags.Instance | BindingFlags.DeclaredOnly))

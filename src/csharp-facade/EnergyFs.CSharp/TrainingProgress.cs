@@ -26,7 +26,7 @@ public sealed class TrainingHistory
     private readonly string[] columns;
     private readonly double[][] rows;
 
-    internal TrainingHistory(string[] columns, double[][] rows, int bestEpoch, bool stoppedEarly)
+    internal TrainingHistory(string[] columns, double[][] rows, int? bestEpoch, bool stoppedEarly)
     {
         this.columns = columns;
         this.rows = rows;
