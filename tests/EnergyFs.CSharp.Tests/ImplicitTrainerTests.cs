@@ -225,6 +225,8 @@ public class ImplicitTrainerTests
             Assert.Contains("train.Labels[2][1]", Assert.Throws<ArgumentException>(() => trainer.Fit(rows)).Message);
             Assert.Equal("NetworkHidden", Assert.Throws<ArgumentOutOfRangeException>(() => new ImplicitTrainer(StructuredTestData.Quick(1) with { NetworkHidden = new[] { 0 } }).Fit(data)).ParamName);
             Assert.Equal("Epochs", Assert.Throws<ArgumentOutOfRangeException>(() => new ImplicitTrainer(StructuredTestData.Quick(1) with { Epochs = 0 }).Fit(data)).ParamName);
+            var strict = StructuredTestData.Quick(1) with { Solver = new LinearSolverOptions { Iterations = 1, Tolerance = 1e-12, RequireConvergence = true } };
+            Assert.Contains("did not converge", Assert.Throws<InvalidOperationException>(() => new ImplicitTrainer(strict).Fit(data)).Message);
         }
         finally { foreach (var t in owned) t.Dispose(); }
     }

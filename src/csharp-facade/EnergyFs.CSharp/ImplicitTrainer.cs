@@ -355,7 +355,8 @@ public sealed class ImplicitTrainer
     /// "validation" column of the history), the best epoch's parameters are kept and the model's threshold is chosen on
     /// it; otherwise the last epoch is kept and the threshold is 0.5. Mismatched or non-finite examples throw
     /// ArgumentException; cancelling throws OperationCanceledException at the next step (nothing is returned and what
-    /// the fit built is freed); a diverged run throws InvalidOperationException.</summary>
+    /// the fit built is freed); a diverged run, or a linear solve that does not converge under
+    /// <see cref="LinearSolverOptions.RequireConvergence"/>, throws InvalidOperationException.</summary>
     /// <param name="train">The training examples (inputs, features, 0/1 labels).</param>
     /// <param name="validation">Development examples for model selection, or null.</param>
     /// <param name="progress">Receives one <see cref="TrainingEpoch"/> per epoch (its metrics: outer_bce, grad_norm,
@@ -449,8 +450,12 @@ public sealed class ImplicitTrainer
                 var fit = Structured.withMonitor(Monitor(progress, cancellationToken, o.Epochs),
                                                  Structured.fitOptions(o.Epochs, o.Seed, dev is not null));
                 var noText = FuncConvert.FromAction<Tuple<double, string>>(_ => { });
-                var (r, s) = Guard(() => ImplicitStructured.fit(fit, fsOptions, validate, noText, energy.Inner, psi,
-                                                                 new MultilabelExamples(data.Inputs, data.Features, data.Labels)).ToValueTuple());
+                var examples = new MultilabelExamples(data.Inputs, data.Features, data.Labels);
+                var (r, s) = Guard(() =>
+                {
+                    try { return ImplicitStructured.fit(fit, fsOptions, validate, noText, energy.Inner, psi, examples).ToValueTuple(); }
+                    catch (SolverNotConvergedException e) { throw new InvalidOperationException(e.Message + " (LinearSolverOptions.RequireConvergence is set)"); }
+                });
                 var chosen = dev is null ? 0.5 : StructuredModel.SelectThreshold(psi, dev).Threshold;
                 return (r, s, chosen);
             });
