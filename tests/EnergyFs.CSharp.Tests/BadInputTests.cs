@@ -38,8 +38,7 @@ public class BadInputTests
         var statics = new[] { typeof(Autodiff), typeof(GradientChecker), typeof(LangevinSampler), typeof(ImplicitTrainer), typeof(MultilabelMetrics) };
         foreach (var s in statics)
             foreach (var m in s.GetMethods(BindingFlags.Public | BindingFlags.Static))
-                if (m.GetParameters().Any(p => p.ParameterType == typeof(torch.Tensor) || p.ParameterType == typeof(IReadOnlyList<torch.Tensor>))
-                    && m.Name != nameof(ImplicitTrainer.Train))
+                if (m.GetParameters().Any(p => p.ParameterType == typeof(torch.Tensor) || p.ParameterType == typeof(IReadOnlyList<torch.Tensor>)))
                     yield return (null, m);
         var energy = ShallowSphereEnergy.Random(rng, DeviceContext.Cpu64, 3, 3);
         var proposal = MixtureDensityProposal.FromMoments(torch.full(new long[] { 1, 2 }, 0.5, dtype: torch.float64),
@@ -48,11 +47,17 @@ public class BadInputTests
         var network = new InferenceNetwork(new[] { 2, 3 }, rng, DeviceContext.Cpu64);
         using var rx = torch.linspace(0, 1, 16, dtype: torch.float64).reshape(16, 1);
         var regressor = new EnergyRegressor(new EnergyRegressorOptions { Epochs = 1, Samples = 4, Hidden = 4 }).Fit(rx, rx);
-        owned.AddRange(new IDisposable[] { energy, proposal, spen, network, regressor });
+        var (examples, tensors) = StructuredTestData.Examples(3, 16);
+        var structured = new ImplicitTrainer(StructuredTestData.Quick(1)).Fit(examples);
+        foreach (var t in tensors) t.Dispose();
+        var data = EnergyMultilabelClassifierTests.Synthetic(7, 20, 2, 2);
+        var classifier = new EnergyMultilabelClassifier(new EnergyMultilabelOptions { Epochs = 1, Hidden = 2 }).Fit(data.Features, data.Labels);
+        owned.AddRange(new IDisposable[] { energy, proposal, spen, network, regressor, structured, classifier });
         var instances = new object[]
         {
             FyRegularizer.Shannon, FyRegularizer.FermiDirac, new FenchelYoungLoss(FyRegularizer.Sparsemax),
-            new GeneralizedConjugate(FyRegularizer.FermiDirac), energy, proposal, spen, network, regressor,
+            new GeneralizedConjugate(FyRegularizer.FermiDirac), energy, proposal, spen, network, regressor, structured, new SpenEnergy(2),
+            classifier,
         };
         foreach (var i in instances)
             foreach (var m in i.GetType().GetMethods(BindingFlags.Public | BindingFlags.Instance | BindingFlags.DeclaredOnly))

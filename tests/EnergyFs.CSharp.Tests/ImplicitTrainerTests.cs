@@ -3,7 +3,7 @@ using TorchSharp;
 namespace EnergyFs.CSharp.Tests;
 
 [Covers(typeof(LinearSolverKind), typeof(LinearSolverOptions), typeof(SolverReport), typeof(HypergradientResult), typeof(LinearSolveResult),
-        typeof(ImplicitTrainingOptions), typeof(ImplicitTrainingReport), typeof(EpochSummary), typeof(StructuredExamples))]
+        typeof(ImplicitTrainingOptions), typeof(HypergradientStatistics), typeof(StructuredExamples), typeof(StructuredRows))]
 public class ImplicitTrainerTests
 {
     public ImplicitTrainerTests() => RuntimeInfo.Threads = 1;
@@ -68,57 +68,165 @@ public class ImplicitTrainerTests
         Assert.Equal("steps", Assert.Throws<ArgumentOutOfRangeException>(() => ImplicitTrainer.UnrolledHypergradient(Inner, Outer, new[] { theta }, new[] { theta }, 0, 0.1)).ParamName);
     }
 
-    private static (StructuredExamples Data, torch.Tensor[] Owned) Examples(RandomGenerator rng, int n = 64)
+    [Fact]
+    public void FitTrainsKeepsTheBestEpochAndChoosesTheThreshold()
     {
-        var x = rng.Normal(DeviceContext.Cpu, n, 4);
-        using var w = torch.tensor(new float[,] { { 1, -1, 0 }, { 0, 1, 1 }, { -1, 0, 1 }, { 1, 1, -1 } });
-        var y = (x.matmul(w) > 0).to_type(torch.float32);
-        return (new StructuredExamples(x, x, y), new[] { x, y });
+        var (data, owned) = StructuredTestData.Examples(11);
+        var (dev, devOwned) = StructuredTestData.Examples(12, 32);
+        try
+        {
+            var trainer = new ImplicitTrainer(StructuredTestData.Quick(4));
+            using var model = trainer.Fit(data, dev);
+            Assert.Same(trainer.Options.Energy, model.Options.Energy);
+            Assert.Equal(4, model.History.EpochsRun);
+            Assert.Contains("outer_bce", model.History.Columns);
+            var scores = model.History.Column("validation");
+            Assert.All(scores, v => Assert.InRange(v, 0.0, 1.0));
+            // The kept epoch is the best one, and its dev F1 at the chosen threshold is that score.
+            Assert.Equal(scores.ToList().IndexOf(scores.Max()) + 1, model.History.BestEpoch);
+            Assert.Equal(scores.Max(), model.Evaluate(dev).ExampleF1, 6);
+            Assert.Contains(model.Threshold, Enumerable.Range(1, 19).Select(i => i * 0.05));
+            Assert.True(model.Statistics.Solves >= 4 && model.Statistics.HvpCount > model.Statistics.Solves, model.Statistics.ToString());
+
+            using var unrolled = new ImplicitTrainer(StructuredTestData.Quick(1) with { UnrolledSteps = 2 }).Fit(data);
+            Assert.Equal(0, unrolled.Statistics.Solves);
+            Assert.Null(unrolled.History.BestEpoch);
+            Assert.Equal(0.5, unrolled.Threshold);
+            Assert.True(double.IsNaN(unrolled.History.Column("validation")[0]));
+        }
+        finally { foreach (var t in owned.Concat(devOwned)) t.Dispose(); }
     }
 
     [Fact]
-    public void TrainRunsImplicitStepsAndRestoresTheBestEpoch()
+    public void FitFromStartingModelsTrainsCopiesAndLeavesThemAlone()
     {
-        using var rng = new RandomGenerator(11);
-        var (data, owned) = Examples(rng);
+        var (data, owned) = StructuredTestData.Examples(13);
         try
         {
+            using var rng = new RandomGenerator(3);
             using var energy = new StructuredEnergyModel(3, 4, 4, rng);
             using var network = new InferenceNetwork(new[] { 4, 8, 3 }, rng);
-            using var before = energy.Parameters[0].clone();
-            double Validate()
-            {
-                using var p = network.Predict(data.Inputs);
-                return MultilabelMetrics.ExampleF1(p, data.Labels, 0.5);
-            }
-            var options = new ImplicitTrainingOptions { Epochs = 4, BatchSize = 16, InnerSteps = 1, InnerLearningRate = 1e-2, OuterLearningRate = 1e-2 };
-            var report = ImplicitTrainer.Train(energy, network, data, options, Validate);
-            Assert.Equal(new[] { 1, 2, 3, 4 }, report.Epochs.Select(e => e.Epoch));
-            Assert.True(report.Solves >= 4 && report.HvpCount > report.Solves, $"{report.Solves} solves, {report.HvpCount} hvps");
-            Assert.All(report.Epochs, e => Assert.True(double.IsFinite(e.Loss) && e.Seconds >= 0));
-            Assert.Equal(report.Epochs.Max(e => e.Validation), Validate(), 6);
-            Assert.False(energy.Parameters[0].allclose(before));
-
-            var unrolled = ImplicitTrainer.Train(energy, network, data, options with { Epochs = 1, UnrolledSteps = 2 });
-            Assert.Equal(0, unrolled.Solves);
-            Assert.True(double.IsNaN(unrolled.Epochs[0].Validation));
+            var theta0 = energy.Parameters.Select(p => p.detach().clone()).ToArray();
+            var psi0 = network.Parameters.Select(p => p.detach().clone()).ToArray();
+            using var model = new ImplicitTrainer(StructuredTestData.Quick(2) with { Energy = new CSharpSpen(9) }).Fit(energy, network, data);
+            Assert.True(StructuredTestData.Same(energy.Parameters, theta0) && StructuredTestData.Same(network.Parameters, psi0), "the starting models are untouched");
+            Assert.False(StructuredTestData.Same(model.Energy.Parameters, theta0), "the model's θ trained");
+            Assert.IsType<SpenEnergy>(model.Energy.Definition);
+            Assert.Equal(new[] { 4, 8, 3 }, model.Network.LayerSizes);
+            foreach (var t in theta0.Concat(psi0)) t.Dispose();
         }
         finally { foreach (var t in owned) t.Dispose(); }
     }
 
     [Fact]
-    public void TrainRefusesMismatchedExamples()
+    public void ACSharpEnergyWithTheSpenFormulaTrainsExactlyLikeTheBuiltInSpen()
     {
-        using var rng = new RandomGenerator(12);
-        var (data, owned) = Examples(rng, 8);
+        var (data, owned) = StructuredTestData.Examples(14);
         try
         {
-            using var energy = new StructuredEnergyModel(2, 4, 4, rng);
-            using var network = new InferenceNetwork(new[] { 4, 3 }, rng);
-            Assert.Equal("Labels", Assert.Throws<ArgumentException>(() => ImplicitTrainer.Train(energy, network, data)).ParamName);
-            using var energy3 = new StructuredEnergyModel(3, 4, 4, rng);
-            using var narrow = new InferenceNetwork(new[] { 5, 3 }, rng);
-            Assert.Equal("Inputs", Assert.Throws<ArgumentException>(() => ImplicitTrainer.Train(energy3, narrow, data)).ParamName);
+            var options = StructuredTestData.Quick(3);
+            using var builtIn = new ImplicitTrainer(options).Fit(data, data);
+            using var custom = new ImplicitTrainer(options with { Energy = new CSharpSpen(4) }).Fit(data, data);
+            Assert.Equal("csharp-spen", custom.Energy.Definition.Name);
+            foreach (var column in new[] { "outer_bce", "grad_norm", "inner_residual", "validation" })
+                Assert.Equal(builtIn.History.Column(column), custom.History.Column(column));
+            Assert.True(StructuredTestData.Same(builtIn.Energy.Parameters, custom.Energy.Parameters), "same θ");
+            Assert.True(StructuredTestData.Same(builtIn.Network.Parameters, custom.Network.Parameters), "same ψ");
+            Assert.Equal(builtIn.Statistics, custom.Statistics);
+        }
+        finally { foreach (var t in owned) t.Dispose(); }
+    }
+
+    [Fact]
+    public void ADifferentCSharpEnergyTrainsAndPredicts()
+    {
+        var (data, owned) = StructuredTestData.Examples(15, 96);
+        try
+        {
+            var options = StructuredTestData.Quick(10) with { Energy = new PairwiseEnergy(), EntropyWeight = -1.0, InnerSteps = 2, InnerLearningRate = 3e-2, OuterLearningRate = 0.1 };
+            using var model = new ImplicitTrainer(options).Fit(data);
+            Assert.Equal(4, model.Energy.Parameters.Count);
+            var bce = model.History.Column("outer_bce");
+            Assert.True(bce[^1] < bce[0], $"outer BCE {bce[0]} -> {bce[^1]}");
+            using var labels = model.Predict(data.Inputs);
+            Assert.Equal(data.Labels.shape, labels.shape);
+            Assert.True(model.Evaluate(data).HammingAccuracy > 0.7, model.Evaluate(data).ToString());
+            // The energy itself works too: inference by mirror descent stays in the box.
+            using var inferred = model.Energy.Infer(data.Features);
+            Assert.True(inferred.min().ToDouble() >= 0.0 && inferred.max().ToDouble() <= 1.0);
+        }
+        finally { foreach (var t in owned) t.Dispose(); }
+    }
+
+    [Fact]
+    public void ProgressReportsEveryEpochAndCancellingStopsAfterIt() =>
+        Native.AssertFreesEverything(() =>
+        {
+            var (data, owned) = StructuredTestData.Examples(16);
+            try
+            {
+                var trainer = new ImplicitTrainer(StructuredTestData.Quick(4));
+                var all = new SyncProgress(_ => { });
+                using (var model = trainer.Fit(data, null, all))
+                {
+                    Assert.Equal(new[] { 1, 2, 3, 4 }, all.Reports.Select(r => r.Epoch));
+                    Assert.All(all.Reports, r => Assert.Equal(4, r.Epochs));
+                    Assert.Equal(model.History.Column("outer_bce"), all.Reports.Select(r => r.Metrics["outer_bce"]));
+                }
+                using var cts = new CancellationTokenSource();
+                var cancelling = new SyncProgress(r => { if (r.Epoch == 2) cts.Cancel(); });
+                var e = Assert.ThrowsAny<OperationCanceledException>(() => trainer.Fit(data, data, cancelling, cts.Token));
+                Assert.Equal(new[] { 1, 2 }, cancelling.Reports.Select(r => r.Epoch));
+                Assert.Contains("2 epochs completed", e.Message);
+                using var cancelled = new CancellationTokenSource();
+                cancelled.Cancel();
+                Assert.ThrowsAny<OperationCanceledException>(() => trainer.Fit(StructuredTestData.Rows(data), null, null, cancelled.Token));
+            }
+            finally { foreach (var t in owned) t.Dispose(); }
+        });
+
+    [Fact]
+    public void RowsTrainTheSameModelAsTensors()
+    {
+        var (data, owned) = StructuredTestData.Examples(17, 48);
+        try
+        {
+            var trainer = new ImplicitTrainer(StructuredTestData.Quick(2));
+            using var fromTensors = trainer.Fit(data);
+            using var fromRows = trainer.Fit(StructuredTestData.Rows(data));
+            Assert.Equal(fromTensors.History.Column("outer_bce"), fromRows.History.Column("outer_bce"));
+            Assert.True(StructuredTestData.Same(fromTensors.Network.Parameters, fromRows.Network.Parameters));
+            var rows = StructuredTestData.ToRows(data.Inputs);
+            Assert.Equal(StructuredTestData.ToRows(fromTensors.PredictMarginals(data.Inputs)), fromRows.PredictMarginals(rows));
+        }
+        finally { foreach (var t in owned) t.Dispose(); }
+    }
+
+    [Fact]
+    public void FitRefusesMismatchedOrNonFiniteExamples()
+    {
+        var (data, owned) = StructuredTestData.Examples(18, 16);
+        try
+        {
+            var trainer = new ImplicitTrainer(StructuredTestData.Quick(1));
+            using var nan = data.Inputs.clone();
+            nan[3, 1] = torch.tensor(float.NaN);
+            var e = Assert.Throws<ArgumentException>(() => trainer.Fit(data with { Inputs = nan, Features = nan }));
+            Assert.Equal("train.Inputs", e.ParamName);
+            Assert.Contains("non-finite", e.Message);
+            using var narrow = data.Labels[.., ..2];
+            Assert.Equal("validation.Labels", Assert.Throws<ArgumentException>(() => trainer.Fit(data, data with { Labels = narrow })).ParamName);
+            using var rng = new RandomGenerator(1);
+            using var energy = new StructuredEnergyModel(3, 4, 4, rng);
+            using var wide = new InferenceNetwork(new[] { 5, 3 }, rng);
+            Assert.Equal("train.Inputs", Assert.Throws<ArgumentException>(() => trainer.Fit(energy, wide, data)).ParamName);
+            var rows = StructuredTestData.Rows(data);
+            rows.Labels[2][1] = double.PositiveInfinity;
+            Assert.Contains("train.Labels[2][1]", Assert.Throws<ArgumentException>(() => trainer.Fit(rows)).Message);
+            Assert.Equal("NetworkHidden", Assert.Throws<ArgumentOutOfRangeException>(() => new ImplicitTrainer(StructuredTestData.Quick(1) with { NetworkHidden = new[] { 0 } }).Fit(data)).ParamName);
+            Assert.Equal("Epochs", Assert.Throws<ArgumentOutOfRangeException>(() => new ImplicitTrainer(StructuredTestData.Quick(1) with { Epochs = 0 }).Fit(data)).ParamName);
+            var strict = StructuredTestData.Quick(1) with { Solver = new LinearSolverOptions { Iterations = 1, Tolerance = 1e-12, RequireConvergence = true } };
+            Assert.Contains("did not converge", Assert.Throws<InvalidOperationException>(() => new ImplicitTrainer(strict).Fit(data)).Message);
         }
         finally { foreach (var t in owned) t.Dispose(); }
     }
@@ -130,6 +238,8 @@ public class ImplicitTrainerTests
         var f = new ImplicitTrainingOptions().ToFSharp();
         Assert.Equal((d.Epochs, d.BatchSize, d.InnerSteps, d.EntropyWeight, d.PullWeight, d.Hypergradient, d.RequireConvergence, d.Seed),
                      (f.Epochs, f.BatchSize, f.InnerSteps, f.EntropyWeight, f.PullWeight, f.Hypergradient, f.RequireConvergence, f.Seed));
+        Assert.Same(d.Energy, f.Energy);
+        Assert.Equal(d.Energy.Name, new ImplicitTrainingOptions().Energy.Name);
         Assert.Same(d.Solver, f.Solver);
         Assert.Equal(d.InnerOptimizer.LearningRate.Invoke(10), f.InnerOptimizer.LearningRate.Invoke(10));
         Assert.Equal(d.OuterOptimizer.LearningRate.Invoke(10), f.OuterOptimizer.LearningRate.Invoke(10));

@@ -47,6 +47,29 @@ public class InferenceNetworkTests
     }
 
     [Fact]
+    public void SaveThenLoadPredictsIdenticallyAndNamesDamage()
+    {
+        var path = ModelFiles.TempPath("network.efs");
+        try
+        {
+            using var rng = new RandomGenerator(6);
+            using var net = new InferenceNetwork(new[] { 3, 5, 2 }, rng);
+            Assert.Equal(new[] { 3, 5, 2 }, net.LayerSizes);
+            net.Save(path);
+            using var loaded = InferenceNetwork.Load(path);
+            Assert.Equal(net.LayerSizes, loaded.LayerSizes);
+            using var x = rng.Normal(DeviceContext.Cpu, 7, 3);
+            using var a = net.Predict(x);
+            using var b = loaded.Predict(x);
+            Assert.True(a.allclose(b, 0.0, 0.0));
+            var energyPath = Path.Combine(Path.GetDirectoryName(path)!, "energy.efs");
+            using (var energy = new StructuredEnergyModel(2, 3, 2, rng)) energy.Save(energyPath);
+            ModelFiles.AssertDamageIsNamed(path, energyPath, p => InferenceNetwork.Load(p).Dispose());
+        }
+        finally { ModelFiles.Cleanup(path); }
+    }
+
+    [Fact]
     public void DisposeFreesTheParameters() =>
         Native.AssertFreesEverything(() =>
         {

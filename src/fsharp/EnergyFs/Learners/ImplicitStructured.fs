@@ -44,7 +44,9 @@ type ImplicitTrainingOptions =
       /// stationary point of that g (0: none, the original warm-started schedule).
       RefineSteps: int
       /// Seed of the batch order.
-      Seed: int64 }
+      Seed: int64
+      /// The energy E_θ(F(x), ȳ) whose parameters θ are trained (default `StructuredEnergy.spen`).
+      Energy: StructuredEnergy }
 
 /// Linear-solver statistics over a run of implicit training.
 type SolverStatistics =
@@ -79,12 +81,13 @@ type SolverStatistics =
 module ImplicitStructured =
 
     /// 20 epochs, batch 32, 5 inner steps, Adam 1e-4 (ψ) and 1e-3 (θ), τ = 0, λ = 1e-2,
-    /// Neumann series with 10 terms and α = 0.1, failures counted, no refinement steps.
+    /// Neumann series with 10 terms and α = 0.1, failures counted, no refinement steps, the SPEN
+    /// energy.
     let defaults =
         { Epochs = 20; BatchSize = 32; InnerSteps = 5; InnerOptimizer = OptimizerOptions.adam 1e-4; OuterOptimizer = OptimizerOptions.adam 1e-3
           EntropyWeight = 0.0; PullWeight = 1e-2; Hypergradient = ImplicitFunction
           Solver = LinearSolvers.neumann { LinearSolvers.neumannDefaults with Terms = 10; Alpha = 0.1 }
-          RequireConvergence = false; RefineSteps = 0; Seed = 0L }
+          RequireConvergence = false; RefineSteps = 0; Seed = 0L; Energy = StructuredEnergy.spen }
 
     /// A well-posed inner problem for the implicit function theorem: the pull λ‖ψ − ψ₀‖² toward
     /// the pretrained weights with λ = `pull` adds 2λI to the inner Hessian (Shankar & Piratla's
@@ -107,7 +110,7 @@ module ImplicitStructured =
 
     /// The inner objective g(θ, ψ) on a batch.
     let innerObjective (options: ImplicitTrainingOptions) (psi0: Tensor list) (b: MultilabelExamples) (theta: Tensor list) (psi: Tensor list) =
-        InferenceNetwork.objective options.EntropyWeight options.PullWeight psi0 (Spen.energy theta b.Features) psi b.Inputs
+        InferenceNetwork.objective options.EntropyWeight options.PullWeight psi0 (options.Energy.Energy theta b.Features) psi b.Inputs
 
     /// The outer loss L(ψ) on a batch: mean binary cross-entropy of A_ψ(x) against y.
     let outerLoss (b: MultilabelExamples) (_theta: Tensor list) (psi: Tensor list) =

@@ -34,10 +34,12 @@ type InferenceNetworkOptions =
       /// Φ's loss (the original formulation, eq. 9).
       EntropyInHinge: bool
       /// Seed of the batch order.
-      Seed: int64 }
+      Seed: int64
+      /// The energy E_θ(F(x), ȳ) whose parameters θ are trained (default `StructuredEnergy.spen`).
+      Energy: StructuredEnergy }
 
-/// SPENs trained with inference networks (Tu & Gimpel 2018, arXiv 1803.03376, §3, eq. 9): the
-/// min-max game
+/// SPENs (or any `StructuredEnergy`, the options' Energy) trained with inference networks (Tu &
+/// Gimpel 2018, arXiv 1803.03376, §3, eq. 9): the min-max game
 ///   min_θ max_Φ Σ [ m(Δ(F_Φ(x), y)) − E_θ(x, F_Φ(x)) + E_θ(x, y) ]₊ − τ H(F_Φ(x)) − λ‖Φ − Φ₀‖²
 /// by alternating gradient steps (Φ ascends the hinge's argument, θ descends the hinge), followed
 /// by test-time retuning (§3.3): a test inference network A_Ψ, started from Φ, minimises
@@ -46,17 +48,18 @@ type InferenceNetworkOptions =
 module InferenceNetworks =
 
     /// 20 epochs, batch 32, Adam 1e-3 for θ and 1e-4 for Φ, margin-rescaled, τ = 0.1, λ = 1e-3,
-    /// 5 retuning epochs.
+    /// 5 retuning epochs, the SPEN energy.
     let defaults =
         { Epochs = 20; BatchSize = 32; EnergyOptimizer = OptimizerOptions.adam 1e-3; NetworkOptimizer = OptimizerOptions.adam 1e-4
-          Margin = MarginRescaled; EntropyWeight = 0.1; PullWeight = 1e-3; RetuneEpochs = 5; EntropyInHinge = false; Seed = 0L }
+          Margin = MarginRescaled; EntropyWeight = 0.1; PullWeight = 1e-3; RetuneEpochs = 5; EntropyInHinge = false; Seed = 0L
+          Energy = StructuredEnergy.spen }
 
     /// The energy the hinge sees for relaxed outputs ȳ: E_θ(x, ȳ) + τH(ȳ) when EntropyInHinge, else
     /// E_θ(x, ȳ) (per example).
     let hingeEnergy (options: InferenceNetworkOptions) (theta: Tensor list) (features: Tensor) (y: Tensor) : Tensor =
         if options.EntropyInHinge && options.EntropyWeight <> 0.0 then
-            Spen.energy theta features y + InferenceNetwork.entropy y * options.EntropyWeight
-        else Spen.energy theta features y
+            options.Energy.Energy theta features y + InferenceNetwork.entropy y * options.EntropyWeight
+        else options.Energy.Energy theta features y
 
     /// The loss of Φ on a batch (to minimise): −mean violation + τ mean H + λ‖Φ − Φ₀‖², θ fixed
     /// (with EntropyInHinge the τH term sits inside the violation instead).
@@ -64,14 +67,14 @@ module InferenceNetworks =
         let th = theta |> List.map Tensor.detach
         let y = InferenceNetwork.predict phi b.Inputs
         let violation =
-            StructuredHinge.violation options.Margin (StructuredHinge.l1Cost y b.Labels) (hingeEnergy options th b.Features y) (Spen.energy th b.Features b.Labels)
+            StructuredHinge.violation options.Margin (StructuredHinge.l1Cost y b.Labels) (hingeEnergy options th b.Features y) (options.Energy.Energy th b.Features b.Labels)
         let loss = -(Tensor.mean violation) + InferenceNetwork.pullToward phi0 phi * options.PullWeight
         if options.EntropyInHinge then loss else loss + Tensor.mean (InferenceNetwork.entropy y) * options.EntropyWeight
 
     /// The loss of θ on a batch (to minimise): the mean hinge at ȳ = F_Φ(x), Φ fixed.
     let energyLoss (options: InferenceNetworkOptions) (theta: Tensor list) (phi: Tensor list) (b: MultilabelExamples) =
         let y = Diff.noGrad (fun () -> InferenceNetwork.predict phi b.Inputs)
-        Tensor.mean (StructuredHinge.hinge options.Margin (StructuredHinge.l1Cost y b.Labels) (hingeEnergy options theta b.Features y) (Spen.energy theta b.Features b.Labels))
+        Tensor.mean (StructuredHinge.hinge options.Margin (StructuredHinge.l1Cost y b.Labels) (hingeEnergy options theta b.Features y) (options.Energy.Energy theta b.Features b.Labels))
 
     /// The fit-loop task of test-time retuning: Ψ the one group "psi" (NetworkOptimizer), θ fixed,
     /// a step = one descent step on the inference objective (metrics objective, grad_norm); the
@@ -87,7 +90,7 @@ module InferenceNetworks =
           Step =
             fun ctx idx ->
                 let b = Structured.select idx data
-                let loss = InferenceNetwork.objective options.EntropyWeight options.PullWeight psi0 (Spen.energy th b.Features) ps b.Inputs
+                let loss = InferenceNetwork.objective options.EntropyWeight options.PullWeight psi0 (options.Energy.Energy th b.Features) ps b.Inputs
                 let objective, norm = Step.descend ctx "psi" loss
                 [ "objective", objective; "grad_norm", norm ]
           Validate = Structured.validation validate

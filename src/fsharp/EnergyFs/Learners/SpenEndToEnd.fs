@@ -20,7 +20,8 @@ type EndToEndOptions =
 /// pretraining the feature network F_φ as a classifier and training the energy with F fixed, all
 /// parameters are trained jointly with the margin-rescaled structured SVM (§6, eq. 8)
 ///   min_{θ, φ} Σ_examples [ max_ȳ (Δ(ȳ, y) − E_θ(F_φ(x), ȳ)) + E_θ(F_φ(x), y) ]₊,
-/// where E_θ(F, ȳ) = −Σ_i ȳ_i b_iᵀF + c₂ᵀ softplus(C₁ȳ) (`Spen.energy`). Loss-augmented inference
+/// where E_θ(F, ȳ) = −Σ_i ȳ_i b_iᵀF + c₂ᵀ softplus(C₁ȳ) (`Spen.energy`, the default; any
+/// `StructuredEnergy` in the options' Energy works the same way). Loss-augmented inference
 /// runs on the detached features (ȳ̂ is treated as fixed, the subgradient of the max by Danskin's
 /// theorem), and the gradient of the hinge flows into φ through both energy terms' features.
 [<RequireQualifiedAccess>]
@@ -36,7 +37,7 @@ module SpenEndToEnd =
     /// features F (and so in the parameters that produced them).
     let hingeAt (options: StructuredSvmOptions) (theta: Tensor list) (features: Tensor) (yHat: Tensor) (gold: Tensor) : Tensor =
         let cost = StructuredHinge.l1Cost yHat gold
-        let energy = StructuredSvm.smoothedEnergy options.Entropy theta features
+        let energy = StructuredSvm.smoothedEnergy options theta features
         Tensor.mean (StructuredHinge.hinge options.Margin cost (energy yHat) (energy gold))
 
     /// The batch loss of end-to-end training: features F_φ(x) = `featureMap phi inputs` (with their

@@ -65,6 +65,11 @@ module Structured =
             EarlyStopping = (if selectBest then Some { Metric = "validation"; Goal = Maximize; Patience = Int32.MaxValue } else None)
             RestoreBest = selectBest }
 
+    /// The same fit options watched and controlled by `monitor` (per-step progress, epoch rows,
+    /// cancellation: a cancelled run restores the parameters of its last completed epoch and raises
+    /// OperationCanceledException; see `FitMonitor`).
+    let withMonitor (monitor: FitMonitor) (fit: FitOptions) : FitOptions = { fit with Monitor = monitor }
+
     /// The value of a column in an epoch's history row (NaN when absent).
     let value (name: string) (row: (string * float) list) =
         match List.tryFind (fst >> (=) name) row with

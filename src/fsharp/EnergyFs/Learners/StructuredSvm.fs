@@ -25,33 +25,36 @@ type StructuredSvmOptions =
       /// The hinge's margin.
       Margin: Margin
       /// Seed of the batch order.
-      Seed: int64 }
+      Seed: int64
+      /// The energy E_θ(F(x), ȳ) whose parameters θ are trained (default `StructuredEnergy.spen`).
+      Energy: StructuredEnergy }
 
-/// Training a SPEN with the margin-rescaled structured SVM (Belanger & McCallum 2016, arXiv
-/// 1511.06350, §6, eq. 8):
+/// Training a SPEN (or any `StructuredEnergy`, the options' Energy) with the margin-rescaled
+/// structured SVM (Belanger & McCallum 2016, arXiv 1511.06350, §6, eq. 8):
 ///   min_θ Σ_examples [ max_ȳ (Δ(ȳ, y) − E_θ(x, ȳ)) + E_θ(x, y) ]₊,
 /// the inner max (loss-augmented inference) solved approximately by projected gradient descent,
 /// then a (sub)gradient step on θ with ȳ fixed.
 [<RequireQualifiedAccess>]
 module StructuredSvm =
 
-    /// 20 epochs, batch 32, Adam 1e-3, entropic mirror descent (30 steps, τ = 1), margin-rescaled.
+    /// 20 epochs, batch 32, Adam 1e-3, entropic mirror descent (30 steps, τ = 1), margin-rescaled,
+    /// the SPEN energy.
     let defaults =
         { Epochs = 20; BatchSize = 32; Optimizer = OptimizerOptions.adam 1e-3
           Inference = Solvers.MirrorDescent.entropicBoxInference 1.0 Solvers.MirrorDescent.inferenceDefaults; Entropy = 1.0
-          Margin = MarginRescaled; Seed = 0L }
+          Margin = MarginRescaled; Seed = 0L; Energy = StructuredEnergy.spen }
 
-    /// The smoothed energy E(x, ȳ) − τH(ȳ) per example.
-    let smoothedEnergy (entropy: float) (theta: Tensor list) (features: Tensor) (y: Tensor) : Tensor =
-        if entropy = 0.0 then Spen.energy theta features y
-        else Spen.energy theta features y - InferenceNetwork.entropy y * entropy
+    /// The smoothed energy E(x, ȳ) − τH(ȳ) per example (τ = options.Entropy).
+    let smoothedEnergy (options: StructuredSvmOptions) (theta: Tensor list) (features: Tensor) (y: Tensor) : Tensor =
+        if options.Entropy = 0.0 then options.Energy.Energy theta features y
+        else options.Energy.Energy theta features y - InferenceNetwork.entropy y * options.Entropy
 
     /// ȳ ≈ argmin_{ȳ ∈ [0,1]^L} E_θ(x, ȳ) (− τH(ȳ) when τ > 0, H being added inside the minimiser
     /// for mirror descent) from ȳ = ½.
     let predict (options: StructuredSvmOptions) (theta: Tensor list) (features: Tensor) (labels: int) : Tensor =
         let th = theta |> List.map Tensor.detach
         use y0 = torch.full ([| features.shape[0]; int64 labels |], Pinned.scalar 0.5, dtype = features.dtype, device = features.device)
-        options.Inference (Spen.energy th features) y0
+        options.Inference (options.Energy.Energy th features) y0
 
     /// Loss-augmented inference ȳ ≈ argmin_ȳ E_θ(x, ȳ) − Δ(ȳ, y) (for the margin-rescaled hinge;
     /// the other margins do not depend on ȳ through Δ).
@@ -60,15 +63,15 @@ module StructuredSvm =
         use y0 = torch.full (gold.shape, Pinned.scalar 0.5, dtype = gold.dtype, device = gold.device)
         let objective (y: Tensor) =
             match options.Margin with
-            | MarginRescaled -> Spen.energy th features y - StructuredHinge.l1Cost y gold
-            | _ -> Spen.energy th features y
+            | MarginRescaled -> options.Energy.Energy th features y - StructuredHinge.l1Cost y gold
+            | _ -> options.Energy.Energy th features y
         options.Inference objective y0
 
     /// The mean structured hinge of a batch, with loss-augmented inference inside.
     let batchLoss (options: StructuredSvmOptions) (theta: Tensor list) (features: Tensor) (gold: Tensor) : Tensor =
         let yHat = lossAugmentedInference options theta features gold
         let cost = StructuredHinge.l1Cost yHat gold
-        let energy = smoothedEnergy options.Entropy theta features
+        let energy = smoothedEnergy options theta features
         Tensor.mean (StructuredHinge.hinge options.Margin cost (energy yHat) (energy gold))
 
     /// The fit-loop task: θ the one group "theta" (options.Optimizer), shuffled batches of
