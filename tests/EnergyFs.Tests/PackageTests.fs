@@ -389,6 +389,10 @@ let tests =
             Expect.isTrue hamming.Success "the Hamming accuracy is printed"
             let accuracy = Double.Parse(hamming.Groups[1].Value, Globalization.CultureInfo.InvariantCulture)
             Expect.isTrue (accuracy > 72.0 && accuracy <= 100.0) (sprintf "a trained classifier beats all-zero predictions (about 70%%) on yeast: %.2f%%" accuracy)
+            let custom = Regex.Match(output, @"custom energy: test Hamming accuracy ([0-9.]+)%")
+            Expect.isTrue custom.Success "the custom energy's accuracy is printed"
+            let customAccuracy = Double.Parse(custom.Groups[1].Value, Globalization.CultureInfo.InvariantCulture)
+            Expect.isTrue (customAccuracy > 72.0 && customAccuracy <= 100.0) (sprintf "the custom energy learns too: %.2f%%" customAccuracy)
             Expect.isTrue (Directory.Exists(Path.Combine(p.Folder, "global-packages", "energyfs.csharp", "0.1.0")))
                 "EnergyFs.CSharp 0.1.0 came from the fresh pack (the temporary global-packages folder), not an older copy"
             let output' = Path.Combine(app, "bin", "Debug", "net10.0")
