@@ -53,6 +53,13 @@ let tests =
             let tensors1 = NativeMemory.liveTensors ()
             let rss1 = NativeMemory.residentBytes ()
             Expect.equal tensors1 tensors0 "live tensor count unchanged after 100,000 steps"
-            Expect.isLessThan (float (rss1 - rss0)) (32.0 * 1024.0 * 1024.0) (sprintf "resident memory grew by %d bytes" (rss1 - rss0))
+            // Native memory must stay flat; the managed heap may commit up to its gen-0 budget between the two
+            // reads (64 MB under build.sh's DOTNET_GCgen0size), which is not a leak.
+            let gen0 =
+                match System.Environment.GetEnvironmentVariable "DOTNET_GCgen0size" with
+                | null | "" -> 0.0
+                | hex -> float (System.Convert.ToInt64(hex.Replace("0x", ""), 16))
+            let limit = 32.0 * 1024.0 * 1024.0 + gen0
+            Expect.isLessThan (float (rss1 - rss0)) limit (sprintf "resident memory grew by %d bytes (limit %.0f: 32 MB plus the gen-0 budget)" (rss1 - rss0) limit)
             Expect.isTrue (System.Double.IsFinite last) "training stayed finite"
     ]
