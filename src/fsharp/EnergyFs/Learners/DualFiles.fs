@@ -32,15 +32,12 @@ module DualFile =
 
     let private fail (path: string) (reason: string) : 'T = raise (InvalidDataException(sprintf "%s: %s" path reason))
 
-    let private number (v: float) : JsonNode =
-        if Double.IsFinite v then JsonValue.Create v :> JsonNode
-        else JsonValue.Create(v.ToString(CultureInfo.InvariantCulture)) :> JsonNode
+    let private number = ModelFile.number
 
     let private readNumber (path: string) (header: JsonObject) (key: string) =
         match header[key] with
         | null -> fail path (sprintf "the header has no '%s'" key)
-        | n when n.GetValueKind() = JsonValueKind.String -> Double.Parse(n.GetValue<string>(), CultureInfo.InvariantCulture)
-        | n -> n.GetValue<float>()
+        | n -> ModelFile.readNumber n
 
     let private energyHeader (e: ShallowSphere) =
         let header = JsonObject()

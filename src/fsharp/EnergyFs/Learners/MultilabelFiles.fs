@@ -24,26 +24,7 @@ module MultilabelFile =
 
     let private regularizers = [ FermiDirac.regularizer; SquaredNorm.box ]
 
-    let private number (v: float) : JsonNode =
-        if Double.IsFinite v then JsonValue.Create v :> JsonNode else JsonValue.Create(string v) :> JsonNode
-
-    let private readNumber (n: JsonNode) =
-        match n.GetValueKind() with
-        | Text.Json.JsonValueKind.String -> Double.Parse(n.GetValue<string>(), Globalization.CultureInfo.InvariantCulture)
-        | _ -> n.GetValue<float>()
-
-    let private historyJson (h: TrainingHistory) =
-        let o = JsonObject()
-        o["columns"] <- JsonArray(h.Columns |> Array.map (fun c -> JsonValue.Create c :> JsonNode))
-        o["rows"] <- JsonArray(h.Rows |> Array.map (fun r -> JsonArray(r |> Array.map number) :> JsonNode))
-        o
-
-    let private historyOf (o: JsonNode) : TrainingHistory =
-        match o with
-        | :? JsonObject as o ->
-            { Columns = o["columns"].AsArray() |> Seq.map (fun c -> c.GetValue<string>()) |> Array.ofSeq
-              Rows = o["rows"].AsArray() |> Seq.map (fun r -> r.AsArray() |> Seq.map readNumber |> Array.ofSeq) |> Array.ofSeq }
-        | _ -> { Columns = [||]; Rows = [||] }
+    let private number = ModelFile.number
 
     /// Writes a fitted classifier to `path` (atomically).
     let save (path: string) (model: FittedMultilabel) =
@@ -63,7 +44,7 @@ module MultilabelFile =
         header["dtype"] <- JsonValue.Create (string o.Context.DType)
         header["best_epoch"] <- JsonValue.Create model.BestEpoch
         header["stopped_epoch"] <- JsonValue.Create (match model.Stopped with EarlyStopped e -> e | Completed -> -1)
-        header["history"] <- historyJson model.History
+        header["history"] <- ModelFile.historyJson model.History
         let tensors =
             [ for name, t in ModelFile.moduleTensors model.Net.Module -> "net." + name, t ]
             @ [ "standardizer.mean", model.Standardizer.Mean; "standardizer.std", model.Standardizer.Std ]
@@ -127,7 +108,7 @@ module MultilabelFile =
                     fail (sprintf "the standardizer has shape %s but the model has %d inputs" (Checks.shapeText mean.shape) inputs)
                 net.Module.eval ()
                 { Net = net; Inputs = inputs; Labels = labels
-                  History = historyOf header["history"]
+                  History = ModelFile.historyOf path header["history"]
                   BestEpoch = ModelFile.readInt path header "best_epoch"
                   Stopped = (match ModelFile.readInt path header "stopped_epoch" with -1 -> Completed | e -> EarlyStopped e)
                   Standardizer = { Mean = mean; Std = std }

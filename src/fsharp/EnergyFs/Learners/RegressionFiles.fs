@@ -23,32 +23,14 @@ module RegressionFile =
 
     let private fail (path: string) (reason: string) : 'T = raise (InvalidDataException(sprintf "%s: %s" path reason))
 
-    // JSON has no NaN: non-finite numbers are written as strings ("NaN", "Infinity").
-    let private number (v: float) : JsonNode =
-        if Double.IsFinite v then JsonValue.Create v :> JsonNode
-        else JsonValue.Create(v.ToString(CultureInfo.InvariantCulture)) :> JsonNode
+    let private number = ModelFile.number
+    let private readNumber = ModelFile.readNumber
 
-    let private readNumber (n: JsonNode) =
-        match n.GetValueKind() with
-        | JsonValueKind.String -> Double.Parse(n.GetValue<string>(), CultureInfo.InvariantCulture)
-        | _ -> n.GetValue<float>()
+    /// A training history as a JSON object { columns, rows } (`ModelFile.historyJson`).
+    let historyJson = ModelFile.historyJson
 
-    /// A training history as a JSON object { columns, rows }.
-    let historyJson (h: TrainingHistory) : JsonObject =
-        let o = JsonObject()
-        o["columns"] <- JsonArray(h.Columns |> Array.map (fun c -> JsonValue.Create c :> JsonNode))
-        o["rows"] <- JsonArray(h.Rows |> Array.map (fun r -> JsonArray(r |> Array.map number) :> JsonNode))
-        o
-
-    /// The history of `historyJson` (an empty one when absent).
-    let historyOf (path: string) (node: JsonNode) : TrainingHistory =
-        match node with
-        | :? JsonObject as o ->
-            try
-                { Columns = o["columns"].AsArray() |> Seq.map (fun c -> c.GetValue<string>()) |> Array.ofSeq
-                  Rows = o["rows"].AsArray() |> Seq.map (fun r -> r.AsArray() |> Seq.map readNumber |> Array.ofSeq) |> Array.ofSeq }
-            with e -> fail path (sprintf "the training history is malformed (%s)" e.Message)
-        | _ -> { Columns = [||]; Rows = [||] }
+    /// The history of `historyJson` (`ModelFile.historyOf`).
+    let historyOf = ModelFile.historyOf
 
     /// Writes a trained model with the options it was trained with and its history to `path`
     /// (atomically; the folder is created when needed).

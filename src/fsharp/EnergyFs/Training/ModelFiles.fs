@@ -2,6 +2,8 @@ namespace EnergyFs.Training
 
 open System
 open System.IO
+open System.Globalization
+open System.Text.Json
 open System.Text.Json.Nodes
 open TorchSharp
 open EnergyFs
@@ -141,3 +143,33 @@ module ModelFile =
         match model[key] with
         | null -> fail path (sprintf "the header has no '%s'" key)
         | v -> v.GetValue<float>()
+
+    /// A header number; JSON has no NaN or infinities, so non-finite values are written as the
+    /// strings "NaN", "Infinity", "-Infinity".
+    let number (v: float) : JsonNode =
+        if Double.IsFinite v then JsonValue.Create v :> JsonNode
+        else JsonValue.Create(v.ToString(CultureInfo.InvariantCulture)) :> JsonNode
+
+    /// The value of a node written by `number`.
+    let readNumber (n: JsonNode) : float =
+        match n.GetValueKind() with
+        | JsonValueKind.String -> Double.Parse(n.GetValue<string>(), CultureInfo.InvariantCulture)
+        | _ -> n.GetValue<float>()
+
+    /// A training history as a JSON object { columns, rows }.
+    let historyJson (h: TrainingHistory) : JsonObject =
+        let o = JsonObject()
+        o["columns"] <- JsonArray(h.Columns |> Array.map (fun c -> JsonValue.Create c :> JsonNode))
+        o["rows"] <- JsonArray(h.Rows |> Array.map (fun r -> JsonArray(r |> Array.map number) :> JsonNode))
+        o
+
+    /// The history written by `historyJson` (an empty one when the node is absent); a malformed one
+    /// fails with InvalidDataException naming the file.
+    let historyOf (path: string) (node: JsonNode) : TrainingHistory =
+        match node with
+        | :? JsonObject as o ->
+            try
+                { Columns = o["columns"].AsArray() |> Seq.map (fun c -> c.GetValue<string>()) |> Array.ofSeq
+                  Rows = o["rows"].AsArray() |> Seq.map (fun r -> r.AsArray() |> Seq.map readNumber |> Array.ofSeq) |> Array.ofSeq }
+            with e -> fail path (sprintf "the training history is malformed (%s)" e.Message)
+        | _ -> { Columns = [||]; Rows = [||] }
