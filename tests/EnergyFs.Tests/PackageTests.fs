@@ -285,6 +285,9 @@ let tests =
             for dependency in [ "Plotly.NET"; "Deedle"; "EnergyFs.Papers" ] do
                 Expect.isFalse (toolkitSpec.Contains (sprintf "<dependency id=\"%s\"" dependency)) (sprintf "the toolkit package does not depend on %s" dependency)
             Expect.stringContains toolkitSpec "<dependency id=\"TorchSharp\"" "the toolkit package depends on TorchSharp"
+            // The lowest FSharp.Core the toolkit needs, so a host with an older one (.NET Interactive's 10.0, an
+            // fsi whose 10.1.401 is below the build's) restores without an NU1605 downgrade.
+            Expect.stringContains toolkitSpec "<dependency id=\"FSharp.Core\" version=\"6.0.0\"" "the toolkit package depends on FSharp.Core 6.0.0"
             Expect.stringContains (nuspec (Path.Combine(p.Source, sprintf "EnergyFs.CSharp.%s.nupkg" p.Version)))
                 (sprintf "<dependency id=\"EnergyFs\" version=\"%s\"" p.Version) "EnergyFs.CSharp depends on the same EnergyFs"
         }
@@ -347,6 +350,7 @@ let tests =
                         let parent = Path.GetDirectoryName extracted
                         if Directory.Exists parent && Directory.GetFileSystemEntries(parent).Length = 0 then Directory.Delete parent
                 Expect.equal code 0 (sprintf "the script runs:\n%s" (tail output))
+                Expect.isFalse (output.Contains "NU1605") (sprintf "no package-downgrade warning for FSharp.Core:\n%s" (tail output))
                 // printfn "%A" of σ(0.5), σ(−1), σ(2)
                 for v in [ 0.5; -1.0; 2.0 ] do
                     let digits = (1.0 / (1.0 + exp -v)).ToString("F6", Globalization.CultureInfo.InvariantCulture)
