@@ -155,6 +155,8 @@ select_dotnet() {
 dn() { "$DOTNET" "$@"; }
 
 build() {
+  # The dotnet tools of .config/dotnet-tools.json (dotnet-repl: the .NET Interactive kernels, headless).
+  (cd "$ROOT" && dn tool restore -v q >/dev/null) || say "warning: dotnet tool restore failed (the kernel tests will say so)"
   dn restore "$SLN" -v q
   dn build "$SLN" -c "$CONFIG" --no-restore -v q -nologo -clp:ErrorsOnly -p:TreatWarningsAsErrors=false
 }
