@@ -70,7 +70,7 @@ public class EnergyMultilabelClassifierTests
         var data = Synthetic(3, 120, 4, 3);
         var estimator = new EnergyMultilabelClassifier(new EnergyMultilabelOptions { Epochs = 6, Patience = 100, Hidden = 4 });
         var epochs = new List<TrainingEpoch>();
-        using (var model = estimator.Fit(data.Features, data.Labels, new SynchronousProgress<TrainingEpoch>(epochs.Add)))
+        using (var model = estimator.Fit(data.Features, data.Labels, new ImmediateProgress<TrainingEpoch>(epochs.Add)))
         {
             Assert.Equal(new[] { 1, 2, 3, 4, 5, 6 }, epochs.Select(e => e.Epoch));
             Assert.All(epochs, e => Assert.True(e.Metrics.ContainsKey("train_loss") && e.Metrics.ContainsKey("val_hamming") && e.Epochs == 6));
@@ -82,7 +82,7 @@ public class EnergyMultilabelClassifierTests
         var seen = new List<int>();
         var before = Native.LiveTensors;
         var e = Assert.ThrowsAny<OperationCanceledException>(() => estimator.Fit(data.Features, data.Labels,
-            new SynchronousProgress<TrainingEpoch>(p => { seen.Add(p.Epoch); if (p.Epoch == 2) cts.Cancel(); }), cts.Token));
+            new ImmediateProgress<TrainingEpoch>(p => { seen.Add(p.Epoch); if (p.Epoch == 2) cts.Cancel(); }), cts.Token));
         Assert.Equal(new[] { 1, 2 }, seen);
         Assert.Contains("2 epochs completed", e.Message);
         Assert.Equal(cts.Token, e.CancellationToken);
@@ -107,7 +107,7 @@ public class EnergyMultilabelClassifierTests
             Assert.Equal((model.Features, model.Labels, model.Options.Hidden), (loaded.Features, loaded.Labels, loaded.Options.Hidden));
             Assert.Equal(model.History.Column("train_loss"), loaded.History.Column("train_loss"));
             Assert.Equal(model.History.BestEpoch, loaded.History.BestEpoch);
-            SavedModelFiles.AssertRejectsCorruptCopies(path, p => MultilabelClassifierModel.Load(p).Dispose(), "multilabel-classifier");
+            ModelFileFaults.AssertRejectsCorruptCopies(path, p => MultilabelClassifierModel.Load(p).Dispose(), "multilabel-classifier");
             Assert.Throws<FileNotFoundException>(() => MultilabelClassifierModel.Load(Path.Combine(dir, "absent.efs")));
         }
         finally
@@ -222,50 +222,5 @@ public class EnergyMultilabelClassifierTests
             var e = Assert.Throws<ObjectDisposedException>(() => model.Predict(data.Features));
             Assert.Contains(nameof(MultilabelClassifierModel), e.Message);
         });
-    }
-}
-
-/// <summary>An IProgress that reports on the calling thread (Progress&lt;T&gt; posts to the thread pool).</summary>
-public sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
-{
-    public void Report(T value) => report(value);
-}
-
-/// <summary>Checks shared by the Save/Load tests of every model kind.</summary>
-public static class SavedModelFiles
-{
-    /// <summary>Asserts that <paramref name="load"/> rejects, with InvalidDataException naming the file, a truncated copy,
-    /// a copy claiming a newer format version, and a copy of another kind, of the valid file <paramref name="path"/>.</summary>
-    public static void AssertRejectsCorruptCopies(string path, Action<string> load, string kind)
-    {
-        var bytes = File.ReadAllBytes(path);
-        var dir = Path.GetDirectoryName(path)!;
-        // Truncated: the last third cut off.
-        var truncated = Path.Combine(dir, "truncated.efs");
-        File.WriteAllBytes(truncated, bytes[..(bytes.Length * 2 / 3)]);
-        var e1 = Assert.Throws<InvalidDataException>(() => load(truncated));
-        Assert.Contains(truncated, e1.Message);
-        // A newer format version: the int32 after the magic string.
-        var newer = Path.Combine(dir, "newer.efs");
-        var copy = (byte[])bytes.Clone();
-        var versionAt = 1 + "EnergyFs-model".Length;
-        BitConverter.GetBytes(99).CopyTo(copy, versionAt);
-        File.WriteAllBytes(newer, copy);
-        var e2 = Assert.Throws<InvalidDataException>(() => load(newer));
-        Assert.Contains("newer", e2.Message);
-        Assert.Contains(newer, e2.Message);
-        // Another kind: the kind string replaced in the JSON header (same length keeps the layout).
-        var other = Path.Combine(dir, "other.efs");
-        var text = System.Text.Encoding.Latin1.GetString(bytes);
-        var replaced = text.Replace($"\"kind\":\"{kind}\"", $"\"kind\":\"{new string('x', kind.Length)}\"");
-        Assert.NotEqual(text, replaced);
-        File.WriteAllBytes(other, System.Text.Encoding.Latin1.GetBytes(replaced));
-        var e3 = Assert.Throws<InvalidDataException>(() => load(other));
-        Assert.Contains(other, e3.Message);
-        Assert.Contains(kind, e3.Message);
-        // Not a model file at all.
-        var garbage = Path.Combine(dir, "garbage.efs");
-        File.WriteAllText(garbage, "hello");
-        Assert.Throws<InvalidDataException>(() => load(garbage));
     }
 }

@@ -47,4 +47,30 @@ public sealed class ModelFileFaults : IDisposable
     {
         try { Directory.Delete(Folder, true); } catch (IOException) { }
     }
+
+    /// <summary>Asserts that <paramref name="load"/> rejects, with InvalidDataException naming the file, a truncated copy, a
+    /// copy claiming a newer format version, a copy of another kind, and a file that is not a model file, all made beside
+    /// the valid file <paramref name="path"/>.</summary>
+    public static void AssertRejectsCorruptCopies(string path, Action<string> load, string kind)
+    {
+        using var faults = new ModelFileFaults();
+        var truncated = faults.Truncated(path);
+        Assert.Contains(truncated, Assert.Throws<InvalidDataException>(() => load(truncated)).Message);
+        var newer = faults.NewerVersion(path);
+        var e = Assert.Throws<InvalidDataException>(() => load(newer));
+        Assert.Contains("newer", e.Message);
+        Assert.Contains(newer, e.Message);
+        // Another kind: the kind string replaced in the JSON header (the same length keeps the layout).
+        var other = path + ".other";
+        var text = System.Text.Encoding.Latin1.GetString(File.ReadAllBytes(path));
+        var replaced = text.Replace($"\"kind\":\"{kind}\"", $"\"kind\":\"{new string('x', kind.Length)}\"");
+        Assert.NotEqual(text, replaced);
+        File.WriteAllBytes(other, System.Text.Encoding.Latin1.GetBytes(replaced));
+        var e3 = Assert.Throws<InvalidDataException>(() => load(other));
+        Assert.Contains(other, e3.Message);
+        Assert.Contains(kind, e3.Message);
+        var garbage = faults.PathOf("garbage.efs");
+        File.WriteAllText(garbage, "hello");
+        Assert.Throws<InvalidDataException>(() => load(garbage));
+    }
 }

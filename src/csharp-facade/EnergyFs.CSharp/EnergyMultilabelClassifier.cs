@@ -107,33 +107,6 @@ public sealed class EnergyMultilabelClassifier
     /// <summary>The training settings.</summary>
     public EnergyMultilabelOptions Options { get; }
 
-    internal static void CheckRows<T>(T[][] rows, string name, int? width = null)
-    {
-        NotNull(rows, name);
-        if (rows.Length == 0) throw new ArgumentException($"{name} has no rows", name);
-        for (var i = 0; i < rows.Length; i++)
-        {
-            if (rows[i] is null) throw new ArgumentException($"{name}[{i}] is null", name);
-            if (rows[i].Length != (width ?? rows[0].Length))
-                throw new ArgumentException($"{name}[{i}] has {rows[i].Length} columns but {(width is null ? $"{name}[0] has" : "the model expects")} {width ?? rows[0].Length}", name);
-        }
-    }
-
-    /// <summary>Rectangular rows (checked by the caller) as a float64 CPU tensor [n, width].</summary>
-    internal static torch.Tensor Matrix(double[][] rows)
-    {
-        var width = rows[0].Length;
-        var flat = new double[rows.Length * width];
-        for (var i = 0; i < rows.Length; i++) rows[i].CopyTo(flat, i * width);
-        return torch.tensor(flat, new long[] { rows.Length, width }, torch.ScalarType.Float64);
-    }
-
-    internal static double[][] ToDoubles(float[][] rows)
-    {
-        NotNull(rows);
-        return rows.Select(r => r?.Select(v => (double)v).ToArray()!).ToArray();
-    }
-
     /// <summary>Trains on feature rows [n][d] and 0/1 label rows [n][L]: a validation split of
     /// <see cref="EnergyMultilabelOptions.ValidationFraction"/> for early stopping (the best epoch is kept), features
     /// standardized with the remaining training rows. Ragged rows, mismatched row counts, non-finite values, labels
@@ -144,8 +117,8 @@ public sealed class EnergyMultilabelClassifier
     /// <param name="cancellationToken">Cancels before the next optimizer step: OperationCanceledException.</param>
     public MultilabelClassifierModel Fit(double[][] features, double[][] labels, IProgress<TrainingEpoch>? progress = null, CancellationToken cancellationToken = default)
     {
-        CheckRows(features, nameof(features));
-        CheckRows(labels, nameof(labels));
+        RowTables.Check(features, nameof(features), null);
+        RowTables.Check(labels, nameof(labels), null);
         Finite(features);
         if (features.Length != labels.Length)
             throw new ArgumentException($"features has {features.Length} rows but labels has {labels.Length}", nameof(labels));
@@ -163,7 +136,7 @@ public sealed class EnergyMultilabelClassifier
     /// <param name="progress">Receives each completed epoch, or null.</param>
     /// <param name="cancellationToken">Cancels before the next optimizer step.</param>
     public MultilabelClassifierModel Fit(float[][] features, float[][] labels, IProgress<TrainingEpoch>? progress = null, CancellationToken cancellationToken = default) =>
-        Fit(ToDoubles(features), ToDoubles(labels), progress, cancellationToken);
+        Fit(RowTables.ToDoubles(features), RowTables.ToDoubles(labels), progress, cancellationToken);
 
     /// <summary>Trains on a raw feature tensor [n, d] and a 0/1 label tensor [n, L] on the same device, for example
     /// <see cref="MultilabelDataset.TrainFeatures"/> and <see cref="MultilabelDataset.TrainLabels"/>; the tensors are not
@@ -245,11 +218,7 @@ public sealed class MultilabelClassifierModel : IDisposable
     /// <summary>Label probabilities p̂ [n][L] for feature rows [n][d].</summary>
     /// <param name="features">Feature rows with the training width.</param>
     public double[][] PredictProbabilities(double[][] features)
-    {
-        EnergyMultilabelClassifier.CheckRows(features, nameof(features), Features);
-        Finite(features);
-        return ScopedValue(() => Rows(EnergyFs.Learners.Multilabel.predictProbabilities(Model, EnergyMultilabelClassifier.Matrix(features))));
-    }
+        => ScopedValue(() => RowTables.Rows(EnergyFs.Learners.Multilabel.predictProbabilities(Model, RowTables.Matrix(features, Features))));
 
     /// <summary>0/1 predictions 1[p̂ &gt; <paramref name="threshold"/>], [n, L] float64 (a new tensor the caller owns).</summary>
     /// <param name="features">Raw features [n, d] with the training width.</param>
@@ -261,24 +230,12 @@ public sealed class MultilabelClassifierModel : IDisposable
     /// <param name="features">Feature rows with the training width.</param>
     /// <param name="threshold">The decision threshold in [0, 1] (default 0.5).</param>
     public double[][] Predict(double[][] features, double threshold = 0.5)
-    {
-        EnergyMultilabelClassifier.CheckRows(features, nameof(features), Features);
-        Finite(features);
-        return ScopedValue(() => Rows(Guard(() => EnergyFs.Learners.Multilabel.predictLabelsAt(threshold, Model, EnergyMultilabelClassifier.Matrix(features)))));
-    }
+        => ScopedValue(() => RowTables.Rows(Guard(() => EnergyFs.Learners.Multilabel.predictLabelsAt(threshold, Model, RowTables.Matrix(features, Features)))));
 
     /// <summary>0/1 predictions [n][L] for float feature rows.</summary>
     /// <param name="features">Feature rows with the training width.</param>
     /// <param name="threshold">The decision threshold in [0, 1] (default 0.5).</param>
-    public double[][] Predict(float[][] features, double threshold = 0.5) => Predict(EnergyMultilabelClassifier.ToDoubles(features), threshold);
-
-    private static double[][] Rows(torch.Tensor t)
-    {
-        using var c = t.detach().cpu().to_type(torch.ScalarType.Float64).contiguous();
-        var flat = c.data<double>().ToArray();
-        var (n, l) = ((int)t.shape[0], (int)t.shape[1]);
-        return Enumerable.Range(0, n).Select(i => flat.AsSpan(i * l, l).ToArray()).ToArray();
-    }
+    public double[][] Predict(float[][] features, double threshold = 0.5) => Predict(RowTables.ToDoubles(features), threshold);
 
     /// <summary>The metrics of the predictions (threshold <paramref name="threshold"/>) on raw features [n, d] against
     /// 0/1 labels [n, L]; the tensors are not disposed. Mismatched shapes throw ArgumentException naming the argument.</summary>
@@ -303,12 +260,12 @@ public sealed class MultilabelClassifierModel : IDisposable
     /// <param name="threshold">The decision threshold (default 0.5).</param>
     public MultilabelEvaluation Evaluate(double[][] features, double[][] labels, double threshold = 0.5)
     {
-        EnergyMultilabelClassifier.CheckRows(features, nameof(features), Features);
-        EnergyMultilabelClassifier.CheckRows(labels, nameof(labels), Labels);
+        RowTables.Check(features, nameof(features), Features);
+        RowTables.Check(labels, nameof(labels), Labels);
         if (labels.Length != features.Length)
             throw new ArgumentException($"features has {features.Length} rows but labels has {labels.Length}", nameof(labels));
         using var scope = torch.NewDisposeScope();
-        return Evaluate(EnergyMultilabelClassifier.Matrix(features), EnergyMultilabelClassifier.Matrix(labels), threshold);
+        return Evaluate(RowTables.Matrix(features, Features), RowTables.Matrix(labels, Labels), threshold);
     }
 
     /// <summary>The metrics on a dataset's test rows.</summary>

@@ -169,9 +169,9 @@ public sealed class EnergyRegressionModel : IDisposable
     /// <param name="samples">Proposal samples per example.</param>
     public double[][] PredictMean(double[][] x, RandomGenerator? rng = null, int samples = 1024)
     {
-        using var xs = RegressionTables.Matrix(x, Model.XDim);
+        using var xs = RowTables.Matrix(x, Model.XDim);
         using var mean = PredictMean(xs, rng, samples);
-        return RegressionTables.Rows(mean);
+        return RowTables.Rows(mean);
     }
 
     /// <summary>Mean predictions [N][D] for float input rows [N][Dx]; see <see cref="PredictMean(torch.Tensor, RandomGenerator?, int)"/>.</summary>
@@ -180,9 +180,9 @@ public sealed class EnergyRegressionModel : IDisposable
     /// <param name="samples">Proposal samples per example.</param>
     public float[][] PredictMean(float[][] x, RandomGenerator? rng = null, int samples = 1024)
     {
-        using var xs = RegressionTables.Matrix(x, Model.XDim);
+        using var xs = RowTables.Matrix(x, Model.XDim);
         using var mean = PredictMean(xs, rng, samples);
-        return RegressionTables.FloatRows(mean);
+        return RowTables.FloatRows(mean);
     }
 
     /// <summary>Mode predictions argmax_y f(x, y), [N, D]: the best proposal sample, refined by gradient ascent on f;
@@ -207,9 +207,9 @@ public sealed class EnergyRegressionModel : IDisposable
     /// <param name="options">Samples and refinement steps.</param>
     public double[][] PredictMode(double[][] x, RandomGenerator? rng = null, ModePredictionOptions? options = null)
     {
-        using var xs = RegressionTables.Matrix(x, Model.XDim);
+        using var xs = RowTables.Matrix(x, Model.XDim);
         using var mode = PredictMode(xs, rng, options);
-        return RegressionTables.Rows(mode);
+        return RowTables.Rows(mode);
     }
 
     /// <summary>The test metrics of the model on x [N, Dx], y [N, D]: NLL, proposal NLL, and the RMSE and MAE of the mean
@@ -246,8 +246,8 @@ public sealed class EnergyRegressionModel : IDisposable
     /// <param name="samples">Proposal samples per example.</param>
     public RegressionMetrics Evaluate(double[][] x, double[][] y, RandomGenerator? rng = null, int samples = 1024)
     {
-        using var xs = RegressionTables.Matrix(x, Model.XDim);
-        using var ys = RegressionTables.Matrix(y, Model.YDim);
+        using var xs = RowTables.Matrix(x, Model.XDim);
+        using var ys = RowTables.Matrix(y, Model.YDim);
         return Evaluate(xs, ys, rng, samples);
     }
 
@@ -259,8 +259,8 @@ public sealed class EnergyRegressionModel : IDisposable
     /// <param name="samples">Proposal samples per example.</param>
     public RegressionMetrics Evaluate(float[][] x, float[][] y, RandomGenerator? rng = null, int samples = 1024)
     {
-        using var xs = RegressionTables.Matrix(x, Model.XDim);
-        using var ys = RegressionTables.Matrix(y, Model.YDim);
+        using var xs = RowTables.Matrix(x, Model.XDim);
+        using var ys = RowTables.Matrix(y, Model.YDim);
         return Evaluate(xs, ys, rng, samples);
     }
 

@@ -163,8 +163,8 @@ public sealed class EnergyRegressor
     /// <param name="cancellationToken">Stops the training.</param>
     public EnergyRegressionModel Fit(double[][] x, double[][] y, IProgress<TrainingEpoch>? progress = null, CancellationToken cancellationToken = default)
     {
-        using var xs = RegressionTables.Matrix(x);
-        using var ys = RegressionTables.Matrix(y);
+        using var xs = RowTables.Matrix(x);
+        using var ys = RowTables.Matrix(y);
         return Fit(xs, ys, progress, cancellationToken);
     }
 
@@ -176,73 +176,8 @@ public sealed class EnergyRegressor
     /// <param name="cancellationToken">Stops the training.</param>
     public EnergyRegressionModel Fit(float[][] x, float[][] y, IProgress<TrainingEpoch>? progress = null, CancellationToken cancellationToken = default)
     {
-        using var xs = RegressionTables.Matrix(x);
-        using var ys = RegressionTables.Matrix(y);
+        using var xs = RowTables.Matrix(x);
+        using var ys = RowTables.Matrix(y);
         return Fit(xs, ys, progress, cancellationToken);
-    }
-}
-
-/// <summary>Row tables (double[][] / float[][]) to and from tensors, with checks that name the argument, the row and
-/// the column.</summary>
-internal static class RegressionTables
-{
-    private static void Check<T>(T[][] rows, string name, int? width)
-    {
-        NotNull(rows, name);
-        if (rows.Length == 0) throw new ArgumentException($"{name} has no rows", name);
-        var w = width ?? rows[0]?.Length ?? 0;
-        for (var i = 0; i < rows.Length; i++)
-        {
-            if (rows[i] is null) throw new ArgumentException($"{name}[{i}] is null", name);
-            if (rows[i].Length != w)
-                throw new ArgumentException($"{name}[{i}] has {rows[i].Length} columns but {(width is null ? $"{name}[0] has" : "the model expects")} {w}", name);
-        }
-        if (w == 0) throw new ArgumentException($"{name} has rows without columns", name);
-    }
-
-    /// <summary>A float64 CPU tensor [n, width] of finite rows.</summary>
-    internal static torch.Tensor Matrix(double[][] rows, int? width = null, [System.Runtime.CompilerServices.CallerArgumentExpression(nameof(rows))] string? name = null)
-    {
-        Check(rows, name!, width);
-        for (var i = 0; i < rows.Length; i++)
-            for (var j = 0; j < rows[i].Length; j++)
-                if (!double.IsFinite(rows[i][j]))
-                    throw new ArgumentException($"{name}[{i}][{j}] is {rows[i][j]}: every value must be finite", name);
-        var w = rows[0].Length;
-        var flat = new double[rows.Length * w];
-        for (var i = 0; i < rows.Length; i++) rows[i].CopyTo(flat, i * w);
-        return torch.tensor(flat, new long[] { rows.Length, w }, torch.ScalarType.Float64);
-    }
-
-    /// <summary>A float32 CPU tensor [n, width] of finite rows.</summary>
-    internal static torch.Tensor Matrix(float[][] rows, int? width = null, [System.Runtime.CompilerServices.CallerArgumentExpression(nameof(rows))] string? name = null)
-    {
-        Check(rows, name!, width);
-        for (var i = 0; i < rows.Length; i++)
-            for (var j = 0; j < rows[i].Length; j++)
-                if (!float.IsFinite(rows[i][j]))
-                    throw new ArgumentException($"{name}[{i}][{j}] is {rows[i][j]}: every value must be finite", name);
-        var w = rows[0].Length;
-        var flat = new float[rows.Length * w];
-        for (var i = 0; i < rows.Length; i++) rows[i].CopyTo(flat, i * w);
-        return torch.tensor(flat, new long[] { rows.Length, w }, torch.ScalarType.Float32);
-    }
-
-    /// <summary>The rows of a rank-2 tensor as double[][].</summary>
-    internal static double[][] Rows(torch.Tensor t)
-    {
-        using var c = t.detach().cpu().to_type(torch.ScalarType.Float64).contiguous();
-        var flat = c.data<double>().ToArray();
-        var (n, w) = ((int)t.shape[0], (int)t.shape[1]);
-        return Enumerable.Range(0, n).Select(i => flat.AsSpan(i * w, w).ToArray()).ToArray();
-    }
-
-    /// <summary>The rows of a rank-2 tensor as float[][].</summary>
-    internal static float[][] FloatRows(torch.Tensor t)
-    {
-        using var c = t.detach().cpu().to_type(torch.ScalarType.Float32).contiguous();
-        var flat = c.data<float>().ToArray();
-        var (n, w) = ((int)t.shape[0], (int)t.shape[1]);
-        return Enumerable.Range(0, n).Select(i => flat.AsSpan(i * w, w).ToArray()).ToArray();
     }
 }

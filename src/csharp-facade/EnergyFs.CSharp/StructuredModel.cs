@@ -18,9 +18,9 @@ public sealed record StructuredRows(double[][] Inputs, double[][] Labels, double
     /// empty, mismatched or non-finite rows throw ArgumentException naming the argument.</summary>
     internal StructuredExamples ToExamples(DeviceContext context, string name, List<torch.Tensor> owned)
     {
-        var inputs = Tables.Matrix(Inputs, $"{name}.{nameof(Inputs)}", context, owned);
-        var labels = Tables.Matrix(Labels, $"{name}.{nameof(Labels)}", context, owned);
-        var features = Features is null ? inputs : Tables.Matrix(Features, $"{name}.{nameof(Features)}", context, owned);
+        var inputs = RowTables.OnContext(Inputs, $"{name}.{nameof(Inputs)}", context, owned);
+        var labels = RowTables.OnContext(Labels, $"{name}.{nameof(Labels)}", context, owned);
+        var features = Features is null ? inputs : RowTables.OnContext(Features, $"{name}.{nameof(Features)}", context, owned);
         return new StructuredExamples(inputs, features, labels);
     }
 }
@@ -117,12 +117,12 @@ public sealed class StructuredModel : IDisposable
     /// <summary>Label marginals [n][L] for input rows [n][d].</summary>
     /// <param name="inputs">Input rows with the network's input width.</param>
     public double[][] PredictMarginals(double[][] inputs) =>
-        ScopedValue(() => Tables.Rows(PredictMarginals(Tables.Matrix(inputs, nameof(inputs), _energy.Context, null, Inputs))));
+        ScopedValue(() => RowTables.Rows(PredictMarginals(RowTables.OnContext(inputs, nameof(inputs), _energy.Context, null, Inputs))));
 
     /// <summary>0/1 labels [n][L] for input rows [n][d], at <see cref="Threshold"/>.</summary>
     /// <param name="inputs">Input rows with the network's input width.</param>
     public double[][] Predict(double[][] inputs) =>
-        ScopedValue(() => Tables.Rows(Predict(Tables.Matrix(inputs, nameof(inputs), _energy.Context, null, Inputs))));
+        ScopedValue(() => RowTables.Rows(Predict(RowTables.OnContext(inputs, nameof(inputs), _energy.Context, null, Inputs))));
 
     /// <summary>Example F1, Hamming accuracy, micro and macro F1 of <see cref="Predict(torch.Tensor)"/> against 0/1
     /// labels [n, L]; mismatched shapes or non-finite values throw ArgumentException.</summary>
@@ -146,8 +146,8 @@ public sealed class StructuredModel : IDisposable
     /// <param name="inputs">Input rows with the network's input width.</param>
     /// <param name="labels">Gold label rows of 0/1 values.</param>
     public StructuredMetrics Evaluate(double[][] inputs, double[][] labels) =>
-        ScopedValue(() => Evaluate(Tables.Matrix(inputs, nameof(inputs), _energy.Context, null, Inputs),
-                                   Tables.Matrix(labels, nameof(labels), _energy.Context, null, Labels)));
+        ScopedValue(() => Evaluate(RowTables.OnContext(inputs, nameof(inputs), _energy.Context, null, Inputs),
+                                   RowTables.OnContext(labels, nameof(labels), _energy.Context, null, Labels)));
 
     /// <summary>The metrics of <see cref="Evaluate(torch.Tensor, torch.Tensor)"/> on examples' inputs and labels (the
     /// features are not read).</summary>
@@ -251,43 +251,5 @@ public sealed class StructuredModel : IDisposable
         _disposed = true;
         _energy.Dispose();
         _network.Dispose();
-    }
-}
-
-/// <summary>Rows of doubles to and from tensors, with the facade's argument checks.</summary>
-internal static class Tables
-{
-    /// <summary>Rectangular, non-empty, finite rows as a tensor [n, width] of the context (added to
-    /// <paramref name="owned"/> when given; otherwise in the current dispose scope). ArgumentException naming the argument,
-    /// row and column otherwise.</summary>
-    internal static torch.Tensor Matrix(double[][] rows, string name, DeviceContext context, List<torch.Tensor>? owned, int? width = null)
-    {
-        NotNull(rows, name);
-        if (rows.Length == 0) throw new ArgumentException($"{name} has no rows", name);
-        var w = width ?? rows[0]?.Length ?? 0;
-        for (var i = 0; i < rows.Length; i++)
-        {
-            if (rows[i] is null) throw new ArgumentException($"{name}[{i}] is null", name);
-            if (rows[i].Length != w)
-                throw new ArgumentException($"{name}[{i}] has {rows[i].Length} columns but {(width is null ? $"{name}[0] has" : "the model expects")} {w}", name);
-        }
-        if (w == 0) throw new ArgumentException($"{name} has rows of no columns", name);
-        Finite(rows, name);
-        var flat = new double[rows.Length * w];
-        for (var i = 0; i < rows.Length; i++) rows[i].CopyTo(flat, i * w);
-        using var cpu = torch.tensor(flat, new long[] { rows.Length, w }, torch.ScalarType.Float64);
-        var t = cpu.to(context.DType, context.Device, copy: true);
-        owned?.Add(t);
-        if (owned is not null) t.DetachFromDisposeScope();
-        return t;
-    }
-
-    /// <summary>A 2-D tensor as rows of doubles.</summary>
-    internal static double[][] Rows(torch.Tensor t)
-    {
-        using var c = t.detach().cpu().to_type(torch.ScalarType.Float64).contiguous();
-        var flat = c.data<double>().ToArray();
-        var (n, l) = ((int)t.shape[0], (int)t.shape[1]);
-        return Enumerable.Range(0, n).Select(i => flat.AsSpan(i * l, l).ToArray()).ToArray();
     }
 }
