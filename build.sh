@@ -6,6 +6,8 @@
 #   ./build.sh bench [args]    run the benchmarks (side by side with PyTorch when python3 has torch)
 #   ./build.sh build           restore and build (Release)
 #   ./build.sh pack [args]     NuGet packages into artifacts/packages (args go to dotnet pack, e.g. -p:PackageVersion=0.1.1)
+#   ./build.sh notebooks [args] run notebooks/*.ipynb in the .NET Interactive kernel and store their outputs
+#                              (packs first; --check: run without writing; --help for the rest)
 #   ./build.sh fsi [script]    F# Interactive on the same runtime (scripts, notebook cells)
 #   ./build.sh dotnet ARGS     any dotnet command through the same runtime
 #   ./build.sh env             print the runtime in use (plain dotnet or the private one)
@@ -222,6 +224,13 @@ run_fsi() {
   dn exec --runtimeconfig "${fsi%.dll}.runtimeconfig.json" --depsfile "${fsi%.dll}.deps.json" "$fsi" "$@"
 }
 
+# The notebooks in the real .NET Interactive kernel (dotnet-repl, from the tool manifest), their outputs written
+# into the .ipynb files (tools/EnergyFs.NotebookRunner; the test suite runs the same code).
+run_notebooks() {
+  build
+  dn "$(out_dll "$ROOT/tools/EnergyFs.NotebookRunner" EnergyFs.NotebookRunner)" --root "$ROOT" "$@"
+}
+
 run_bench() {
   dn build "$ROOT/bench/EnergyFs.Bench" -c "$CONFIG" -v q -nologo -clp:ErrorsOnly >&2
   dn "$(out_dll "$ROOT/bench/EnergyFs.Bench" EnergyFs.Bench)" --root "$ROOT" "$@"
@@ -236,6 +245,7 @@ case "$cmd" in
   test) run_tests "$@" ;;
   run) run_cli "$@" ;;
   bench) run_bench "$@" ;;
+  notebooks) run_notebooks "$@" ;;
   fsi) run_fsi "$@" ;;
   pack) build && dn pack "$SLN" -c "$CONFIG" --no-build -o "$ROOT/artifacts/packages" "$@" ;;
   dotnet) dn "$@" ;;
@@ -247,5 +257,5 @@ case "$cmd" in
     echo "DOTNET_GCgen0size: $DOTNET_GCgen0size"
     ;;
   clean) find "$ROOT/src" "$ROOT/tests" "$ROOT/bench" -type d \( -name bin -o -name obj \) -prune -exec rm -rf {} + ; rm -rf "$ROOT/artifacts" ;;
-  *) die "unknown command '$cmd' (build | test | run | bench | fsi | pack | dotnet | env | clean)" ;;
+  *) die "unknown command '$cmd' (build | test | run | bench | notebooks | fsi | pack | dotnet | env | clean)" ;;
 esac

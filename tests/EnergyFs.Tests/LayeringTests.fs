@@ -43,13 +43,14 @@ let tests =
             for forbidden in [ "EnergyFs.Papers"; "Plotly.NET"; "Deedle" ] do
                 Expect.isFalse (refs.Contains forbidden) (sprintf "the facade must not reference %s" forbidden)
         }
-        test "the toolkit and the facade reference FSharp.Core 6.0, so older hosts (.NET Interactive, fsi, apps) load them" {
+        test "the toolkit, the facade and the notebook displays reference FSharp.Core 6.0, so older hosts (.NET Interactive, fsi, apps) load them" {
             // The usual rule for F# libraries: the lowest FSharp.Core that has what the library needs. .NET
             // Interactive 1.0.712001 ships FSharp.Core 10.0.103 and cannot load an assembly built against 10.1.
             let fsharpCore (assembly: Assembly) =
                 assembly.GetReferencedAssemblies () |> Array.find (fun a -> a.Name = "FSharp.Core") |> fun a -> a.Version
             let facade = builtAssembly "src/csharp-facade/EnergyFs.CSharp/bin/Release/net10.0/EnergyFs.CSharp.dll"
-            for name, assembly in [ "EnergyFs", typeof<EnergyFs.Context>.Assembly; "EnergyFs.CSharp", facade ] do
+            let interactive = builtAssembly "src/fsharp/EnergyFs.Interactive/bin/Release/net10.0/EnergyFs.Interactive.dll"
+            for name, assembly in [ "EnergyFs", typeof<EnergyFs.Context>.Assembly; "EnergyFs.CSharp", facade; "EnergyFs.Interactive", interactive ] do
                 Expect.equal (fsharpCore assembly) (System.Version(6, 0, 0, 0)) (sprintf "%s references FSharp.Core 6.0.0.0" name)
         }
     ]

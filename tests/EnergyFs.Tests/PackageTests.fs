@@ -61,6 +61,21 @@ let machinePackages () =
     | null | "" -> Path.Combine(Environment.GetFolderPath Environment.SpecialFolder.UserProfile, ".nuget", "packages")
     | p -> p
 
+/// fsi.dll of the newest SDK next to the running dotnet (the private one under build.sh).
+let fsiPath () =
+    let root =
+        match Environment.GetEnvironmentVariable "DOTNET_ROOT" with
+        | null | "" -> Path.GetDirectoryName Environment.ProcessPath
+        | r -> r
+    let sdk = Path.Combine(root, "sdk")
+    if not (Directory.Exists sdk) then None
+    else
+        Directory.GetDirectories sdk
+        |> Array.map (fun d -> Path.Combine(d, "FSharp", "fsi.dll"))
+        |> Array.filter File.Exists
+        |> Array.sortBy (fun p -> match System.Version.TryParse(Path.GetFileName(Path.GetDirectoryName(Path.GetDirectoryName p))) with | true, v -> v | _ -> System.Version())
+        |> Array.tryLast
+
 /// A version of a central package from Directory.Packages.props.
 let centralVersion (id: string) =
     let props = File.ReadAllText(Path.Combine(repositoryRoot, "Directory.Packages.props"))
@@ -265,7 +280,7 @@ let tests =
     testList "Packages" [
         test "the packages hold the library, XML docs, README, license and symbols" {
             let p = packed.Force()
-            for id, dll in [ "EnergyFs", "EnergyFs"; "EnergyFs.CSharp", "EnergyFs.CSharp" ] do
+            for id, dll in [ "EnergyFs", "EnergyFs"; "EnergyFs.CSharp", "EnergyFs.CSharp"; "EnergyFs.Interactive", "EnergyFs.Interactive" ] do
                 let nupkg = Path.Combine(p.Source, sprintf "%s.%s.nupkg" id p.Version)
                 let snupkg = Path.Combine(p.Source, sprintf "%s.%s.snupkg" id p.Version)
                 Expect.isTrue (File.Exists nupkg) (sprintf "%s was packed" nupkg)
@@ -290,6 +305,14 @@ let tests =
             Expect.stringContains toolkitSpec "<dependency id=\"FSharp.Core\" version=\"6.0.0\"" "the toolkit package depends on FSharp.Core 6.0.0"
             Expect.stringContains (nuspec (Path.Combine(p.Source, sprintf "EnergyFs.CSharp.%s.nupkg" p.Version)))
                 (sprintf "<dependency id=\"EnergyFs\" version=\"%s\"" p.Version) "EnergyFs.CSharp depends on the same EnergyFs"
+            // The notebook package: its kernel extension script, and nothing that needs FSharp.Core 10.1 or the kernel.
+            let interactive = Path.Combine(p.Source, sprintf "EnergyFs.Interactive.%s.nupkg" p.Version)
+            Expect.contains (entries interactive) "interactive-extensions/dotnet/extension.dib" "EnergyFs.Interactive carries its .NET Interactive extension"
+            let interactiveSpec = nuspec interactive
+            Expect.stringContains interactiveSpec "<dependency id=\"FSharp.Core\" version=\"6.0.0\"" "EnergyFs.Interactive depends on FSharp.Core 6.0.0"
+            Expect.stringContains interactiveSpec (sprintf "<dependency id=\"EnergyFs\" version=\"%s\"" p.Version) "EnergyFs.Interactive depends on the same EnergyFs"
+            for dependency in [ "Plotly.NET"; "Deedle"; "Microsoft.DotNet.Interactive" ] do
+                Expect.isFalse (interactiveSpec.Contains (sprintf "<dependency id=\"%s" dependency)) (sprintf "EnergyFs.Interactive does not depend on %s" dependency)
         }
         test "a fresh C# console project restores EnergyFs.CSharp and runs" {
             let p = packed.Force()
@@ -326,7 +349,7 @@ let tests =
         }
         test "the EnergyFs package README's F# script restores EnergyFs with #r nuget and runs" {
             let p = packed.Force()
-            match NotebookTests.fsiPath () with
+            match fsiPath () with
             | None -> skiptest "no .NET SDK (fsi.dll) next to this runtime"
             | Some fsi ->
                 let folder = Path.Combine(p.Folder, "script")

@@ -42,6 +42,10 @@ module Charts =
         if head < 0 || ownHead.Contains("<meta charset", System.StringComparison.OrdinalIgnoreCase) then html
         else html.Insert(head + "<head>".Length, "<meta charset=\"utf-8\">")
 
+    /// The chart drawn at a fixed size in pixels (Plotly's default is 600 × 600).
+    let sized (width: int, height: int) (chart: GenericChart) : GenericChart =
+        chart |> Chart.withSize (width, height)
+
     /// Writes the chart to `path` as a self-contained HTML page.
     let saveHtml (path: string) (chart: GenericChart) =
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath path)) |> ignore

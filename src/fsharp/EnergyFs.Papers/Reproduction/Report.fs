@@ -156,7 +156,15 @@ module Report =
         "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
         + "table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;padding:4px 8px;text-align:left}"
         + "th{background:#f3f3f3}.pass{color:#080}.fail{color:#b00}.none{color:#888}"
-        + "iframe{width:100%;height:520px;border:1px solid #ddd;margin:0.5em 0}code{background:#f3f3f3;padding:1px 4px}"
+        + "iframe{max-width:100%;border:1px solid #ddd;margin:0.5em 0;display:block}code{background:#f3f3f3;padding:1px 4px}"
+
+    /// The size of every report chart (pixels): each chart is drawn at this size, and its frame is this
+    /// size plus the chart page's margins, so no axis label is cut and nothing scrolls inside the frame.
+    let chartSize = 960, 460
+
+    /// The frame of a chart of `chartSize`: the chart plus the chart page's body margin (8 px a side)
+    /// and 4 px of slack.
+    let frameSize = let w, h = chartSize in w + 20, h + 20
 
     /// The report as an HTML page (the same content as `markdown`; charts embedded as iframes of the
     /// chart files, by relative path).
@@ -194,7 +202,8 @@ module Report =
                 add "</ul>"
                 for stem, _ in s.Charts do
                     let path = chartPath p.Paper.Id stem
-                    add (sprintf "<p><a href=\"%s\">%s</a></p><iframe src=\"%s\" loading=\"lazy\"></iframe>" (h path) (h stem) (h path))
+                    let w, ht = frameSize
+                    add (sprintf "<p><a href=\"%s\">%s</a></p><iframe src=\"%s\" loading=\"lazy\" style=\"width:%dpx;height:%dpx\"></iframe>" (h path) (h stem) (h path) w ht)
                 for n in s.Notes do add (sprintf "<p>%s</p>" (h n))
             add (htmlTable runColumns (p.Experiments |> List.map runRow))
         let fails = failures results
@@ -218,7 +227,7 @@ module Report =
             match p.Summary with
             | Ok s ->
                 for stem, chart in s.Charts do
-                    Charts.saveHtml (Path.Combine(dir, chartPath p.Paper.Id stem)) chart
+                    chart |> Charts.sized chartSize |> Charts.saveHtml (Path.Combine(dir, chartPath p.Paper.Id stem))
             | Error _ -> ()
         let md, page = Path.Combine(dir, "report.md"), Path.Combine(dir, "report.html")
         writeAtomically md (markdown info results)

@@ -79,6 +79,15 @@ let tests =
                 let md, html = Report.write dir { info with Environment = About.describe Context.cpu } results
                 Expect.isTrue (File.Exists md && File.Exists html) "both reports"
                 Expect.isTrue (File.Exists (Path.Combine(dir, "charts", "tiny-curve.html"))) "the chart"
+                // Each chart is drawn at Report.chartSize and framed by that plus the chart page's margins, so
+                // no axis label is cut and nothing scrolls inside the frame (the 520-px frames around Plotly's
+                // 600 × 600 default cut the x axis; seen in a headless-browser screenshot).
+                let w, h = Report.chartSize
+                let chartPage = File.ReadAllText(Path.Combine(dir, "charts", "tiny-curve.html"))
+                Expect.stringContains chartPage (sprintf "\"width\":%d,\"height\":%d" w h) "the chart is drawn at the report's chart size"
+                let fw, fh = Report.frameSize
+                Expect.isTrue (fw >= w + 16 && fh >= h + 16) "the frame holds the chart and the page's 8-px margins"
+                Expect.stringContains (File.ReadAllText html) (sprintf "<iframe src=\"charts/tiny-curve.html\" loading=\"lazy\" style=\"width:%dpx;height:%dpx\">" fw fh) "the frame's size"
                 let text = File.ReadAllText md
                 Expect.stringContains text "| a | 1.50 | 1.50 ± 0.71 |" "mean ± std over seeds beside the published column"
                 Expect.stringContains text "✓ value exceeds 1" "the check"
