@@ -1,7 +1,10 @@
-/// `energyfs reproduce [all|fy|dual|regression|spen] [--quick] [--out DIR] [--seeds N] [--json]`: the
-/// main job. Runs each paper's experiments through EnergyFs.Reproduction (cached per configuration
-/// and seed under <out>/cache), shows a bar per experiment, and writes <out>/report.md and
-/// <out>/report.html with the charts in <out>/charts.
+/// `energyfs reproduce [all|fy|dual|regression|spen] [--quick] [--out DIR] [--seeds N] [--json]
+/// [--jobs N | --shard K/N | --report-only]`: the main job. Runs each paper's experiments through
+/// EnergyFs.Reproduction (cached per configuration and seed under <out>/cache), shows a bar per
+/// experiment, and writes <out>/report.md and <out>/report.html with the charts in <out>/charts.
+/// `--shard K/N` computes one deterministic slice of the (experiment, seed) units into the cache and
+/// writes no report; `--jobs N` runs the N shards as local worker processes, then reports;
+/// `--report-only` builds the report from the cache without computing anything.
 module EnergyFs.Cli.Commands.Reproduce
 
 open System
@@ -22,6 +25,9 @@ type ReproduceArgs =
     | Out of dir: string
     | Seeds of int
     | Json
+    | Jobs of int
+    | Shard of shard: string
+    | Report_Only
     interface IArgParserTemplate with
         member a.Usage =
             match a with
@@ -30,6 +36,25 @@ type ReproduceArgs =
             | Out _ -> "output folder (default reports/latest): report.md, report.html, charts/, cache/"
             | Seeds _ -> "seeds 0..N-1 per experiment (default 1 with --quick, 3 otherwise)"
             | Json -> "print a JSON summary (checks, metric means, report paths) as the last line"
+            | Jobs _ -> "run the work as N local worker processes (shards 1/N..N/N, 1 libtorch thread each unless the global --threads says otherwise), then report"
+            | Shard _ -> "compute only shard K/N of the (experiment, seed) units into the cache (shared by all shards); no report"
+            | Report_Only -> "build the report from the cache only; a unit missing from it is reported as failed"
+
+/// `--shard K/N`: computes the shard's units into the cache; prints one line per unit and a summary;
+/// 0 when every unit succeeded.
+let private runShard (options: RunnerOptions) (shard: EnergyFs.Papers.Reproduction.Shard) (papers: PaperSpec list) (which: string) : int =
+    let units = Shards.units papers options.Seeds
+    let mine = Shards.select shard units
+    eprintfn "reproduce %s, shard %s: %d of %d units, %d thread(s), %s; cache %s"
+        which (Shards.describe shard) mine.Length units.Length (Runtime.threads ()) (Context.describe options.Context) options.CacheDir
+    let records = Runner.runShard options shard papers
+    for u, r in records do
+        let state = match r.Error with Some e -> "failed: " + e | None -> if r.Cached then "cached" else sprintf "computed in %.1f s" r.Seconds
+        printfn "%s seed %d: %s" u.Spec.Id u.Seed state
+    let failed = records |> List.filter (fun (_, r) -> r.Error.IsSome) |> List.length
+    let cached = records |> List.filter (fun (_, r) -> r.Cached) |> List.length
+    printfn "shard %s: %d units, %d computed, %d cached, %d failed" (Shards.describe shard) records.Length (records.Length - cached - failed) cached failed
+    if failed > 0 then 1 else 0
 
 /// Runs the command; returns 0 when every run succeeded, 1 otherwise.
 let run (ctx: Context) (args: ParseResults<ReproduceArgs>) : int =
@@ -39,18 +64,41 @@ let run (ctx: Context) (args: ParseResults<ReproduceArgs>) : int =
     Checks.positiveInt "seeds" seedCount
     let out = IO.Path.GetFullPath(args.GetResult(Out, defaultValue = IO.Path.Combine("reports", "latest")))
     let papers = Catalogue.select quick which
+    let jobs = args.GetResult(Jobs, defaultValue = 1)
+    Checks.positiveInt "jobs" jobs
+    let shard = args.TryGetResult Shard |> Option.map (Shards.parse "shard")
+    let reportOnly = args.Contains Report_Only
+    if shard.IsSome && (jobs > 1 || reportOnly) then
+        Checks.fail "shard" "--shard computes one slice: it takes neither --jobs nor --report-only"
     let options =
         { CacheDir = IO.Path.Combine(out, "cache"); Seeds = [ 0 .. seedCount - 1 ]; Context = ctx
           Bar = fun title work -> EnergyFs.Cli.Progress.withBar title work
-          Log = fun line -> eprintfn "%s" line }
+          Log = fun line -> eprintfn "%s" line
+          CacheOnly = reportOnly }
     let count = papers |> List.sumBy (fun p -> p.Experiments.Length)
-    eprintfn "reproduce %s (%s): %d experiments × %d seed(s), %d thread(s), %s; output %s"
-        which (if quick then "quick" else "full") count seedCount (Runtime.threads ()) (Context.describe ctx) out
     let watch = Diagnostics.Stopwatch.StartNew ()
+    match shard with
+    | Some s -> runShard options s papers which
+    | None ->
+    eprintfn "reproduce %s (%s): %d experiments × %d seed(s), %s; %s; output %s"
+        which (if quick then "quick" else "full") count seedCount
+        (if reportOnly then "from the cache only" elif jobs > 1 then sprintf "%d worker processes" jobs else sprintf "%d thread(s)" (Runtime.threads ()))
+        (Context.describe ctx) out
+    let options =
+        if jobs > 1 && not reportOnly then
+            let parentArgs = Environment.GetCommandLineArgs() |> Array.skip 1 |> List.ofArray
+            let threads =
+                parentArgs |> List.pairwise |> List.tryPick (fun (a, b) -> if a = "--threads" then Some (int b) else None) |> Option.defaultValue 1
+            let codes = EnergyFs.Cli.LocalWorkers.run (IO.Path.Combine(out, "logs")) parentArgs threads jobs (fun line -> eprintfn "%s" line)
+            if codes |> List.exists ((<>) 0) then eprintfn "some shards failed; their units are reported as missing (see %s)" (IO.Path.Combine(out, "logs"))
+            { options with CacheOnly = true }
+        else options
     let results = Runner.run options papers
     let info =
         { Title = "EnergyFs reproduction report"
-          Command = sprintf "energyfs reproduce %s%s --seeds %d" which (if quick then " --quick" else "") seedCount
+          Command =
+            sprintf "energyfs reproduce %s%s --seeds %d%s" which (if quick then " --quick" else "") seedCount
+                (if reportOnly then " --report-only" elif jobs > 1 then sprintf " --jobs %d" jobs else "")
           Mode = (if quick then "quick" else "full"); Date = DateTimeOffset.UtcNow; Seeds = options.Seeds
           Environment = About.describe ctx; WallSeconds = watch.Elapsed.TotalSeconds
           CpuSeconds = Diagnostics.Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds }

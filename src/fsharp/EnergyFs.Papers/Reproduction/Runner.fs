@@ -17,14 +17,17 @@ type RunnerOptions =
       /// `report (fraction, text)` updates a progress display (the CLI draws a bar with ETA).
       Bar: string -> ((float * string -> unit) -> RunOutcome) -> RunOutcome
       /// Told about each (experiment, seed) answered from the cache, and each failure.
-      Log: string -> unit }
+      Log: string -> unit
+      /// Build the results from the cache only: a unit missing from it is recorded as failed
+      /// (`--report-only`, after shards have filled a shared cache).
+      CacheOnly: bool }
 
 /// Defaults for RunnerOptions.
 [<RequireQualifiedAccess>]
 module RunnerOptions =
     /// Cache in `cache`, seed 0, CPU float32, no progress display, no log.
     let defaults =
-        { CacheDir = "cache"; Seeds = [ 0 ]; Context = Context.cpu; Bar = (fun _ work -> work ignore); Log = ignore }
+        { CacheDir = "cache"; Seeds = [ 0 ]; Context = Context.cpu; Bar = (fun _ work -> work ignore); Log = ignore; CacheOnly = false }
 
 /// Runs a catalogue of papers: each experiment once per seed, answered from the result cache when
 /// a finished run with the same configuration and seed is stored there, computed (and stored)
@@ -44,6 +47,10 @@ module Runner =
         | Some cached ->
             options.Log (sprintf "%s seed %d: cached (%.1f s when computed)" spec.Id seed cached.Seconds)
             { Seed = seed; Outcome = Some cached.Outcome; Seconds = cached.Seconds; CpuSeconds = cached.CpuSeconds; Cached = true; Error = None }
+        | None when options.CacheOnly ->
+            let message = sprintf "not in the cache %s (compute it first: `reproduce --shard K/N` for its shard, or without --report-only)" options.CacheDir
+            options.Log (sprintf "%s seed %d: %s" spec.Id seed message)
+            { Seed = seed; Outcome = None; Seconds = nan; CpuSeconds = nan; Cached = false; Error = Some message }
         | None ->
             let watch = Stopwatch.StartNew ()
             let cpu0 = Process.GetCurrentProcess().TotalProcessorTime
@@ -75,6 +82,14 @@ module Runner =
     let run (options: RunnerOptions) (papers: PaperSpec list) : PaperResult list =
         if options.Seeds.IsEmpty then Checks.fail "Seeds" "at least one seed is needed"
         papers |> List.map (fun paper -> summarize paper (paper.Experiments |> List.map (runExperiment options)))
+
+    /// Computes (or finds in the cache) the units of one shard and stores them; no summaries (those
+    /// come from `run` with CacheOnly once every shard is done). Returns each unit's record.
+    let runShard (options: RunnerOptions) (shard: Shard) (papers: PaperSpec list) : (WorkUnit * RunRecord) list =
+        if options.Seeds.IsEmpty then Checks.fail "Seeds" "at least one seed is needed"
+        Shards.units papers options.Seeds
+        |> Shards.select shard
+        |> List.map (fun u -> u, runSeed options u.Spec u.Seed)
 
     /// Whether any run of any experiment failed, or a summary could not be computed.
     let anyFailure (results: PaperResult list) : bool =
