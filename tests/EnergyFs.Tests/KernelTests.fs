@@ -47,7 +47,7 @@ let tests =
                     Expect.equal failures "" (sprintf "%s: the stored outputs" (Path.GetFileName path))
                 }
         ]
-        testSequencedGroup "kernel" <| testList "in the .NET Interactive kernel" [
+        testSequencedGroup "processes" <| testList "in the .NET Interactive kernel" [
             for path in notebooks () do
                 test (Path.GetFileNameWithoutExtension path) {
                     let packages = prepared.Force()
