@@ -8,12 +8,15 @@ open System.Text.Json
 /// plotly.js draws and that notebook front ends render from the `application/vnd.plotly.v1+json`
 /// MIME type. Written directly with Utf8JsonWriter: the figure model is a handful of fields, and
 /// Plotly.NET (the papers' reports use it) needs FSharp.Core 10.1, which the .NET Interactive kernel
-/// (FSharp.Core 10.0) cannot load. NaN and infinities become null (a gap in the trace).
+/// (FSharp.Core 10.0) cannot load. NaN and infinities become null (a gap in the trace); coordinates
+/// keep 7 significant digits.
 [<RequireQualifiedAccess>]
 module PlotlyFigure =
 
+    /// A coordinate to 7 significant digits (finer than any screen resolves; keeps stored notebooks small).
     let private number (w: Utf8JsonWriter) (v: float) =
-        if System.Double.IsFinite v then w.WriteNumberValue v else w.WriteNullValue()
+        if System.Double.IsFinite v then w.WriteRawValue(v.ToString("G7", System.Globalization.CultureInfo.InvariantCulture))
+        else w.WriteNullValue()
 
     let private axis (w: Utf8JsonWriter) (name: string) (a: Axis) =
         w.WriteStartObject name
