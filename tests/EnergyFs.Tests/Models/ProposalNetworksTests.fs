@@ -62,6 +62,30 @@ let tests =
             use spread = f.std ()
             Expect.isGreaterThan (Tensor.toScalar spread) 1e-6 "f depends on y through z₁ + relu(·)"
 
+        testCase "the energy (feature-major products inside) equals its layers applied to rows, both architectures" <| fun () ->
+            for arch in [ RegressionArchitecture.Paper; RegressionArchitecture.Compact ] do
+                use m = model arch Joint 7 9L
+                let ebm = m.Ebm.Value
+                let p = ebm.named_parameters () |> Seq.map (fun struct (n, t) -> n, t) |> Map.ofSeq
+                let lin (name: string) (x: Tensor) =
+                    let w = p[name + ".weight"]
+                    match p.TryFind (name + ".bias") with
+                    | Some bias -> torch.matmul (x, w.t ()) + bias
+                    | None -> torch.matmul (x, w.t ())
+                use rng = new Rng(10L, ctx.Device)
+                use x = Tensor.randn rng ctx [ 3L; 1L ]
+                use y = Tensor.randn rng ctx [ 3L; 4L; 1L ]
+                Scope.run (fun () ->
+                    use _ = torch.no_grad ()
+                    let h = ebm.Features x
+                    let e = Tensor.relu (lin "yNet.linear1" (Tensor.relu (lin "yNet.linear0" y)))     // [3, 4, H]
+                    let z = Tensor.relu ((lin "headX" h).unsqueeze 1L + lin "headY" e)
+                    let f =
+                        match arch with
+                        | RegressionArchitecture.Paper -> lin "headLast" (Tensor.relu (lin "headMid" z) + z)
+                        | RegressionArchitecture.Compact -> lin "headOut.linear1" (Tensor.relu (lin "headOut.linear0" z))
+                    closeArrays (Tensor.toArray (ebm.forward (x, y))) (Tensor.toArray (f.squeeze (-1L))) (sprintf "%A" arch))
+
         testCase "paper networks: batched scores and proposal densities equal per-example ones" <| fun () ->
             use m = model RegressionArchitecture.Paper Joint 8 3L
             use rng = new Rng(4L, ctx.Device)

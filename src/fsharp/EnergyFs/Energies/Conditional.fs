@@ -45,6 +45,17 @@ type ConditionalEbm(xDim: int, yDim: int, hidden: int, architecture: RegressionA
         headMid |> Option.iter (fun m -> this.register_module ("headMid", m))
         headLast |> Option.iter (fun m -> this.register_module ("headLast", m))
 
+    // The y-side layers, applied in feature-major layout (see ScoreFeatures).
+    let linearsOf (m: torch.nn.Module) =
+        m.children () |> Seq.choose (function :? TorchSharp.Modules.Linear as l -> Some l | _ -> None) |> List.ofSeq
+    let yLayers = linearsOf yNet
+    let outLayers = match headOut with Some o -> linearsOf o | None -> [ headMid.Value; headLast.Value ]
+    /// W z + b for z [in, N] in feature-major layout → [out, N].
+    let applyT (l: TorchSharp.Modules.Linear) (z: Tensor) : Tensor =
+        match l.bias with
+        | null -> torch.mm (l.weight, z)
+        | b -> torch.addmm (b.unsqueeze 1L, l.weight, z, 1.0f, 1.0f)
+
     /// The `Compact` network.
     new (xDim, yDim, hidden) = new ConditionalEbm(xDim, yDim, hidden, RegressionArchitecture.Compact)
 
@@ -69,17 +80,19 @@ type ConditionalEbm(xDim: int, yDim: int, hidden: int, architecture: RegressionA
         Checks.rank "y" 3 y
         Checks.dimSize "y" 2 (int64 yDim) y
         Checks.dimSize "y" 0 h.shape[0] y
-        // The y-side layers run on [B·M, ·] matrices: libtorch's linear on a rank-3 input is up to twice
-        // as slow as on the same numbers as a matrix (a [32·1025, 10] product: 1.4 ms against 0.8 ms).
+        // The y-side layers run in feature-major layout, Z [H, B·M] ← W Z + b: the same function
+        // as rows [B·M, H] ← X Wᵀ + b, but libtorch's CPU matrix product (MKL) is several times faster
+        // with the long B·M dimension last (a [10, 10] × [10, 32 800] product: 0.12 ms, against
+        // 0.74 ms for [32 800, 10] × [10, 10]ᵀ on a 2-core AMD EPYC; the rank-3 linear: 1.4 ms).
         let b, m = y.shape[0], y.shape[1]
-        let e = yNet.forward (y.reshape (b * m, int64 yDim))                          // [B·M, H]
-        let hy = (headY.forward e).view (b, m, int64 hidden)
-        let z = (Tensor.relu (headX.forward(h).unsqueeze 1L + hy)).view (b * m, int64 hidden)   // [B·M, H]
+        let yT = y.reshape(b * m, int64 yDim).t ()                                        // [D, B·M]
+        let e = yLayers |> List.fold (fun z l -> Tensor.relu (applyT l z)) yT             // [H, B·M]
+        let hy = (torch.mm (headY.weight, e)).view (int64 hidden, b, m)
+        let hx = headX.forward(h).t().unsqueeze 2L                                        // [H, B, 1]
+        let z = (Tensor.relu (hy + hx)).view (int64 hidden, b * m)                         // z₁ [H, B·M]
         let f =
-            match headOut, headMid, headLast with
-            | Some out, _, _ -> out.forward z
-            | None, Some mid, Some last -> last.forward (Tensor.relu (mid.forward z) + z)
-            | _ -> invalidOp "unreachable: the head has neither variant"
+            if residual then applyT outLayers[1] (Tensor.relu (applyT outLayers[0] z) + z)
+            else applyT outLayers[1] (Tensor.relu (applyT outLayers[0] z))
         f.view (b, m)
 
     /// f(x, y_m) for x [B, Dx] and candidates y [B, M, D] → [B, M].
