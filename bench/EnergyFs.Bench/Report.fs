@@ -124,8 +124,12 @@ let markdown (info: RunInfo) (outcomes: Outcome list) =
     | None -> add "| PyTorch | not available (EnergyFs side only) |"
     for t, i in info.PyTorchInfo do
         let flag (k: string) = match i[k] with null -> "?" | n -> string n
-        add (sprintf "| PyTorch at %d thread(s) | torch.get_num_threads() = %s, BLAS %s, MKL %s, oneDNN %s, OpenMP %s |"
-                t (flag "threads") (flag "blas") (flag "mkl") (flag "mkldnn") (flag "openmp"))
+        add (sprintf "| PyTorch at %d thread(s) | torch.get_num_threads() = %s, BLAS %s, MKL %s, oneDNN %s, OpenMP %s, allocator %s |"
+                t (flag "threads") (flag "blas") (flag "mkl") (flag "mkldnn") (flag "openmp") (flag "allocator"))
+    add (sprintf "| EnergyFs allocator | %s |"
+            (match EnergyFs.Runtime.allocatorTuning () with
+             | Ok settings -> "glibc " + String.concat ", " [ for k, v in settings -> sprintf "%s %d" k v ]
+             | Error why -> "glibc defaults (" + why + ")"))
     add (sprintf "| thread counts | %s (set on both sides: Runtime.setThreads / torch.set_num_threads, and OMP_NUM_THREADS for the PyTorch process) |"
             (info.ThreadCounts |> List.map string |> String.concat ", "))
     let load = function Some (l: float) -> sprintf "%.2f" l | None -> "unknown"

@@ -1,9 +1,21 @@
-"""Joint EBM + proposal training step (counterpart of Groups/Regression.fs).
+"""Joint EBM + learned-proposal training (counterpart of Groups/Regression.fs).
 
-The same model as EnergyFs.Learners.Regression (method joint): x-net and y-net 1 -> h -> h with ReLU,
-a head ReLU(W_h h + b + W_e e) -> h -> 1, and a K-component Gaussian mixture head on the detached
-x-features. One step: M samples per example from q (no gradient), ranking NCE with the true y first,
-the importance-sampling proposal loss with f detached, backward, Adam (lr 1e-3).
+The reference is the authors' released code for Gustafsson, Danelljan & Schön, "Learning Proposals for
+Practical Energy-Based Regression" (AISTATS 2022): github.com/fregu856/ebms_proposals, toy set 1,
+`1dregression_1/ebmdn_model_K4.py` (the network) and `1dregression_1/ebmdn4_train_K4.py` (the training
+step). This file is written from that description, not copied:
+
+- features h = relu(W2 relu(W1 x)), width H (their H = 10);
+- proposal: three separate two-layer networks on h.detach(), H -> H (ReLU) -> K, giving the means,
+  log sigma^2 and the weight logits (softmax) of a K-component Gaussian mixture;
+- energy: e = relu(V2 relu(V1 y)); z = relu(A [h; e]); z = relu(B z) + z; f = c . z + d;
+- one step on a batch of 32: sample M = 1024 values per example from q (torch.distributions.Normal
+  samples of every component, a multinomial draw of the component, gather), evaluate q at the true y
+  and at the samples as densities (exp of log_prob, weighted sum over K), f at the true y and at the
+  samples (two passes of the energy), the NCE loss -mean(s0 - logsumexp([s0, s1..M])) with
+  s = f - log q (q detached), the proposal loss mean(logsumexp(f.detach() - log q(samples)) - log M),
+  their sum, zero_grad, backward, Adam(1e-3) step. The loss is read back each step (`.item()` here;
+  the authors' `loss.data.cpu().numpy()`).
 """
 import math
 
@@ -11,64 +23,120 @@ import torch
 import torch.nn.functional as F
 
 
-class Joint(torch.nn.Module):
+class PaperNet(torch.nn.Module):
+    """The authors' toy network at width `hidden` with `components` mixture components (1-D x and y)."""
+
     def __init__(self, hidden, components):
         super().__init__()
+        lin = torch.nn.Linear
         self.k = components
-        self.x_net = torch.nn.Sequential(torch.nn.Linear(1, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, hidden), torch.nn.ReLU())
-        self.y_net = torch.nn.Sequential(torch.nn.Linear(1, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, hidden), torch.nn.ReLU())
-        self.head_x = torch.nn.Linear(hidden, hidden)
-        self.head_y = torch.nn.Linear(hidden, hidden, bias=False)
-        self.head_out = torch.nn.Sequential(torch.nn.Linear(hidden, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, 1))
-        self.proposal = torch.nn.Linear(hidden, 3 * components)
+        self.feat1, self.feat2 = lin(1, hidden), lin(hidden, hidden)
+        self.mean1, self.mean2 = lin(hidden, hidden), lin(hidden, components)
+        self.var1, self.var2 = lin(hidden, hidden), lin(hidden, components)
+        self.logit1, self.logit2 = lin(hidden, hidden), lin(hidden, components)
+        self.y1, self.y2 = lin(1, hidden), lin(hidden, hidden)
+        self.xy1, self.xy2, self.out = lin(2 * hidden, hidden), lin(hidden, hidden), lin(hidden, 1)
 
-    def score(self, h, y):
-        z = F.relu(self.head_x(h).unsqueeze(1) + self.head_y(self.y_net(y)))
-        return self.head_out(z).squeeze(-1)
+    def features(self, x):
+        return F.relu(self.feat2(F.relu(self.feat1(x))))
 
-    def mixture(self, h):
-        raw = self.proposal(h)
-        k = self.k
-        log_w = F.log_softmax(raw[:, :k], dim=1)
-        mu = raw[:, k:2 * k].unsqueeze(-1)
-        log_sd = raw[:, 2 * k:].clamp(-7.0, 5.0).unsqueeze(-1)
-        return log_w, mu, log_sd
+    def proposal(self, h):
+        means = self.mean2(F.relu(self.mean1(h)))
+        log_var = self.var2(F.relu(self.var1(h)))
+        weights = torch.softmax(self.logit2(F.relu(self.logit1(h))), dim=1)
+        return means, log_var, weights
+
+    def energy(self, h, y):
+        """f for features h [B, H] and values y [B, S] -> [B, S] (h repeated over the S values)."""
+        b, s = y.shape
+        hx = h.view(b, 1, -1).expand(-1, s, -1).reshape(b * s, -1)
+        e = F.relu(self.y2(F.relu(self.y1(y.reshape(b * s, 1)))))
+        z = F.relu(self.xy1(torch.cat([hx, e], 1)))
+        z = F.relu(self.xy2(z)) + z
+        return self.out(z).view(b, s)
 
 
-def log_density(log_w, mu, log_sd, y):
-    z = (y.unsqueeze(2) - mu.unsqueeze(1)) * torch.exp(-log_sd).unsqueeze(1)
-    per_dim = -0.5 * z * z - log_sd.unsqueeze(1) - 0.5 * math.log(2 * math.pi)
-    return torch.logsumexp(per_dim.sum(3) + log_w.unsqueeze(1), dim=2)
+def paper_loss(net, x, y, samples):
+    """The authors' joint loss on one batch x [B, 1], y [B, 1] with M = `samples`."""
+    h = net.features(x)
+    means, log_var, weights = net.proposal(h.detach())
+    q = torch.distributions.normal.Normal(loc=means, scale=torch.exp(log_var / 2.0))
+    q_y = torch.sum(weights.unsqueeze(0) * torch.exp(q.log_prob(y.t().unsqueeze(2))), dim=2).squeeze(0)  # [B]
+    every = q.sample(sample_shape=torch.Size([samples]))                                                   # [M, B, K]
+    which = torch.multinomial(weights, num_samples=samples, replacement=True).t().unsqueeze(2)             # [M, B, 1]
+    ys = every.gather(2, which).squeeze(2).detach()                                                         # [M, B]
+    q_ys = torch.sum(weights.unsqueeze(0) * torch.exp(q.log_prob(ys.unsqueeze(2))), dim=2)                 # [M, B]
+    ys, q_ys = ys.t(), q_ys.t()                                                                             # [B, M]
+    f0 = net.energy(h, y).squeeze(1)
+    fs = net.energy(h, ys)
+    s0 = f0 - torch.log(q_y.detach())
+    ss = fs - torch.log(q_ys.detach())
+    nce = -torch.mean(s0 - torch.logsumexp(torch.cat([s0.unsqueeze(1), ss], dim=1), dim=1))
+    kl = torch.mean(torch.logsumexp(fs.detach() - torch.log(q_ys), dim=1) - math.log(samples))
+    return nce + kl
 
 
-def sample(log_w, mu, log_sd, m):
-    with torch.no_grad():
-        b, _, d = mu.shape
-        idx = torch.multinomial(log_w.exp(), m, replacement=True)
-        index = idx.unsqueeze(-1).expand(b, m, d)
-        eps = torch.randn(b, m, d)
-        return mu.gather(1, index) + log_sd.exp().gather(1, index) * eps
+def _toy1(n):
+    """n points of toy set 1 (Sec. 5.1): x ~ U(-3, 3); x < 0: 0.8 N(sin x, 0.075^2) + 0.2 N(-sin x, 0.075^2);
+    x >= 0: LogNormal(0, 0.25) - 1."""
+    x = torch.rand(n) * 6 - 3
+    flip = torch.where(torch.rand(n) < 0.8, 1.0, -1.0)
+    left = flip * torch.sin(x) + 0.075 * torch.randn(n)
+    right = torch.exp(0.25 * torch.randn(n)) - 1.0
+    return x, torch.where(x < 0, left, right)
 
 
 def joint_step(batch, samples, hidden, components):
-    """zero_grad (in place), sample q, NCE + proposal loss, backward, Adam step."""
-    model = Joint(hidden, components)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    x = torch.rand(batch, 1) * 6 - 3
-    y = torch.sin(x) + 0.1 * torch.randn(batch, 1)
+    """One training step of the authors' toy-set-1 script. The batches are the consecutive batches of
+    2000 points of toy set 1, in turn: a model trained on one fixed batch for thousands of steps drifts
+    to values (vanishing densities, denormal floats) that no real run sees, and timings with it."""
+    net = PaperNet(hidden, components)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    xs, ys = _toy1(2000)
+    batches = [(xs[i:i + batch].unsqueeze(1), ys[i:i + batch].unsqueeze(1)) for i in range(0, 2000 - batch + 1, batch)]
+    turn = [0]
 
     def step():
-        opt.zero_grad(set_to_none=False)
-        h = model.x_net(x)
-        log_w, mu, log_sd = model.mixture(h.detach())
-        ys = sample(log_w, mu, log_sd, samples)
-        cand = torch.cat([y.unsqueeze(1), ys], 1)
-        f = model.score(h, cand)
-        log_q = log_density(log_w, mu, log_sd, cand)
-        s = f - log_q.detach()
-        nce = (torch.logsumexp(s, 1) - s[:, 0]).mean()
-        kl = (torch.logsumexp(f[:, 1:].detach() - log_q[:, 1:], 1) - math.log(samples)).mean()
-        (nce + kl).backward()
+        x, y = batches[turn[0] % len(batches)]
+        turn[0] += 1
+        loss = paper_loss(net, x, y, samples)
+        loss.item()
+        opt.zero_grad()
+        loss.backward()
         opt.step()
 
     return step
+
+
+def toy1_epoch(points, batch, samples, hidden, components):
+    """One epoch of the authors' toy-set-1 script: `points` training points through a shuffling
+    DataLoader in batches of `batch` (the last one partial), one step per batch."""
+    net = PaperNet(hidden, components)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    data = torch.utils.data.TensorDataset(*_toy1(points))
+    loader = torch.utils.data.DataLoader(dataset=data, batch_size=batch, shuffle=True)
+
+    def epoch():
+        for xs, ys in loader:
+            loss = paper_loss(net, xs.unsqueeze(1), ys.unsqueeze(1), samples)
+            loss.item()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+
+    return epoch
+
+
+if __name__ == "__main__":
+    # Whole runs for /usr/bin/time: python3 regression.py EPOCHS [HIDDEN] [THREADS]
+    import sys
+    import time
+    epochs = int(sys.argv[1]) if len(sys.argv) > 1 else 1
+    hidden = int(sys.argv[2]) if len(sys.argv) > 2 else 10
+    torch.set_num_threads(int(sys.argv[3]) if len(sys.argv) > 3 else 1)
+    torch.manual_seed(0)
+    run = toy1_epoch(2000, 32, 1024, hidden, 4)
+    for e in range(epochs):
+        t0 = time.perf_counter()
+        run()
+        print("epoch %d: %.3f s" % (e + 1, time.perf_counter() - t0), flush=True)

@@ -48,8 +48,27 @@ def blas():
     return "built in / unknown"
 
 
+def same_allocator():
+    """With ENERGYFS_BENCH_PY_MALLOC=energyfs, gives this process the glibc allocator settings EnergyFs
+    applies when it loads libtorch (src/fsharp/EnergyFs/Core/Allocator.fs): mmap threshold 32 MiB, trim
+    threshold 512 MiB, top pad 64 MiB, one arena. Returns what was done, for the results files."""
+    if os.environ.get("ENERGYFS_BENCH_PY_MALLOC") != "energyfs":
+        return "glibc defaults"
+    try:
+        import ctypes
+        libc = ctypes.CDLL("libc.so.6")
+        ok = all(libc.mallopt(p, v) == 1 for p, v in [(-3, 32 << 20), (-1, 512 << 20), (-2, 64 << 20), (-8, 1)])
+        return "EnergyFs's settings" if ok else "mallopt refused EnergyFs's settings"
+    except OSError:
+        return "glibc defaults (no libc.so.6)"
+
+
+ALLOCATOR = same_allocator()
+
+
 def info():
     return {
+        "allocator": ALLOCATOR,
         "torch": torch.__version__,
         "python": platform.python_version(),
         "threads": torch.get_num_threads(),

@@ -3,26 +3,29 @@ using TorchSharp;
 
 namespace EnergyFs.CSharp.Tests;
 
-[Covers(typeof(RegressionMetrics))]
+[Covers(typeof(RegressionMetrics), typeof(RegressionArchitecture))]
 public class EnergyRegressionModelTests
 {
     public EnergyRegressionModelTests() => RuntimeInfo.Threads = 1;
 
     [Theory]
-    [InlineData(RegressionMethod.Joint)]
-    [InlineData(RegressionMethod.Mdn)]
-    [InlineData(RegressionMethod.Teacher)]
-    public void SaveThenLoadPredictsIdentically(RegressionMethod method)
+    [InlineData(RegressionMethod.Joint, RegressionArchitecture.Compact)]
+    [InlineData(RegressionMethod.Mdn, RegressionArchitecture.Compact)]
+    [InlineData(RegressionMethod.Teacher, RegressionArchitecture.Compact)]
+    [InlineData(RegressionMethod.Joint, RegressionArchitecture.Paper)]
+    [InlineData(RegressionMethod.Mdn, RegressionArchitecture.Paper)]
+    public void SaveThenLoadPredictsIdentically(RegressionMethod method, RegressionArchitecture architecture)
     {
         var (x, y) = EnergyRegressorTests.Data(11, 48);
         using var _x = x;
         using var _y = y;
         using var files = new ModelFileFaults();
-        using var model = new EnergyRegressor(EnergyRegressorTests.Quick with { Method = method, Epochs = 2, Seed = 3, Context = DeviceContext.Cpu64 }).Fit(x, y);
+        using var model = new EnergyRegressor(EnergyRegressorTests.Quick with { Method = method, Architecture = architecture, Epochs = 2, Seed = 3, Context = DeviceContext.Cpu64 }).Fit(x, y);
         var path = files.PathOf("sub/regressor.model");
         model.Save(path);
         using var loaded = EnergyRegressionModel.Load(path);
         Assert.Equal(model.Options with { Context = loaded.Options.Context }, loaded.Options);
+        Assert.Equal(architecture, loaded.Options.Architecture);
         Assert.Equal(torch.ScalarType.Float64, loaded.Options.Context.DType);
         Assert.Equal(model.History.Column("train_loss"), loaded.History.Column("train_loss"));
         Assert.Equal((model.Method, model.HasEnergy, model.InputDimension), (loaded.Method, loaded.HasEnergy, loaded.InputDimension));

@@ -21,6 +21,18 @@ public enum RegressionMethod
     Teacher,
 }
 
+/// <summary>Which networks an <see cref="EnergyRegressor"/> builds (Gustafsson, Danelljan &amp; Schön 2022).</summary>
+public enum RegressionArchitecture
+{
+    /// <summary>EnergyFs's earlier networks (the default): energy head relu(W[h; e] + b) → relu(A z + a) → f, and a
+    /// proposal of one linear layer from the features h to the mixture's logits, means and log σ.</summary>
+    Compact,
+    /// <summary>The networks of the authors' released code: a residual energy head (z ← relu(A z + a) + z) and a
+    /// proposal of three separate two-layer networks on h (means, log σ², mixture logits); they use width 10 on the
+    /// 1-D toy sets.</summary>
+    Paper,
+}
+
 /// <summary>Options of <see cref="EnergyRegressor"/>; the defaults are those of the F# <c>RegressionOptions.defaults</c>
 /// (Gustafsson, Danelljan &amp; Schön 2022: joint training, K = 4, hidden 32, M = 1024, σ = (0.1, 0.8), 75 epochs of batch 32, Adam 1e-3).</summary>
 public sealed record EnergyRegressorOptions
@@ -31,8 +43,10 @@ public sealed record EnergyRegressorOptions
     public RegressionMethod Method { get; init; } = FromFSharp(Defaults.Method);
     /// <summary>Mixture components K of the proposal / MDN, ≥ 1 (default 4).</summary>
     public int Components { get; init; } = Defaults.Components;
-    /// <summary>Width of every hidden layer (default 32).</summary>
+    /// <summary>Width of every hidden layer (default 32; the authors' toy networks use 10).</summary>
     public int Hidden { get; init; } = Defaults.Hidden;
+    /// <summary>The networks of the built-in energy and proposal / MDN (default <see cref="RegressionArchitecture.Compact"/>).</summary>
+    public RegressionArchitecture Architecture { get; init; } = FromFSharp(Defaults.Architecture);
     /// <summary>Proposal (or noise) samples M per example and step (default 1024).</summary>
     public int Samples { get; init; } = Defaults.Samples;
     /// <summary>σ₁ of the fixed NCE noise of <see cref="RegressionMethod.Nce"/> (default 0.1).</summary>
@@ -58,6 +72,16 @@ public sealed record EnergyRegressorOptions
 
     internal static RegressionMethod FromFSharp(EnergyFs.Learners.RegressionMethod m) =>
         m.IsJoint ? RegressionMethod.Joint : m.IsMdnAlone ? RegressionMethod.Mdn : m.IsNceFixedNoise ? RegressionMethod.Nce : RegressionMethod.Teacher;
+
+    internal static RegressionArchitecture FromFSharp(EnergyFs.Models.RegressionArchitecture a) =>
+        a.IsPaper ? RegressionArchitecture.Paper : RegressionArchitecture.Compact;
+
+    internal static EnergyFs.Models.RegressionArchitecture ToFSharp(RegressionArchitecture a) => a switch
+    {
+        RegressionArchitecture.Compact => EnergyFs.Models.RegressionArchitecture.Compact,
+        RegressionArchitecture.Paper => EnergyFs.Models.RegressionArchitecture.Paper,
+        _ => throw new ArgumentOutOfRangeException(nameof(Architecture), a, "unknown regression architecture"),
+    };
 
     internal static EnergyFs.Learners.RegressionMethod ToFSharp(RegressionMethod m) => m switch
     {
@@ -86,14 +110,14 @@ public sealed record EnergyRegressorOptions
         var energy = Energy is { } factory
             ? FSharpOption<FSharpFunc<int, FSharpFunc<int, Tuple<torch.nn.Module, FSharpFunc<torch.Tensor, FSharpFunc<torch.Tensor, torch.Tensor>>>>>>.Some(ConditionalEnergyModule.ToFSharp(factory))
             : null;
-        return new RegressionOptions(ToFSharp(Method), Components, Hidden, Samples,
+        return new RegressionOptions(ToFSharp(Method), Components, Hidden, ToFSharp(Architecture), Samples,
             Tuple.Create(NoiseStd1, NoiseStd2), Epochs, BatchSize, LearningRate, Seed, energy, monitor);
     }
 
     /// <summary>The options of a loaded model: the saved F# options with the context and energy factory given.</summary>
     internal static EnergyRegressorOptions FromFSharp(RegressionOptions o, DeviceContext context, Func<int, int, ConditionalEnergyModule>? energy) => new()
     {
-        Method = FromFSharp(o.Method), Components = o.Components, Hidden = o.Hidden, Samples = o.Samples,
+        Method = FromFSharp(o.Method), Components = o.Components, Hidden = o.Hidden, Architecture = FromFSharp(o.Architecture), Samples = o.Samples,
         NoiseStd1 = o.NoiseStds.Item1, NoiseStd2 = o.NoiseStds.Item2, Epochs = o.Epochs, BatchSize = o.BatchSize,
         LearningRate = o.LearningRate, Seed = o.Seed, Energy = energy, Context = context,
     };

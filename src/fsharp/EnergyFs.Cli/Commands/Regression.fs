@@ -27,10 +27,14 @@ type RegressionArgs =
     | Epochs of epochs: int
     | Samples of samples: int
     | Components of k: int
+    | Hidden of width: int
+    | Architecture of name: string
     | Splits of splits: string
     | Steps of steps: int
     | First_Split of first: int
     | Quick
+    | Validation of fraction: float
+    | Dequantize
     | Plot of html: string
     | Paper
     | Json
@@ -44,12 +48,16 @@ type RegressionArgs =
             | Epochs _ -> "training epochs (default: 60 toy; uci: 40, raised to reach 2000 steps on small sets)"
             | Samples _ -> "proposal samples M per example (default: 256; 1024 with --paper)"
             | Components _ -> "mixture components K (default 4)"
+            | Hidden _ -> "width of the hidden layers (default 32; toy1/toy2 --paper: 10, the authors' width)"
+            | Architecture _ -> "paper (the authors' networks: residual energy head, three two-layer proposal networks) or compact (EnergyFs's earlier, one linear proposal layer); default compact, toy1/toy2 --paper: paper"
             | Splits _ -> "uci: how many of the train/test splits to run, a number or all (default all: the folder's 20)"
             | Steps _ -> "uci: optimizer steps per split (sets the epochs from the training size; default: 40 epochs, at least 2000 steps)"
             | First_Split _ -> "uci: start at this split (default 0): --first-split 10 --splits 10 runs splits 10..19, with the seeds a full run gives them"
             | Quick -> "uci: a quick per-split configuration (M = 64, 1000 steps) for runs on all splits on a CPU"
+            | Validation _ -> "uci: fraction of the training rows held out to select every method's step (default 0.1; 0: keep the last step)"
+            | Dequantize -> "uci: add uniform noise of the quantization width to the targets when they take few distinct values (see the warning)"
             | Plot _ -> "toy1/toy2: write heatmaps and fixed-x slices of the true and learned densities (EBM by quadrature, MDN exact) into this folder (or to this .html file and its -slices.html)"
-            | Paper -> "the paper's scale (M = 1024, 75 epochs); slower"
+            | Paper -> "the paper's scale (M = 1024, 75 epochs; toy1/toy2 also the authors' networks at width 10); slower"
             | Json -> "print the metrics as one JSON object on the last line"
 
 let private printJson (fields: (string * obj) list) = printfn "%s" (RunMetrics.json fields)
@@ -68,7 +76,12 @@ let run (ctx: Context) (args: ParseResults<RegressionArgs>) =
             Seed = seed
             Epochs = args.GetResult (Epochs, defaultValue = o.Epochs)
             Samples = args.GetResult (Samples, defaultValue = o.Samples)
-            Components = args.GetResult (Components, defaultValue = o.Components) }
+            Components = args.GetResult (Components, defaultValue = o.Components)
+            Hidden = args.GetResult (Hidden, defaultValue = o.Hidden)
+            Architecture =
+                match args.TryGetResult Architecture with
+                | Some a -> EnergyFs.Models.RegressionArchitecture.parse a
+                | None -> o.Architecture }
     match task with
     | "toy1" | "toy2" when allMethods -> invalidArg "method" "--method all is for uci; toy runs take one method"
     | "toy1" | "toy2" ->
@@ -92,10 +105,12 @@ let run (ctx: Context) (args: ParseResults<RegressionArgs>) =
             if not json then printfn "densities written to %s and %s" heatPath slicePath)
         model.Dispose ()
         if not json then
-            printfn "%s, method %s, seed %d, M = %d, K = %d, %d epochs" task methodName seed options.Regression.Samples options.Regression.Components options.Regression.Epochs
+            printfn "%s, method %s, seed %d, M = %d, K = %d, %s networks of width %d, %d epochs" task methodName seed options.Regression.Samples options.Regression.Components
+                (EnergyFs.Models.RegressionArchitecture.name options.Regression.Architecture) options.Regression.Hidden options.Regression.Epochs
             for k, v in metrics do printfn "  %-18s %.4f" k v
         printJson ([ "task", box task; "method", box methodName; "seed", box seed
-                     "samples", box options.Regression.Samples; "epochs", box options.Regression.Epochs ]
+                     "samples", box options.Regression.Samples; "epochs", box options.Regression.Epochs
+                     "architecture", box (EnergyFs.Models.RegressionArchitecture.name options.Regression.Architecture); "hidden", box options.Regression.Hidden ]
                    @ RunMetrics.boxed metrics)
         0
     | "uci" ->
@@ -130,11 +145,25 @@ let run (ctx: Context) (args: ParseResults<RegressionArgs>) =
         let load = fun i -> load (first + i)
         let options = { options with Seed = options.Seed + int64 first }
         let methods = if allMethods then [ MdnAlone; Teacher; NceFixedNoise; Joint ] else [ method' ]
+        let protocol =
+            { UciProtocol.defaults with
+                ValidationFraction = args.GetResult (Validation, defaultValue = UciProtocol.defaults.ValidationFraction)
+                Dequantize = args.Contains Dequantize }
+        // Targets with few distinct values: say so before training (on stderr, so --json stays one line).
+        let quantization =
+            let s = load 0
+            // The step in the target's original units (the split's targets are standardised).
+            try
+                let q = EnergyFs.Data.TargetQuantization.analyze (Tensor.toArray s.YTrain)
+                { q with Step = q.Step |> Option.map (fun step -> step * s.YStd) }
+            finally Scope.disposeAll [ s.XTrain; s.YTrain; s.XTest; s.YTest ]
+        EnergyFs.Data.TargetQuantization.warning (sprintf "warning: the target of %s" name) quantization
+        |> Option.iter (fun w -> eprintfn "%s%s" w (if protocol.Dequantize then "; dequantizing (--dequantize)" else ""))
         let total = float (splits * methods.Length)
         let summaries =
             EnergyFs.Cli.Progress.withBar (sprintf "uci %s %s" name methodName) (fun report ->
                 let mutable done' = 0
-                UciExperiment.compare ctx options minSteps load splits methods (fun m i r ->
+                UciExperiment.compareWith ctx protocol options minSteps load splits methods (fun m i r ->
                     done' <- done' + 1
                     report (float done' / total, sprintf "%s split %d NLL %.3f" (RegressionMethod.name m) (first + i) r.Nll)))
         if not json then
@@ -142,7 +171,8 @@ let run (ctx: Context) (args: ParseResults<RegressionArgs>) =
                 (if minSteps > 0 && options.Epochs = 1 then sprintf "%d steps per split" minSteps else sprintf "%d epochs (≥ %d steps)" options.Epochs minSteps)
             printfn "%s" (UciExperiment.markdownTable summaries)
         let head = [ "task", box "uci"; "data", box name; "method", box methodName; "seed", box seed; "first_split", box first; "splits", box splits
-                     "samples", box options.Samples; "steps", box minSteps ]
+                     "samples", box options.Samples; "steps", box minSteps; "validation", box protocol.ValidationFraction
+                     "architecture", box (EnergyFs.Models.RegressionArchitecture.name options.Architecture); "hidden", box options.Hidden ]
         match summaries with
         | [ s ] when not allMethods -> printJson (head @ RunMetrics.boxed (UciExperiment.metrics s))
         | _ ->

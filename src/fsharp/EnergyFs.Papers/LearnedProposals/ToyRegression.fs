@@ -27,9 +27,10 @@ type ToySet =
 
 /// Settings of a toy run; start from `ToyOptions.quick`.
 type ToyOptions =
-    { /// The model and its training: method, K, hidden width, M samples, epochs, batch size, Adam
-      /// learning rate and the model's seed (`quick`: M = 256, 60 epochs, lr 2e-3; `paper`: M = 1024,
-      /// 75 epochs, lr 1e-3, as in Gustafsson et al. 2022, Sec. 5.1).
+    { /// The model and its training: method, K, architecture and hidden width, M samples, epochs, batch
+      /// size, Adam learning rate and the model's seed (`quick`: compact networks of width 32, M = 256,
+      /// 60 epochs, lr 2e-3; `paper`: the authors' networks of width 10, M = 1024, 75 epochs, lr 1e-3, as
+      /// in Gustafsson et al. 2022, Sec. 5.1, and their code).
       Regression: RegressionOptions
       /// Training points (the paper: 2000).
       TrainPoints: int
@@ -49,8 +50,15 @@ module ToyOptions =
         { Regression = { RegressionOptions.defaults with Samples = 256; Epochs = 60; LearningRate = 2e-3 }
           TrainPoints = 2000; TestPoints = 2000; Grid = 2048; DataSeed = 1L }
 
-    /// The paper's scale: M = 1024 and 75 epochs.
-    let paper = { quick with Regression = { quick.Regression with Samples = 1024; Epochs = 75; LearningRate = 1e-3 } }
+    /// The paper's configuration as in the authors' released code (github fregu856/ebms_proposals,
+    /// `1dregression_1`): M = 1024, 75 epochs, Adam 1e-3, and their networks (`RegressionArchitecture.Paper`:
+    /// residual energy head, three two-layer proposal networks) at their width, 10.
+    let paper =
+        { quick with
+            Regression =
+                { quick.Regression with
+                    Samples = 1024; Epochs = 75; LearningRate = 1e-3
+                    Architecture = EnergyFs.Models.RegressionArchitecture.Paper; Hidden = 10 } }
 
 /// Data, true densities and metrics of the 1-D toy experiments (Gustafsson et al. 2022, Sec. 5.1).
 [<RequireQualifiedAccess>]

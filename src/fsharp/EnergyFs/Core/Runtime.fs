@@ -129,6 +129,7 @@ module internal NativeLoad =
             | Some (shim, library, missing) when not (mappedFiles () |> List.exists (fun p -> Path.GetFileName p = file "LibTorchSharp")) ->
                 Error(libstdcxxTooOld shim library missing, null)
             | _ ->
+                Allocator.outcome.Force() |> ignore
                 try
                     torch.TryInitializeDeviceType DeviceType.CPU |> ignore
                     Ok()
@@ -228,6 +229,16 @@ module Runtime =
     /// application to fail early. (Code that touches TorchSharp before any EnergyFs call gets TorchSharp's
     /// own error.)
     let ensureNative () = NativeLoad.ensure ()
+
+    /// The C library allocator settings EnergyFs applies when it loads libtorch (Linux with glibc): blocks
+    /// up to 32 MiB are served from the heap and the heap is trimmed only above 512 MiB free, so that
+    /// the tensors a training step frees are reused by the next step instead of going back to the
+    /// kernel and being faulted in again (see the Allocator module for the measurements). Ok with the
+    /// settings when applied; Error with the reason otherwise (not Linux, no glibc, or the user's own
+    /// choice: GLIBC_TUNABLES with glibc.malloc entries, or ENERGYFS_MALLOC_TUNING=0, leave it alone).
+    let allocatorTuning () : Result<(string * int) list, string> =
+        ensureNative ()
+        Allocator.outcome.Force() |> Result.map (fun () -> Allocator.settings)
 
     /// The EnergyFs version (from the assembly).
     let version =

@@ -51,6 +51,9 @@ type RegressionOptions =
       Components: int
       /// Width of every hidden layer.
       Hidden: int
+      /// The networks of the built-in EBM and proposal / MDN: `Compact` (EnergyFs's earlier variant, the
+      /// default) or `Paper` (the authors' released code: residual energy head, three proposal networks).
+      Architecture: RegressionArchitecture
       /// Samples M per example drawn from q (or the fixed noise) in each step.
       Samples: int
       /// Standard deviations (σ₁, σ₂) of the fixed NCE noise.
@@ -76,15 +79,18 @@ type RegressionOptions =
 /// Defaults for RegressionOptions.
 [<RequireQualifiedAccess>]
 module RegressionOptions =
-    /// Joint training, K = 4, hidden 32, M = 1024, σ = (0.1, 0.8), 75 epochs of batch 32, Adam 1e-3.
+    /// Joint training, K = 4, hidden 32, the compact architecture, M = 1024, σ = (0.1, 0.8), 75 epochs of
+    /// batch 32, Adam 1e-3.
     let defaults =
-        { Method = Joint; Components = 4; Hidden = 32; Samples = 1024; NoiseStds = (0.1, 0.8)
+        { Method = Joint; Components = 4; Hidden = 32; Architecture = RegressionArchitecture.Compact; Samples = 1024; NoiseStds = (0.1, 0.8)
           Epochs = 75; BatchSize = 32; LearningRate = 1e-3; Seed = 0L; Energy = None; Monitor = FitMonitor.none }
 
 /// The trainable parts of a regressor under one method: an EBM (all but MdnAlone: the built-in
 /// `ConditionalEbm` or the caller's `energy`), a proposal head on the built-in EBM's detached
-/// features (Joint), or a stand-alone MDN (MdnAlone, Teacher, and Joint with a custom energy).
+/// features (Joint), or a stand-alone MDN (MdnAlone, Teacher, and Joint with a custom energy); the
+/// built-in networks are those of `architecture`.
 type RegressionModel(xDim: int, yDim: int, method: RegressionMethod, components: int, hidden: int,
+                     architecture: RegressionArchitecture,
                      energy: (int -> int -> torch.nn.Module * (Tensor -> Tensor -> Tensor)) option) as this =
     inherit torch.nn.Module("RegressionModel")
     do
@@ -94,17 +100,17 @@ type RegressionModel(xDim: int, yDim: int, method: RegressionMethod, components:
         Checks.positiveInt "hidden" hidden
         if energy.IsSome && not (RegressionMethod.hasEbm method) then
             invalidArg "Energy" "method mdn trains no energy-based model: a custom energy needs joint, nce or teacher"
-    let builtin = if RegressionMethod.hasEbm method && energy.IsNone then Some (new ConditionalEbm(xDim, yDim, hidden)) else None
+    let builtin = if RegressionMethod.hasEbm method && energy.IsNone then Some (new ConditionalEbm(xDim, yDim, hidden, architecture)) else None
     let custom =
         energy |> Option.map (fun create ->
             let m, f = create xDim yDim
             if isNull (box m) then invalidOp "the custom energy's factory returned no module"
             m, f)
-    let head = if method = Joint && builtin.IsSome then Some (new MdnHead(hidden, components, yDim)) else None
+    let head = if method = Joint && builtin.IsSome then Some (ProposalHead.create architecture hidden hidden components yDim) else None
     let mdn =
         match method with
-        | MdnAlone | Teacher -> Some (new MixtureDensityNetwork(xDim, yDim, components, hidden))
-        | Joint when custom.IsSome -> Some (new MixtureDensityNetwork(xDim, yDim, components, hidden))
+        | MdnAlone | Teacher -> Some (new MixtureDensityNetwork(xDim, yDim, components, hidden, architecture))
+        | Joint when custom.IsSome -> Some (new MixtureDensityNetwork(xDim, yDim, components, hidden, architecture))
         | _ -> None
     do
         builtin |> Option.iter (fun m -> this.register_module ("ebm", m))
@@ -112,8 +118,10 @@ type RegressionModel(xDim: int, yDim: int, method: RegressionMethod, components:
         head |> Option.iter (fun m -> this.register_module ("proposalHead", m))
         mdn |> Option.iter (fun m -> this.register_module ("mdn", m))
 
-    /// A model with the built-in EBM.
-    new (xDim, yDim, method, components, hidden) = new RegressionModel(xDim, yDim, method, components, hidden, None)
+    /// A model of the compact architecture with the built-in EBM.
+    new (xDim, yDim, method, components, hidden) = new RegressionModel(xDim, yDim, method, components, hidden, RegressionArchitecture.Compact, None)
+    /// A model of the compact architecture.
+    new (xDim, yDim, method, components, hidden, energy) = new RegressionModel(xDim, yDim, method, components, hidden, RegressionArchitecture.Compact, energy)
 
     /// The method the model was built for.
     member _.Method = method
@@ -125,6 +133,8 @@ type RegressionModel(xDim: int, yDim: int, method: RegressionMethod, components:
     member _.Components = components
     /// Width of the hidden layers of the built-in networks.
     member _.Hidden = hidden
+    /// The networks the built-in EBM and proposal / MDN are built from.
+    member _.Architecture = architecture
     /// The built-in EBM, when the method trains one and no custom energy replaces it.
     member _.Ebm = builtin
     /// Whether the model has an EBM (built-in or custom).
@@ -173,7 +183,7 @@ type RegressionModel(xDim: int, yDim: int, method: RegressionMethod, components:
     /// The proposal q(· | x) for x [B, Dx], when the method trains one.
     member _.Proposal(x: Tensor) : Mixture option =
         match head, mdn, builtin with
-        | Some h, _, Some e -> Some (h.Mixture ((e.Features x).detach ()))
+        | Some h, _, Some e -> Some (Mdn.ofRaw components yDim (h.forward ((e.Features x).detach ())))
         | _, Some n, _ -> Some (n.Mixture x)
         | _ -> None
 
@@ -234,10 +244,31 @@ module Regression =
     /// A fresh model for `options` with parameters drawn from `rng`.
     let create (ctx: Context) (rng: Rng) (options: RegressionOptions) (xDim: int) (yDim: int) : RegressionModel =
         Checks.positiveInt "Components" options.Components
-        let model = new RegressionModel(xDim, yDim, options.Method, options.Components, options.Hidden, options.Energy)
+        let model = new RegressionModel(xDim, yDim, options.Method, options.Components, options.Hidden, options.Architecture, options.Energy)
         model.``to`` (ctx.Device, ctx.DType) |> ignore
         Init.reinitialize rng model
         model
+
+    /// The training task of `model` on x [N, Dx], y [N, D] for `Fit.run`: shuffled minibatches of
+    /// `options.BatchSize` (the last one partial), the batch `loss` under the model's method, proposal
+    /// samples drawn from the run's generator; `validate` adds per-epoch metrics.
+    let fitTask (options: RegressionOptions) (validate: (RegressionModel -> (string * float) list) option)
+                (model: RegressionModel) (x: Tensor) (y: Tensor) : TrainingTask<Tensor * Rng> =
+        let n = x.shape[0]
+        { Model = model
+          Batches = fun rng _ -> Batches.shuffled rng x.device options.BatchSize n |> Seq.map (fun idx -> idx, rng)
+          BatchesPerEpoch = Batches.count options.BatchSize n
+          Loss = fun (idx, rng) -> loss options rng model (Tensor.selectRows idx x) (Tensor.selectRows idx y)
+          Validate = validate |> Option.map (fun v -> fun () -> v model) }
+
+    /// The fit loop's options of a regression run: `options.Epochs` epochs of Adam at
+    /// `options.LearningRate`, the run's generator seeded with Seed + 7919, `options.Monitor`.
+    let fitOptions (options: RegressionOptions) : FitOptions =
+        { FitOptions.defaults with
+            Epochs = options.Epochs
+            Optimizer = OptimizerOptions.adam options.LearningRate
+            Seed = options.Seed + 7919L
+            Monitor = options.Monitor }
 
     /// Trains a new model on x [N, Dx], y [N, D] with `Fit.run` (shuffled minibatches; one Adam on
     /// the summed loss). The run's generator draws batch order and every proposal sample, so the
@@ -248,21 +279,9 @@ module Regression =
         Checks.positiveInt "Samples" options.Samples
         Checks.positiveInt "BatchSize" options.BatchSize
         let model = using (new Rng(options.Seed, ctx.Device)) (fun rng -> create ctx rng options (int x.shape[1]) (int y.shape[1]))
-        let n = x.shape[0]
-        let task =
-            { Model = model
-              Batches = fun rng _ -> Batches.shuffled rng ctx.Device options.BatchSize n |> Seq.map (fun idx -> idx, rng)
-              BatchesPerEpoch = Batches.count options.BatchSize n
-              Loss = fun (idx, rng) -> loss options rng model (Tensor.selectRows idx x) (Tensor.selectRows idx y)
-              Validate = validate |> Option.map (fun v -> fun () -> v model) }
-        let fit =
-            { FitOptions.defaults with
-                Epochs = options.Epochs
-                Optimizer = OptimizerOptions.adam options.LearningRate
-                Seed = options.Seed + 7919L
-                Monitor = options.Monitor }
+        let task = fitTask options validate model x y
         let result =
-            try Fit.run fit task
+            try Fit.run (fitOptions options) task
             with _ ->
                 model.Dispose ()
                 reraise ()

@@ -8,11 +8,12 @@ open System.Text.Json.Nodes
 open TorchSharp
 open EnergyFs
 open EnergyFs.Training
+open EnergyFs.Models
 
 /// Saving and loading trained regressors (Gustafsson, Danelljan & Schön, "Learning Proposals for
 /// Practical Energy-Based Regression", AISTATS 2022, arXiv 2110.11948) in the EnergyFs model file
 /// format (`ModelFile`, kind "energy-regressor"). The header holds the shapes (x_dim, y_dim), the
-/// method, K, the hidden width, the training options that shaped the model, the dtype, whether the
+/// method, K, the hidden width, the architecture (absent in older files: compact), the training options that shaped the model, the dtype, whether the
 /// EBM is a custom energy (and its module's name) and the training history; the tensors are the
 /// `RegressionModel`'s state dict (its "ebm.", "proposalHead." and "mdn." entries).
 [<RequireQualifiedAccess>]
@@ -41,6 +42,7 @@ module RegressionFile =
         header["method"] <- JsonValue.Create (RegressionMethod.name model.Method)
         header["components"] <- JsonValue.Create model.Components
         header["hidden"] <- JsonValue.Create model.Hidden
+        header["architecture"] <- JsonValue.Create (RegressionArchitecture.name model.Architecture)
         header["custom"] <- JsonValue.Create model.CustomEnergyName.IsSome
         header["energy"] <- JsonValue.Create (defaultArg model.CustomEnergyName (if model.HasEbm then "builtin" else "none"))
         header["samples"] <- JsonValue.Create options.Samples
@@ -73,6 +75,13 @@ module RegressionFile =
             let methodName = text "method"
             let method = try RegressionMethod.parse methodName with :? ArgumentException -> fail path (sprintf "unknown method '%s'" methodName)
             let custom = match header["custom"] with null -> false | n -> n.GetValue<bool>()
+            // Files written before the architecture was a choice hold the compact networks.
+            let architecture =
+                match header["architecture"] with
+                | null -> RegressionArchitecture.Compact
+                | _ ->
+                    let name = text "architecture"
+                    try RegressionArchitecture.parse name with :? ArgumentException -> fail path (sprintf "unknown architecture '%s'" name)
             let energyName = text "energy"
             let energy =
                 match custom, energy with
@@ -90,11 +99,11 @@ module RegressionFile =
                 | _ -> fail path "the header's seed is not an integer"
             let options =
                 { RegressionOptions.defaults with
-                    Method = method; Components = int "components"; Hidden = int "hidden"; Samples = int "samples"
+                    Method = method; Components = int "components"; Hidden = int "hidden"; Architecture = architecture; Samples = int "samples"
                     NoiseStds = (float "noise_std1", float "noise_std2"); Epochs = int "epochs"; BatchSize = int "batch_size"
                     LearningRate = float "learning_rate"; Seed = seed; Energy = energy }
             let model =
-                try new RegressionModel(int "x_dim", int "y_dim", method, options.Components, options.Hidden, energy)
+                try new RegressionModel(int "x_dim", int "y_dim", method, options.Components, options.Hidden, architecture, energy)
                 with :? ArgumentException as e -> fail path (sprintf "the header describes no valid model (%s)" e.Message)
             try
                 match model.CustomEnergyName with

@@ -60,16 +60,18 @@ module Mdn =
     let private halfLog2Pi = 0.5 * log (2.0 * Math.PI)
 
     /// log q(y_m) for y [B, M, D] → [B, M]:
-    /// log Σₖ exp(log πₖ + Σ_d [−½((y_d − μ_kd)/σ_kd)² − log σ_kd − ½ log 2π]).
+    /// log Σₖ exp(cₖ − ½ Σ_d ((y_d − μ_kd)/σ_kd)²),  cₖ = log πₖ − Σ_d log σ_kd − (D/2) log 2π.
+    /// The constants cₖ are computed once per mixture ([B, K]), so the [B, M, K, D] tensors see only
+    /// the difference, the scaling and the square.
     let logDensity (mix: Mixture) (y: Tensor) : Tensor =
         Checks.rank "y" 3 y
         Checks.dimSize "y" 0 mix.Means.shape[0] y
         Checks.dimSize "y" 2 mix.Means.shape[2] y
-        let diff = y.unsqueeze 2L - mix.Means.unsqueeze 1L                 // [B, M, K, D]
-        let z = diff * (Tensor.exp (-mix.LogStds)).unsqueeze 1L
-        let perDim = Tensor.square z * -0.5 - mix.LogStds.unsqueeze 1L - halfLog2Pi
-        let perComponent = Tensor.sumDim 3 perDim + mix.LogWeights.unsqueeze 1L   // [B, M, K]
-        Tensor.logsumexp 2 perComponent
+        let d = mix.Means.shape[2]
+        let offset = mix.LogWeights - Tensor.sumDim 2 mix.LogStds - float d * halfLog2Pi   // [B, K]
+        let z = (y.unsqueeze 2L - mix.Means.unsqueeze 1L) * (Tensor.exp (-mix.LogStds)).unsqueeze 1L   // [B, M, K, D]
+        let squares = if d = 1L then (Tensor.square z).squeeze 3L else Tensor.sumDim 3 (Tensor.square z)   // [B, M, K]
+        Tensor.logsumexp 2 (squares * -0.5 + offset.unsqueeze 1L)
 
     /// log q(yᵢ) for one target per mixture, y [B, D] → [B].
     let logDensityAt (mix: Mixture) (y: Tensor) : Tensor =
@@ -131,30 +133,3 @@ type MdnHead(features: int, k: int, d: int) as this =
         Checks.rank "features" 2 h
         Checks.dimSize "features" 1 (int64 features) h
         Mdn.ofRaw k d (this.forward h)
-
-/// A stand-alone mixture density network q_φ(y | x): a ReLU feature network on x followed by an
-/// `MdnHead` (the "MDN" baseline and the student of the energy-based teacher in Gustafsson et al.
-/// 2022, Sec. 4).
-type MixtureDensityNetwork(xDim: int, yDim: int, k: int, hidden: int) as this =
-    inherit torch.nn.Module<Tensor, Tensor>("MixtureDensityNetwork")
-    do
-        Checks.positiveInt "xDim" xDim
-        Checks.positiveInt "hidden" hidden
-    let features = Perceptron.build true [ xDim; hidden; hidden ]
-    let head = new MdnHead(hidden, k, yDim)
-    do
-        this.register_module ("features", features)
-        this.register_module ("head", head)
-    /// Components K.
-    member _.Components = k
-    /// Dimension of x.
-    member _.XDim = xDim
-    /// Dimension of y.
-    member _.YDim = yDim
-    /// Raw head outputs [B, K(1 + 2D)] for x [B, Dx].
-    override _.forward (x: Tensor) = head.forward (features.forward x)
-    /// The mixture q(· | x) for x [B, Dx].
-    member _.Mixture(x: Tensor) : Mixture =
-        Checks.rank "x" 2 x
-        Checks.dimSize "x" 1 (int64 xDim) x
-        head.Mixture (features.forward x)

@@ -9,7 +9,7 @@ open EnergyFs.Papers.Reproduction
 open EnergyFs.Papers.LearnedProposals
 open EnergyFs.Tests.Reproduction.RunMetricsTests
 
-let private split nll rmse second = { Nll = nll; Rmse = rmse; ProposalNll = second; Seconds = 2.0 }
+let private split nll rmse second = { Nll = nll; Rmse = rmse; ProposalNll = second; Seconds = 2.0; SelectedStep = 100.0; Steps = 200; Dequantized = false; TargetDistinct = 300; TargetQuantized = false }
 
 [<Tests>]
 let tests =
@@ -19,7 +19,11 @@ let tests =
             let stored = cachedMetrics (RegressionPaper.uci "yacht" options 0 [ 0 ])
             let metrics = UciExperiment.metrics (UciExperiment.summarize Joint [ split 1.0 2.0 3.0 ])
             expectSameKeys "regression uci" metrics stored
-            Expect.equal (List.map fst metrics) [ "nll"; "nll_std"; "rmse"; "rmse_std"; "second_nll"; "second_nll_std"; "train_seconds" ] "names"
+            let names =
+                [ "nll"; "nll_std"; "rmse"; "rmse_std"; "second_nll"; "second_nll_std"; "train_seconds"
+                  "selected_step"; "selected_step_min"; "selected_step_max"; "steps"
+                  "target_distinct"; "target_quantized"; "dequantized" ]
+            Expect.equal (List.map fst metrics) names "names"
 
         test "uci metrics: means over splits, sample std, training seconds per split" {
             let m = Map (UciExperiment.metrics (UciExperiment.summarize Teacher [ split 1.0 2.0 3.0; split 3.0 4.0 5.0; split 2.0 3.0 4.0 ]))

@@ -16,7 +16,7 @@ open EnergyFs.Tests.Expectations
 
 let ctx = Context.cpu
 
-let metrics nll rmse second = { Nll = nll; Rmse = rmse; ProposalNll = second; Seconds = 1.5 }
+let metrics nll rmse second = { Nll = nll; Rmse = rmse; ProposalNll = second; Seconds = 1.5; SelectedStep = 100.0; Steps = 200; Dequantized = false; TargetDistinct = 300; TargetQuantized = false }
 
 [<Tests>]
 let tests =
@@ -49,4 +49,41 @@ let tests =
             for s in summaries do
                 Expect.isTrue (Double.IsFinite s.NllMean && Double.IsFinite s.RmseMean && s.RmseMean > 0.0) (sprintf "%A finite" s.Method)
             Expect.isTrue (Double.IsFinite summaries[1].SecondNllMean) "the joint model's proposal NLL"
+
+        testCase "validation: every method keeps a step chosen on training rows; the test targets do not move it" <| fun () ->
+            let options = { RegressionOptions.defaults with Samples = 16; Hidden = 8; Epochs = 6; BatchSize = 50 }
+            for m in [ MdnAlone; Joint ] do
+                let split = UciExperiment.syntheticSplit ctx 61L 250
+                let r = UciExperiment.runSplit ctx { options with Method = m } 0 split
+                // 225 training rows, 22 for validation: 203 rows, 5 batches per epoch, 6 epochs.
+                Expect.equal r.Steps 30 (sprintf "%A: step budget" m)
+                Expect.isTrue (r.SelectedStep >= 5.0 && r.SelectedStep <= 30.0 && r.SelectedStep % 5.0 = 0.0) (sprintf "%A: an epoch's end, got %g" m r.SelectedStep)
+                // Scrambled test targets: the same step is kept, only the test NLL changes.
+                use scrambled = split.YTest.flip [| 0L |]
+                let r2 = UciExperiment.runSplit ctx { options with Method = m } 0 { split with YTest = scrambled }
+                Expect.equal r2.SelectedStep r.SelectedStep (sprintf "%A: selection ignores the test rows" m)
+                Expect.notEqual r2.Nll r.Nll (sprintf "%A: the test NLL did change" m)
+                let last = UciExperiment.runSplitWith ctx { UciProtocol.defaults with ValidationFraction = 0.0 } { options with Method = m } 0 split
+                Expect.isTrue (Double.IsNaN last.SelectedStep) "no validation: the last step, reported as NaN"
+                Expect.equal last.Steps 30 "225 rows: 5 batches (the last of 25), 6 epochs"
+                Scope.disposeAll [ split.XTrain; split.YTrain; split.XTest; split.YTest ]
+
+        testCase "quantization: six integer values are detected, dequantized within half a step, and reported" <| fun () ->
+            let values = Array.init 300 (fun i -> float (i % 6))
+            let q = TargetQuantization.analyze values
+            Expect.equal (q.Distinct, q.Step, q.Quantized) (6, Some 1.0, true) "six values, step 1"
+            Expect.isSome (TargetQuantization.warning "y" q) "a warning"
+            let continuous = TargetQuantization.analyze (Array.init 300 (fun i -> sin (float i * 1.7) * 3.1 + 0.001 * float i))
+            Expect.isFalse continuous.Quantized "continuous targets"
+            Expect.isNone (TargetQuantization.warning "y" continuous) "no warning"
+            // Rounded to 0.5 with many ties: a common step.
+            let rounded = TargetQuantization.analyze (Array.init 300 (fun i -> Math.Round (sin (float i) * 20.0) / 2.0))
+            Expect.equal (rounded.Step, rounded.Quantized) (Some 0.5, true) "a common step of 0.5"
+            use rng = new Rng(3L, ctx.Device)
+            use y = Tensor.ofArray Context.cpu64 values
+            use d = TargetQuantization.dequantize rng 1.0 y
+            let noise = Array.map2 (-) (Tensor.toArray d) values
+            Expect.isTrue (noise |> Array.forall (fun u -> abs u <= 0.5)) "within ±Δ/2"
+            Expect.isGreaterThan (Array.distinct (Tensor.toArray d)).Length 290 "no ties left"
+            Expect.isTrue (abs (Array.average noise) < 0.1) "centred"
     ]
