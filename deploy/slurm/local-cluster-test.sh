@@ -22,7 +22,7 @@ fi
 
 cli="$root/src/fsharp/EnergyFs.Cli/bin/Release/net10.0/EnergyFs.Cli.dll"
 [ -f "$cli" ] || { say "not built: $cli (./build.sh build)"; exit 2; }
-work="$(mktemp -d /tmp/energyfs-slurm.XXXXXX)"
+work="$(mktemp -d -t energyfs-slurm.XXXXXX)"
 pids=()
 cleanup() {
   for f in "$work"/slurmd.pid "$work"/slurmctld.pid "$work"/munged.pid; do

@@ -48,7 +48,7 @@ let tests =
             Expect.throws (fun () -> NotebookOutputs.merge [] edited ran |> ignore) "an executed notebook from another source is refused"
         }
         test "machine paths left in outputs are found" {
-            let nb = notebook [ "printfn \"%s\" __SOURCE_DIRECTORY__", [ display "text/plain" "/tmp/work/notebooks" ] ]
-            Expect.equal (NotebookOutputs.machinePaths [ "/tmp/work"; "/home/me" ] nb) [ "cell 1 (printfn \"%s\" __SOURCE_DIRECTORY__)", "/tmp/work" ] "found"
+            let nb = notebook [ "printfn \"%s\" __SOURCE_DIRECTORY__", [ display "text/plain" "/src/repo/notebooks" ] ]
+            Expect.equal (NotebookOutputs.machinePaths [ "/src/repo"; "/home/me" ] nb) [ "cell 1 (printfn \"%s\" __SOURCE_DIRECTORY__)", "/src/repo" ] "found"
         }
     ]
