@@ -56,10 +56,7 @@ let runDotnet (folder: string) (environment: (string * string) list) (arguments:
 let private tail (s: string) = if s.Length > 6000 then s.Substring(s.Length - 6000) else s
 
 /// The machine's global-packages folder (NUGET_PACKAGES, or ~/.nuget/packages).
-let machinePackages () =
-    match Environment.GetEnvironmentVariable "NUGET_PACKAGES" with
-    | null | "" -> Path.Combine(Environment.GetFolderPath Environment.SpecialFolder.UserProfile, ".nuget", "packages")
-    | p -> p
+let machinePackages () = EnergyFs.NotebookRunner.KernelRun.machinePackages ()
 
 /// fsi.dll of the newest SDK next to the running dotnet (the private one under build.sh).
 let fsiPath () =
