@@ -11,10 +11,13 @@ open System
 /// scope at once (a joint regression step at batch 32 × M 1024 × width 32 frees tens of [32 × 1025 × 32]
 /// tensors together) therefore returns its memory to the kernel after every step, and the next step
 /// faults every page back in, zero-filled: at width 32 on toy set 1 that was 1.95 million minor page
-/// faults and 14 s of kernel time over 3 epochs, 6 × the time of the same epochs with the settings
-/// below. Python frees each tensor as soon as its last reference goes, so the same steps in PyTorch
-/// keep the heap warm. Fixed thresholds (blocks up to 32 MiB from the heap, the heap trimmed only above
-/// 512 MiB free) keep freed blocks for reuse; memory a process once used is kept, up to that much.
+/// faults and 14 s of kernel time over 3 epochs (11–14 s per epoch), against 0.11 million, 1.5 s and
+/// 2.2–2.5 s per epoch with the settings below (docs/papers/regression.md, issue #16). Python frees each
+/// tensor as soon as its last reference goes, so the same steps in PyTorch keep the heap warmer. Fixed
+/// thresholds (blocks up to 32 MiB from the heap, the heap trimmed only above 512 MiB free), a top pad
+/// and one arena keep freed blocks for reuse; memory a process once used is kept, up to that much.
+/// Blocks above 32 MiB (glibc's largest mmap threshold) are still mapped afresh: keep tensors that are
+/// allocated in loops below that size (see `Regression`'s quadrature chunks).
 module internal Allocator =
 
     open System.Runtime.InteropServices

@@ -301,11 +301,19 @@ module Regression =
         Scope.disposeAll parts
         all
 
+    /// Rows per chunk when every row evaluates f at `points` values of y: about 4 M activations
+    /// (16 MB in float32) per [rows, points, hidden] tensor, below glibc's largest mmap threshold
+    /// (32 MiB), so that evaluation tensors are reused from the heap instead of being mapped and
+    /// faulted in afresh (128 rows × 2048 points × width 32 was 33.5 MB: 1.8 million page faults
+    /// and 17 s of kernel time for one toy-set-1 evaluation).
+    let private rowsFor (model: RegressionModel) (points: int) =
+        max 1L (4_194_304L / (int64 (max points 1) * int64 (max model.Hidden 1)))
+
     /// log Z(xᵢ) of the EBM of a 1-D y by trapezoidal quadrature on n points over [low, high], [N].
     let logNormalizerQuadrature (ctx: Context) (low: float) (high: float) (n: int) (model: RegressionModel) (x: Tensor) : Tensor =
         requireEbm model
         Checks.require "model" (model.YDim = 1) (sprintf "quadrature needs a 1-D y, the model has D = %d; use importance sampling" model.YDim)
-        chunked 128L x.shape[0] (fun s c ->
+        chunked (rowsFor model n) x.shape[0] (fun s c ->
             Diff.noGrad (fun () ->
                 Scope.tensor (fun () ->
                     Quadrature.logNormalizer ctx low high n c (model.Scorer (x.narrow (0L, s, c))))))
@@ -359,7 +367,7 @@ module Regression =
     let predictMeanQuadrature (ctx: Context) (low: float) (high: float) (n: int) (model: RegressionModel) (x: Tensor) : Tensor =
         requireEbm model
         Checks.require "model" (model.YDim = 1) (sprintf "quadrature needs a 1-D y, the model has D = %d" model.YDim)
-        chunked 128L x.shape[0] (fun s c ->
+        chunked (rowsFor model n) x.shape[0] (fun s c ->
             Diff.noGrad (fun () ->
                 Scope.tensor (fun () ->
                     let g = Quadrature.grid ctx low high n
