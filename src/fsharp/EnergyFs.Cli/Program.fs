@@ -23,6 +23,7 @@ type CliArgs =
     | [<CliPrefix(CliPrefix.None)>] Fy of ParseResults<Commands.Fy.FyArgs>
     | [<CliPrefix(CliPrefix.None)>] Spen of ParseResults<Commands.Spen.SpenArgs>
     | [<CliPrefix(CliPrefix.None)>] Reproduce of ParseResults<Commands.Reproduce.ReproduceArgs>
+    | [<CliPrefix(CliPrefix.None)>] Sweep of ParseResults<Commands.Sweep.SweepArgs>
     interface IArgParserTemplate with
         member a.Usage =
             match a with
@@ -34,6 +35,7 @@ type CliArgs =
             | Fy _ -> "generalized Fenchel-Young losses (Blondel et al. 2022): multilabel and imitation experiments"
             | Spen _ -> "multilabel SPEN / inference networks / implicit training on a MULAN folder"
             | Reproduce _ -> "the main job: run every paper's experiments (cached) and write report.md and report.html"
+            | Sweep _ -> "a hyperparameter sweep (grid or random, from a JSON file) over an experiment of the catalogue, selected on validation data"
 
 /// Entry point: parses the command line (Argu prints usage and exits on errors), applies the thread
 /// and device options, and runs the subcommand; returns its exit code.
@@ -52,6 +54,7 @@ let main argv =
         | Some (Fy fy) -> Commands.Fy.run ctx fy
         | Some (Spen spen) -> Commands.Spen.run ctx spen
         | Some (Reproduce r) -> Commands.Reproduce.run ctx r
+        | Some (Sweep s) -> Commands.Sweep.run ctx s
         | _ -> Commands.Info.run ctx false
     with
     | :? ArgumentException as e ->
