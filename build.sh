@@ -32,17 +32,36 @@ export DOTNET_CLI_WORKLOAD_UPDATE_NOTIFY_DISABLE=1 MSBUILDTERMINALLOGGER=off
 # call can finalize one while it is read (rare "INTERNAL ASSERT ... Scalar.h" crashes under load).
 # EnergyFs's own code keeps its Scalars alive (Pinned); this narrows the window for TorchSharp's.
 export DOTNET_GCgen0size="${DOTNET_GCgen0size:-0x4000000}"
-# glibc's allocator from the start of every process this script runs (the .NET host with libtorch, and the
-# PyTorch twin of the benchmarks, which so runs under the same settings): no mmap below 32 MiB, no trimming below
-# 512 MiB, 64 MiB of padding when the heap grows, one arena, and no per-thread cache or fast bins. The last two
-# matter most and only a process-start setting can give them: tensors are allocated 64-byte aligned
-# (posix_memalign), and small chunks parked in the tcache/fast bins between freed tensor buffers keep those from
-# merging, so each new buffer came from fresh pages at the heap's top — a sphere Langevin step of 10^4 particles
-# took 12 ms and 490 page faults with EnergyFs's mallopt settings alone, 2–3 ms and 1 fault with these (see
-# src/fsharp/EnergyFs/Core/Allocator.fs, which applies what mallopt can when a process starts without them).
-# Your own GLIBC_TUNABLES, or ENERGYFS_MALLOC_TUNING=0, wins.
-if [ -z "${GLIBC_TUNABLES:-}" ] && [ "${ENERGYFS_MALLOC_TUNING:-1}" != 0 ]; then
-  export GLIBC_TUNABLES="glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=536870912:glibc.malloc.top_pad=67108864:glibc.malloc.arena_max=1:glibc.malloc.tcache_count=0:glibc.malloc.mxfast=0"
+# The C allocator of every process this script runs (the .NET host with libtorch, and the PyTorch twin of the
+# benchmarks, which so runs on the same one): mimalloc (Debian's libmimalloc2.0, installed here when absent and
+# this runs as root), preloaded. With glibc's malloc a training step's tensor buffers kept coming from pages never
+# touched: libtorch allocates them 64-byte aligned, and small chunks parked between freed buffers stop those from
+# merging, so the heap's top moves on every step and each page is faulted in afresh (about 25 µs a fault in this
+# kind of VM). Quick benchmarks at 1 thread, EnergyFs ms per call, glibc (mallopt settings only) → mimalloc: sphere
+# Langevin step 8.6 → 3.2 (574 → 1 faults), CG hypergradient 95 → 52, chain of 6 ops on 10^6 floats 37 → 5.4
+# (bench/results/mimalloc-quick*.md). Without mimalloc: GLIBC_TUNABLES (no tcache or fast bins, fixed thresholds,
+# one arena), which helps some steps and not others (bench/results/tunables-quick*.md). Your own LD_PRELOAD
+# allocator or GLIBC_TUNABLES, or ENERGYFS_MALLOC_TUNING=0, wins.
+mimalloc_library() {
+  local f
+  for f in /usr/lib/x86_64-linux-gnu/libmimalloc.so.2 /usr/lib/aarch64-linux-gnu/libmimalloc.so.2 /usr/lib64/libmimalloc.so.2; do
+    [ -f "$f" ] && { echo "$f"; return 0; }
+  done
+  return 1
+}
+if [ "${ENERGYFS_MALLOC_TUNING:-1}" != 0 ] && [ -z "${GLIBC_TUNABLES:-}" ] && [[ "${LD_PRELOAD:-}" != *malloc* ]]; then
+  allocator_lib="$(mimalloc_library || true)"
+  if [ -z "$allocator_lib" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && [ ! -f "$ROOT/.compat/no-mimalloc" ]; then
+    printf '[build] installing libmimalloc2.0 (the allocator of the runs: see build.sh)\n' >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libmimalloc2.0 >/dev/null 2>&1 \
+      || { mkdir -p "$ROOT/.compat" && touch "$ROOT/.compat/no-mimalloc"; }
+    allocator_lib="$(mimalloc_library || true)"
+  fi
+  if [ -n "$allocator_lib" ]; then
+    export LD_PRELOAD="$allocator_lib${LD_PRELOAD:+:$LD_PRELOAD}"
+  else
+    export GLIBC_TUNABLES="glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=536870912:glibc.malloc.top_pad=67108864:glibc.malloc.arena_max=1:glibc.malloc.tcache_count=0:glibc.malloc.mxfast=0"
+  fi
 fi
 # The benchmark datasets, for apps outside the repository started through this script (EnergyFs.Data.Paths
 # and DataPaths read ENERGYFS_DATA before walking up from the current and the executable's folders).
@@ -268,6 +287,7 @@ case "$cmd" in
     echo "ENERGYFS_DATA: ${ENERGYFS_DATA:-(not set)}"
     echo "DOTNET_GCgen0size: $DOTNET_GCgen0size"
     echo "GLIBC_TUNABLES: ${GLIBC_TUNABLES:-(not set)}"
+    echo "LD_PRELOAD: ${LD_PRELOAD:-(not set)}"
     ;;
   clean) find "$ROOT/src" "$ROOT/tests" "$ROOT/bench" -type d \( -name bin -o -name obj \) -prune -exec rm -rf {} + ; rm -rf "$ROOT/artifacts" ;;
   *) die "unknown command '$cmd' (build | test | run | bench | notebooks | fsi | pack | dotnet | env | clean)" ;;

@@ -128,6 +128,7 @@ let markdown (info: RunInfo) (outcomes: Outcome list) =
                 t (flag "threads") (flag "blas") (flag "mkl") (flag "mkldnn") (flag "openmp") (flag "allocator"))
     add (sprintf "| EnergyFs allocator | %s |"
             (match EnergyFs.Runtime.allocatorTuning () with
+             | Ok [ name, 1 ] when name.EndsWith "malloc" -> name + " (preloaded)"
              | Ok settings -> "glibc " + String.concat ", " [ for k, v in settings -> sprintf "%s %d" k v ]
              | Error why -> "glibc defaults (" + why + ")"))
     add (sprintf "| thread counts | %s (set on both sides: Runtime.setThreads / torch.set_num_threads, and OMP_NUM_THREADS for the PyTorch process) |"

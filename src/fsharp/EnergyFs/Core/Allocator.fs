@@ -27,8 +27,10 @@ open System
 /// on pages never touched: a sphere Langevin step of 10⁴ particles (three [10⁴ × 64] buffers alive at
 /// once) took 12 ms and 490 page faults per call with the settings below, 2–3 ms and 1 fault with
 /// the tcache and fast bins off. Those can only be set when the process starts
-/// (`GLIBC_TUNABLES=…:glibc.malloc.tcache_count=0:glibc.malloc.mxfast=0`); `build.sh` exports the whole
-/// set for every process it runs, and this module then changes nothing (the user's choice wins).
+/// (`GLIBC_TUNABLES=…:glibc.malloc.tcache_count=0:glibc.malloc.mxfast=0`), and they help some steps
+/// and hurt others (a chain of 6 ops on 10⁶ floats: 0.4 → 980 faults per call). mimalloc, preloaded,
+/// keeps every benchmark near 0 faults (bench/results/mimalloc-quick.md): `build.sh` preloads it
+/// for every process it runs (GLIBC_TUNABLES when it cannot), and this module then changes nothing.
 module internal Allocator =
 
     open System.Runtime.InteropServices
@@ -55,6 +57,17 @@ module internal Allocator =
         || Environment.GetEnvironmentVariable "ENERGYFS_MALLOC_TUNING" = "0"
 
     /// Applies `settings` once on Linux with glibc; the outcome: Ok () when applied, Error why not.
+    /// The allocator preloaded in place of glibc's malloc (LD_PRELOAD; `build.sh` preloads mimalloc),
+    /// by name: "mimalloc", "jemalloc" or "tcmalloc" when its library is mapped into this process.
+    let preloaded () : string option =
+        if not (OperatingSystem.IsLinux()) then None
+        else
+            try
+                let maps = IO.File.ReadAllText "/proc/self/maps"
+                [ "libmimalloc", "mimalloc"; "libjemalloc", "jemalloc"; "libtcmalloc", "tcmalloc" ]
+                |> List.tryPick (fun (lib, name) -> if maps.Contains lib then Some name else None)
+            with _ -> None
+
     /// The glibc.malloc entries of GLIBC_TUNABLES (set when the process started), as (name, value):
     /// None when there are none.
     let fromTunables () : (string * int) list option =
@@ -75,6 +88,7 @@ module internal Allocator =
         lazy (
             if not (OperatingSystem.IsLinux()) then Error "not Linux"
             elif userChoice () then Error "left to the user (GLIBC_TUNABLES or ENERGYFS_MALLOC_TUNING=0)"
+            elif (preloaded ()).IsSome then Error (sprintf "%s is preloaded in place of glibc's malloc" (preloaded ()).Value)
             else
                 try
                     let mmap = mallopt (mmapThreshold, snd settings[0])

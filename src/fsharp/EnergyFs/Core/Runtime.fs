@@ -237,13 +237,15 @@ module Runtime =
     /// settings when applied; Error with the reason otherwise (not Linux, no glibc, or the user's own
     /// choice: GLIBC_TUNABLES with glibc.malloc entries, or ENERGYFS_MALLOC_TUNING=0, leave it alone —
     /// `build.sh` sets GLIBC_TUNABLES, which also turns off the tcache and fast bins that mallopt cannot).
-    /// With glibc.malloc entries in GLIBC_TUNABLES, Ok lists those (name without the prefix, value).
+    /// With glibc.malloc entries in GLIBC_TUNABLES, Ok lists those (name without the prefix, value); with
+    /// an allocator preloaded in glibc's place (build.sh preloads mimalloc), Ok [name, 1].
     let allocatorTuning () : Result<(string * int) list, string> =
         ensureNative ()
-        match Allocator.outcome.Force(), Allocator.fromTunables () with
-        | Ok (), _ -> Ok Allocator.settings
-        | Error _, Some fromStart when Environment.GetEnvironmentVariable "ENERGYFS_MALLOC_TUNING" <> "0" -> Ok fromStart
-        | Error why, _ -> Error why
+        match Allocator.preloaded (), Allocator.outcome.Force(), Allocator.fromTunables () with
+        | Some name, _, _ -> Ok [ name, 1 ]
+        | None, Ok (), _ -> Ok Allocator.settings
+        | None, Error _, Some fromStart when Environment.GetEnvironmentVariable "ENERGYFS_MALLOC_TUNING" <> "0" -> Ok fromStart
+        | None, Error why, _ -> Error why
 
     /// The EnergyFs version (from the assembly).
     let version =
