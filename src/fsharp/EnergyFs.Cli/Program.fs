@@ -22,6 +22,7 @@ type CliArgs =
     | [<CliPrefix(CliPrefix.None)>] Regression of ParseResults<Commands.Regression.RegressionArgs>
     | [<CliPrefix(CliPrefix.None)>] Fy of ParseResults<Commands.Fy.FyArgs>
     | [<CliPrefix(CliPrefix.None)>] Spen of ParseResults<Commands.Spen.SpenArgs>
+    | [<CliPrefix(CliPrefix.None)>] Tag of ParseResults<Commands.Tagging.TagArgs>
     | [<CliPrefix(CliPrefix.None)>] Reproduce of ParseResults<Commands.Reproduce.ReproduceArgs>
     interface IArgParserTemplate with
         member a.Usage =
@@ -33,6 +34,7 @@ type CliArgs =
             | Regression _ -> "learned proposals for energy-based regression (Gustafsson et al. 2022): toy1|toy2|uci"
             | Fy _ -> "generalized Fenchel-Young losses (Blondel et al. 2022): multilabel and imitation experiments"
             | Spen _ -> "multilabel SPEN / inference networks / implicit training on a MULAN folder"
+            | Tag _ -> "part-of-speech tagging on UD English EWT: CRF, BiLSTM or SparseMAP tagger"
             | Reproduce _ -> "the main job: run every paper's experiments (cached) and write report.md and report.html"
 
 /// Entry point: parses the command line (Argu prints usage and exits on errors), applies the thread
@@ -51,6 +53,7 @@ let main argv =
         | Some (Regression r) -> Commands.Regression.run ctx r
         | Some (Fy fy) -> Commands.Fy.run ctx fy
         | Some (Spen spen) -> Commands.Spen.run ctx spen
+        | Some (Tag t) -> Commands.Tagging.run ctx t
         | Some (Reproduce r) -> Commands.Reproduce.run ctx r
         | _ -> Commands.Info.run ctx false
     with
