@@ -32,6 +32,18 @@ export DOTNET_CLI_WORKLOAD_UPDATE_NOTIFY_DISABLE=1 MSBUILDTERMINALLOGGER=off
 # call can finalize one while it is read (rare "INTERNAL ASSERT ... Scalar.h" crashes under load).
 # EnergyFs's own code keeps its Scalars alive (Pinned); this narrows the window for TorchSharp's.
 export DOTNET_GCgen0size="${DOTNET_GCgen0size:-0x4000000}"
+# glibc's allocator from the start of every process this script runs (the .NET host with libtorch, and the
+# PyTorch twin of the benchmarks, which so runs under the same settings): no mmap below 32 MiB, no trimming below
+# 512 MiB, 64 MiB of padding when the heap grows, one arena, and no per-thread cache or fast bins. The last two
+# matter most and only a process-start setting can give them: tensors are allocated 64-byte aligned
+# (posix_memalign), and small chunks parked in the tcache/fast bins between freed tensor buffers keep those from
+# merging, so each new buffer came from fresh pages at the heap's top — a sphere Langevin step of 10^4 particles
+# took 12 ms and 490 page faults with EnergyFs's mallopt settings alone, 2–3 ms and 1 fault with these (see
+# src/fsharp/EnergyFs/Core/Allocator.fs, which applies what mallopt can when a process starts without them).
+# Your own GLIBC_TUNABLES, or ENERGYFS_MALLOC_TUNING=0, wins.
+if [ -z "${GLIBC_TUNABLES:-}" ] && [ "${ENERGYFS_MALLOC_TUNING:-1}" != 0 ]; then
+  export GLIBC_TUNABLES="glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=536870912:glibc.malloc.top_pad=67108864:glibc.malloc.arena_max=1:glibc.malloc.tcache_count=0:glibc.malloc.mxfast=0"
+fi
 # The benchmark datasets, for apps outside the repository started through this script (EnergyFs.Data.Paths
 # and DataPaths read ENERGYFS_DATA before walking up from the current and the executable's folders).
 [ -n "${ENERGYFS_DATA:-}" ] || [ ! -f "$ROOT/data/SOURCES.md" ] || export ENERGYFS_DATA="$ROOT/data"
@@ -255,6 +267,7 @@ case "$cmd" in
     echo "private runtime: $([ "$ENERGYFS_PRIVATE_RUNTIME" = 1 ] && echo "yes (${COMPAT})" || echo no)"
     echo "ENERGYFS_DATA: ${ENERGYFS_DATA:-(not set)}"
     echo "DOTNET_GCgen0size: $DOTNET_GCgen0size"
+    echo "GLIBC_TUNABLES: ${GLIBC_TUNABLES:-(not set)}"
     ;;
   clean) find "$ROOT/src" "$ROOT/tests" "$ROOT/bench" -type d \( -name bin -o -name obj \) -prune -exec rm -rf {} + ; rm -rf "$ROOT/artifacts" ;;
   *) die "unknown command '$cmd' (build | test | run | bench | notebooks | fsi | pack | dotnet | env | clean)" ;;

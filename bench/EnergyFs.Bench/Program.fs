@@ -20,6 +20,8 @@ type Args =
     | Name of stem: string
     | Note of text: string
     | List
+    | Compare of old: string
+    | Against of current: string
     interface IArgParserTemplate with
         member a.Usage =
             match a with
@@ -36,6 +38,8 @@ type Args =
             | Name _ -> "file name stem of the results files (default latest: latest.md, latest.json)"
             | Note _ -> "a note written into the results files (e.g. about the machine)"
             | List -> "list the benchmarks and exit"
+            | Compare _ -> "print (and write to NAME-compare.md) each benchmark's change against an earlier results file"
+            | Against _ -> "with --compare: compare with this results file instead of running the benchmarks"
 
 let private splitList (s: string) =
     s.Split([| ','; ' ' |], StringSplitOptions.RemoveEmptyEntries) |> Array.map (fun x -> x.Trim()) |> List.ofArray
@@ -54,6 +58,21 @@ let main argv =
     let root = args.TryGetResult Root |> Option.defaultValue (Directory.GetCurrentDirectory())
     let filters = args.TryGetResult Filter |> Option.map splitList |> Option.defaultValue []
     let benchmarks = Registry.select filters
+    // Read the earlier results first: a wrong path fails before minutes of benchmarks, not after.
+    let earlier = args.TryGetResult Compare |> Option.map (fun f -> f, Comparison.tryLoad f)
+    let against = args.TryGetResult Against |> Option.map (fun f -> f, Comparison.tryLoad f)
+    match earlier, against with
+    | Some (_, Error e), _ | _, Some (_, Error e) ->
+        eprintfn "EnergyFs.Bench: --compare: %s" e
+        2
+    | Some (old, Ok oldDoc), Some (current, Ok currentDoc) ->
+        printf "%s" (Comparison.table (Path.GetFileName old) (Path.GetFileName current) (Comparison.rows (old, oldDoc) (current, currentDoc)))
+        0
+    | None, Some _ ->
+        eprintfn "EnergyFs.Bench: --against needs --compare OLD.json"
+        2
+    | _ ->
+    let earlier = earlier |> Option.map (fun (f, r) -> f, Result.defaultWith (fun _ -> null) r)
     if args.Contains List then
         for b in Registry.all do
             let py = b.Python |> Option.map (fun p -> p.Snippet) |> Option.defaultValue "(EnergyFs only)"
@@ -121,4 +140,13 @@ let main argv =
     let dir = args.TryGetResult Out |> Option.defaultValue (Path.Combine(root, "bench", "results"))
     let md, js = Report.write dir (args.GetResult(Name, "latest")) info outcomes
     eprintfn "[bench] wrote %s and %s (%.0f s)" md js (DateTime.UtcNow - started).TotalSeconds
+    match earlier with
+    | Some (old, oldDoc) ->
+        let text = Comparison.table (Path.GetFileName old) (Path.GetFileName js) (Comparison.rows (old, oldDoc) (js, Comparison.load js))
+        printfn ""
+        printf "%s" text
+        let path = Path.Combine(dir, args.GetResult(Name, "latest") + "-compare.md")
+        File.WriteAllText(path, text)
+        eprintfn "[bench] wrote %s" path
+    | None -> ()
     if outcomes |> List.exists (fun o -> not o.Errors.IsEmpty || o.LeakedTensors <> 0L) then 1 else 0

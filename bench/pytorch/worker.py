@@ -52,6 +52,10 @@ def same_allocator():
     """With ENERGYFS_BENCH_PY_MALLOC=energyfs, gives this process the glibc allocator settings EnergyFs
     applies when it loads libtorch (src/fsharp/EnergyFs/Core/Allocator.fs): mmap threshold 32 MiB, trim
     threshold 512 MiB, top pad 64 MiB, one arena. Returns what was done, for the results files."""
+    tunables = os.environ.get("GLIBC_TUNABLES", "")
+    if "glibc.malloc." in tunables:
+        # Set at process start (build.sh exports them), as for the EnergyFs side.
+        return "GLIBC_TUNABLES " + tunables
     if os.environ.get("ENERGYFS_BENCH_PY_MALLOC") != "energyfs":
         return "glibc defaults"
     try:

@@ -170,7 +170,7 @@ public sealed record ImplicitTrainingOptions
         return new EnergyFs.Learners.ImplicitTrainingOptions(Epochs, BatchSize, InnerSteps,
             EnergyFs.Training.OptimizerOptionsModule.adam(InnerLearningRate), EnergyFs.Training.OptimizerOptionsModule.adam(OuterLearningRate),
             EntropyWeight, PullWeight, method, Solver?.Build() ?? Defaults.Solver, Solver?.RequireConvergence ?? Defaults.RequireConvergence, Defaults.RefineSteps, Seed,
-            energy);
+            energy, Defaults.Outputs);
     }
 
     internal EnergyFs.Learners.ImplicitTrainingOptions ToFSharp() => ToFSharp(StructuredEnergyAdapter.ToFSharp(NotNull(Energy, nameof(Energy))));
@@ -450,7 +450,7 @@ public sealed class ImplicitTrainer
                 var fit = Structured.withMonitor(Monitor(progress, cancellationToken, o.Epochs),
                                                  Structured.fitOptions(o.Epochs, o.Seed, dev is not null));
                 var noText = FuncConvert.FromAction<Tuple<double, string>>(_ => { });
-                var examples = new MultilabelExamples(data.Inputs, data.Features, data.Labels);
+                var examples = Structured.multilabel(data.Inputs, data.Features, data.Labels);
                 var (r, s) = Guard(() =>
                 {
                     try { return ImplicitStructured.fit(fit, fsOptions, validate, noText, energy.Inner, psi, examples).ToValueTuple(); }

@@ -150,7 +150,7 @@ public sealed class StructuredEnergyModel : IDisposable
     {
         CheckFeatures(features);
         CheckLabels(features, labels);
-        return Scoped(() => Library.Energy.Invoke(Theta).Invoke(features).Invoke(labels));
+        return Scoped(() => EnergyFs.Energies.StructuredEnergyModule.value(Library, Theta, features, labels));
     }
 
     /// <summary>∇_ȳ E(x, ȳ), [n, L]: for the SPEN in closed form, −BF(x) + C₁ᵀ(c₂ ⊙ σ(C₁ȳ)); for other energies by
@@ -163,7 +163,7 @@ public sealed class StructuredEnergyModel : IDisposable
         CheckLabels(features, labels);
         if (Definition is SpenEnergy) return Scoped(() => EnergyFs.Energies.Spen.gradLabels(Theta, features, labels));
         var theta = Theta;
-        return Autodiff.Grad(y => Library.Energy.Invoke(theta).Invoke(features).Invoke(y).sum(), labels);
+        return Autodiff.Grad(y => EnergyFs.Energies.StructuredEnergyModule.value(Library, theta, features, y).sum(), labels);
     }
 
     // ŷ = solver(ȳ ↦ E(x, ȳ) with θ detached, ȳ₀ = ½); temporaries are freed, only ŷ survives.
@@ -173,7 +173,7 @@ public sealed class StructuredEnergyModel : IDisposable
         using var scope = torch.NewDisposeScope();
         var theta = List(Theta.Select(t => t.detach()));
         var y0 = torch.full(new[] { features.shape[0], (long)Labels }, 0.5, dtype: features.dtype, device: features.device);
-        return solver(y => Library.Energy.Invoke(theta).Invoke(features).Invoke(y), y0).MoveToOuterDisposeScope();
+        return solver(y => EnergyFs.Energies.StructuredEnergyModule.value(Library, theta, features, y), y0).MoveToOuterDisposeScope();
     }
 
     /// <summary>ŷ ≈ argmin_{ȳ ∈ [0,1]ᴸ} E(x, ȳ) − τH(ȳ) by entropic mirror descent from ȳ = ½ (no gradient to θ), [n, L].</summary>

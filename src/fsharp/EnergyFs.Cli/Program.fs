@@ -24,6 +24,7 @@ type CliArgs =
     | [<CliPrefix(CliPrefix.None)>] Spen of ParseResults<Commands.Spen.SpenArgs>
     | [<CliPrefix(CliPrefix.None)>] Tag of ParseResults<Commands.Tagging.TagArgs>
     | [<CliPrefix(CliPrefix.None)>] Reproduce of ParseResults<Commands.Reproduce.ReproduceArgs>
+    | [<CliPrefix(CliPrefix.None)>] Sweep of ParseResults<Commands.Sweep.SweepArgs>
     interface IArgParserTemplate with
         member a.Usage =
             match a with
@@ -36,6 +37,7 @@ type CliArgs =
             | Spen _ -> "multilabel SPEN / inference networks / implicit training on a MULAN folder"
             | Tag _ -> "part-of-speech tagging on UD English EWT: CRF, BiLSTM or SparseMAP tagger"
             | Reproduce _ -> "the main job: run every paper's experiments (cached) and write report.md and report.html"
+            | Sweep _ -> "a hyperparameter sweep (grid or random, from a JSON file) over an experiment of the catalogue, selected on validation data"
 
 /// Entry point: parses the command line (Argu prints usage and exits on errors), applies the thread
 /// and device options, and runs the subcommand; returns its exit code.
@@ -55,6 +57,7 @@ let main argv =
         | Some (Spen spen) -> Commands.Spen.run ctx spen
         | Some (Tag t) -> Commands.Tagging.run ctx t
         | Some (Reproduce r) -> Commands.Reproduce.run ctx r
+        | Some (Sweep s) -> Commands.Sweep.run ctx s
         | _ -> Commands.Info.run ctx false
     with
     | :? ArgumentException as e ->

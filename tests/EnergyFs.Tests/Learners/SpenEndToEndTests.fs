@@ -34,7 +34,7 @@ let problem (seed: int) (ctx: Context) =
     let theta = Spen.create rng ctx 4 8 4
     let featureMap = featureMapWith output
     let feats = Diff.noGrad (fun () -> featureMap (Structured.tensors phi) x)
-    phi, theta, featureMap, { Inputs = x; Features = feats; Labels = y }
+    phi, theta, featureMap, { Inputs = x; Features = feats; Labels = y; Mask = None }
 
 let snapshot (ps: TorchSharp.Modules.Parameter list) = ps |> List.map (fun p -> p.detach().clone ())
 
@@ -52,12 +52,12 @@ let tests =
                 let options = StructuredSvm.defaults
                 let th = Structured.tensors theta
                 let ph = phi |> List.map (fun p -> p.detach().clone ())
-                let loss = SpenEndToEnd.hingeAt options th (featureMap ph x) yHat gold
+                let loss = SpenEndToEnd.hingeAt options th (featureMap ph x) None yHat gold
                 Expect.isGreaterThan (Tensor.toScalar loss) 0.0 "the hinge is active (a zero hinge has zero gradient)"
                 for block in 0 .. 1 do
                     let f (t: Tensor) =
                         let ps = ph |> List.mapi (fun i b -> if i = block then t else b)
-                        SpenEndToEnd.hingeAt options th (featureMap ps x) yHat gold
+                        SpenEndToEnd.hingeAt options th (featureMap ps x) None yHat gold
                     let report = GradCheck.grad { GradCheck.defaults with RelativeTolerance = 1e-5; AbsoluteTolerance = 1e-8 } f ph[block]
                     GradCheck.assertPassed (sprintf "d hinge / d phi[%d]" block) report
                     // The gradient is not zero: the features really receive a signal through the energy.

@@ -95,7 +95,7 @@ let tests =
                 let bad = StructuredEnergy.ofFunction "bad" (fun _ features _ -> features)
                 let f = torch.zeros (3L, 5L)
                 let y = torch.zeros (3L, 2L)
-                let e = raisesOf<InvalidOperationException> (fun () -> bad.Energy [] f y |> ignore)
+                let e = raisesOf<InvalidOperationException> (fun () -> bad.Energy [] f None y |> ignore)
                 Expect.stringContains e.Message "'bad'" "names the energy"
                 Expect.stringContains e.Message "[3, 5]" "and the shape it returned"
                 Expect.throwsT<ArgumentException> (fun () -> StructuredEnergy.ofFunction " " (fun _ f _ -> f) |> ignore) "a name is required")

@@ -31,7 +31,7 @@ let tinyProblem () =
     let y = (Tensor.rand rng ctx [ 6L; 2L ]).round ()
     let theta = Spen.create rng ctx 2 4 3 |> List.map (fun p -> Tensor.copy p * 2.0)
     let psi0 = FunctionalMlp.create rng ctx [ 3; 2 ] |> List.map Tensor.copy
-    let examples = { Inputs = x; Features = f; Labels = y }
+    let examples = { Inputs = x; Features = f; Labels = y; Mask = None }
     let options = { ImplicitStructured.defaults with EntropyWeight = -1.0; PullWeight = 1.0 }
     let problem = ImplicitStructured.problem options psi0 examples examples
     theta, psi0, problem
@@ -53,7 +53,7 @@ let smallData (seed: int) =
     let cls = FunctionalMlp.create rng Context.cpu [ 6; 8; 4 ]
     let ts = FunctionalMlp.tensors cls
     let feats = Diff.noGrad (fun () -> FunctionalMlp.features ts x)
-    cls, { Inputs = x; Features = feats; Labels = y }
+    cls, { Inputs = x; Features = feats; Labels = y; Mask = None }
 
 [<Tests>]
 let tests =
@@ -146,8 +146,8 @@ let tests =
                     (value (InferenceNetworks.networkLoss plain theta phi phi data)) "same loss for Φ"
                 let y = InferenceNetwork.predict phi data.Inputs
                 let expected = Spen.energy theta data.Features y - InferenceNetwork.entropy y * 0.7
-                Expect.isLessThan (Tensor.maxAbsDiff (InferenceNetworks.hingeEnergy inside theta data.Features y) expected) 1e-5 "E + τH"
-                Expect.isLessThan (Tensor.maxAbsDiff (InferenceNetworks.hingeEnergy inside theta data.Features data.Labels) (Spen.energy theta data.Features data.Labels)) 1e-5 "H = 0 at 0/1 labels"
+                Expect.isLessThan (Tensor.maxAbsDiff (InferenceNetworks.hingeEnergy inside theta data.Features None y) expected) 1e-5 "E + τH"
+                Expect.isLessThan (Tensor.maxAbsDiff (InferenceNetworks.hingeEnergy inside theta data.Features None data.Labels) (Spen.energy theta data.Features data.Labels)) 1e-5 "H = 0 at 0/1 labels"
                 let hinge =
                     Tensor.mean (Tensor.relu (StructuredHinge.l1Cost y data.Labels - expected + Spen.energy theta data.Features data.Labels))
                 Expect.floatClose Accuracy.medium (value (InferenceNetworks.energyLoss inside theta phi data)) (value hinge) "θ's loss is the smoothed hinge")

@@ -6,9 +6,9 @@ open EnergyFs
 open EnergyFs.Regularizers
 open EnergyFs.Losses
 open EnergyFs.Projections
-open EnergyFs.Structured
+open EnergyFs.Sequences
 open EnergyFs.Tests.Generators
-open EnergyFs.Tests.Structured.ChainFixtures
+open EnergyFs.Tests.Sequences.ChainFixtures
 
 /// Five replayable cases: the brute-force QP below is the slow part.
 let private few name f = testPropertyWithConfig (withArbs { small with maxTest = 5 }) name f

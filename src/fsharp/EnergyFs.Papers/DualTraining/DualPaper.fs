@@ -61,15 +61,17 @@ module DualPaper =
     /// One teacher–student run: `DualTeacherStudent.metrics` (final and best KL, Fisher divergence,
     /// TV norm, angle) and the KL curve as a series.
     let teacherStudent (id: string) (title: string) (config: TeacherStudentConfig) : ExperimentSpec =
-        { Id = id
-          Title = title
-          Config = ResultCache.describe (box config)
-          Run = fun ctx seed report ->
-              let r = DualTeacherStudent.run ctx { config with Seed = int64 seed } report
-              try
-                  let iterations, kl = DualTeacherStudent.klCurve r
-                  { Metrics = DualTeacherStudent.metrics r; Series = [ { Name = "kl"; X = iterations; Y = kl } ] }
-              finally DualTeacherStudent.dispose r }
+        config |> Experiment.ofSettings [ "config" ] (fun config ->
+            { Id = id
+              Title = title
+              Config = ResultCache.describe (box config)
+              Run = fun ctx seed report ->
+                  let r = DualTeacherStudent.run ctx { config with Seed = int64 seed } report
+                  try
+                      let iterations, kl = DualTeacherStudent.klCurve r
+                      { Metrics = DualTeacherStudent.metrics r; Series = [ { Name = "kl"; X = iterations; Y = kl } ] }
+                  finally DualTeacherStudent.dispose r
+              Settings = None })
 
     /// The experiments from a base configuration (feature learning, equal steps).
     let experiments (baseConfig: TeacherStudentConfig) : ExperimentSpec list =

@@ -26,39 +26,45 @@ module FenchelYoungPaper =
     /// A multilabel run: one data set of data/, one loss; `MultilabelExperiment.metrics` (×100 on
     /// the test split).
     let multilabel (data: string) (options: MultilabelOptions) : ExperimentSpec =
-        let energy = MultilabelLoss.name options.Loss
-        { Id = sprintf "fy-multilabel-%s-%s" data energy
-          Title = sprintf "%s, %s energy, %s" data energy options.Regularizer.Name
-          Config = ResultCache.describe (box (data, options))
-          Run = fun ctx seed report ->
-              use loaded = Mulan.loadFrom Context.cpu64 data
-              let r = MultilabelExperiment.runSeed { options with Context = ctx } loaded seed (fun f -> report (f, sprintf "seed %d" seed))
-              { Metrics = MultilabelExperiment.metrics r; Series = [] } }
+        (data, options) |> Experiment.ofSettings [ "data"; "options" ] (fun (data, options) ->
+            let energy = MultilabelLoss.name options.Loss
+            { Id = sprintf "fy-multilabel-%s-%s" data energy
+              Title = sprintf "%s, %s energy, %s" data energy options.Regularizer.Name
+              Config = ResultCache.describe (box (data, options))
+              Run = fun ctx seed report ->
+                  use loaded = Mulan.loadFrom Context.cpu64 data
+                  let r = MultilabelExperiment.runSeed { options with Context = ctx } loaded seed (fun f -> report (f, sprintf "seed %d" seed))
+                  { Metrics = MultilabelExperiment.metrics r; Series = [] }
+              Settings = None })
 
     /// The imitation experiment (bimodal demonstrations): `Imitation.metrics`, the normalized
     /// return, success and collision rates of the expert, MSE and energy policies.
     let imitation (options: ImitationOptions) : ExperimentSpec =
-        { Id = "fy-imitation"
-          Title = "reacher with an obstacle, bimodal expert: MSE cloning vs energy policy"
-          Config = ResultCache.describe (box options)
-          Run = fun ctx seed report ->
-              let scores = Imitation.run { options with Seed = seed; Context = ctx } (fun f -> report (f, "training"))
-              { Metrics = Imitation.metrics scores; Series = [] } }
+        options |> Experiment.ofSettings [ "options" ] (fun options ->
+            { Id = "fy-imitation"
+              Title = "reacher with an obstacle, bimodal expert: MSE cloning vs energy policy"
+              Config = ResultCache.describe (box options)
+              Run = fun ctx seed report ->
+                  let scores = Imitation.run { options with Seed = seed; Context = ctx } (fun f -> report (f, "training"))
+                  { Metrics = Imitation.metrics scores; Series = [] }
+              Settings = None })
 
     /// The calibration check: `Calibration.metrics` (the Spearman correlation, both excess risks at
     /// the start and the end) and both excess risks along training as series.
     let calibration (options: CalibrationOptions) : ExperimentSpec =
-        { Id = "fy-calibration"
-          Title = "calibration of a linear-concave energy (synthetic, exact excess risks)"
-          Config = ResultCache.describe (box options)
-          Run = fun _ seed report ->
-              report (0.0, "training")
-              let points, spearman = Calibration.run { options with Seed = seed }
-              let steps = points |> List.map (fun p -> float p.Step) |> Array.ofList
-              { Metrics = Calibration.metrics (points, spearman)
-                Series =
-                  [ { Name = "fy_excess"; X = steps; Y = points |> List.map (fun p -> p.FyExcess) |> Array.ofList }
-                    { Name = "task_excess"; X = steps; Y = points |> List.map (fun p -> p.TaskExcess) |> Array.ofList } ] } }
+        options |> Experiment.ofSettings [ "options" ] (fun options ->
+            { Id = "fy-calibration"
+              Title = "calibration of a linear-concave energy (synthetic, exact excess risks)"
+              Config = ResultCache.describe (box options)
+              Run = fun _ seed report ->
+                  report (0.0, "training")
+                  let points, spearman = Calibration.run { options with Seed = seed }
+                  let steps = points |> List.map (fun p -> float p.Step) |> Array.ofList
+                  { Metrics = Calibration.metrics (points, spearman)
+                    Series =
+                      [ { Name = "fy_excess"; X = steps; Y = points |> List.map (fun p -> p.FyExcess) |> Array.ofList }
+                        { Name = "task_excess"; X = steps; Y = points |> List.map (fun p -> p.TaskExcess) |> Array.ofList } ] }
+              Settings = None })
 
     /// Quick calibration: 500 training and 500 evaluation points, 60 full-batch steps, both excess
     /// risks every 5 steps (13 points for the rank correlation).

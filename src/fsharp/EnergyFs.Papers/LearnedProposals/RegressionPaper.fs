@@ -36,34 +36,38 @@ module RegressionPaper =
     /// kept on its validation rows, `UciProtocol.defaults`, and whether the target is quantized);
     /// `nll` is the MDN's for mdn and teacher, the EBM's (quadrature) for joint.
     let uci (data: string) (options: RegressionOptions) (minSteps: int) (splits: int list) : ExperimentSpec =
-        let protocol = UciProtocol.defaults
-        { Id = experimentId data options.Method
-          Title = sprintf "UCI %s, %s, splits %s" data (methodTitle options.Method) (String.Join(",", splits))
-          Config = ResultCache.describe (box (data, options, minSteps, splits, protocol))
-          Run = fun ctx seed report ->
-              let folder = Data.Paths.find ("uci_" + data)
-              let results =
-                  splits |> List.mapi (fun i split ->
-                      let s = UciExperiment.loadSplit ctx folder split
-                      try
-                          let progress (p: Training.Progress) = report ((float i + p.Fraction) / float splits.Length, sprintf "split %d  loss %.4f" split p.Loss)
-                          UciExperiment.runSplitWith ctx protocol { options with Seed = int64 seed + int64 split; Monitor = EnergyFs.Training.FitMonitor.ofProgress progress } minSteps s
-                      finally Scope.disposeAll [ s.XTrain; s.YTrain; s.XTest; s.YTest ])
-              { Metrics = UciExperiment.metrics (UciExperiment.summarize options.Method results); Series = [] } }
+        (data, options, minSteps, splits) |> Experiment.ofSettings [ "data"; "options"; "minSteps"; "splits" ] (fun (data, options, minSteps, splits) ->
+            let protocol = UciProtocol.defaults
+            { Id = experimentId data options.Method
+              Title = sprintf "UCI %s, %s, splits %s" data (methodTitle options.Method) (String.Join(",", splits))
+              Config = ResultCache.describe (box (data, options, minSteps, splits, protocol))
+              Run = fun ctx seed report ->
+                  let folder = Data.Paths.find ("uci_" + data)
+                  let results =
+                      splits |> List.mapi (fun i split ->
+                          let s = UciExperiment.loadSplit ctx folder split
+                          try
+                              let progress (p: Training.Progress) = report ((float i + p.Fraction) / float splits.Length, sprintf "split %d  loss %.4f" split p.Loss)
+                              UciExperiment.runSplitWith ctx protocol { options with Seed = int64 seed + int64 split; Monitor = EnergyFs.Training.FitMonitor.ofProgress progress } minSteps s
+                          finally Scope.disposeAll [ s.XTrain; s.YTrain; s.XTest; s.YTest ])
+                  { Metrics = UciExperiment.metrics (UciExperiment.summarize options.Method results); Series = [] }
+              Settings = None })
 
     /// A toy-set run: `ToyRegression.run`'s metrics (KL to the truth on the grid, test NLLs, and the
     /// headline `nll` and `kl` of `ToyRegression.headline`).
     let toy (set: ToySet) (options: ToyOptions) : ExperimentSpec =
-        let data = match set with Toy1 -> "toy1" | Toy2 -> "toy2"
-        let m = options.Regression.Method
-        { Id = experimentId data m
-          Title = sprintf "%s, %s" data (methodTitle m)
-          Config = ResultCache.describe (box (data, options))
-          Run = fun ctx seed report ->
-              let progress (p: Training.Progress) = report (p.Fraction, sprintf "loss %.4f" p.Loss)
-              let metrics, model = ToyRegression.run ctx set { options with Regression = { options.Regression with Seed = int64 seed; Monitor = EnergyFs.Training.FitMonitor.ofProgress progress } }
-              model.Dispose ()
-              { Metrics = metrics; Series = [] } }
+        (set, options) |> Experiment.ofSettings [ "set"; "options" ] (fun (set, options) ->
+            let data = match set with Toy1 -> "toy1" | Toy2 -> "toy2"
+            let m = options.Regression.Method
+            { Id = experimentId data m
+              Title = sprintf "%s, %s" data (methodTitle m)
+              Config = ResultCache.describe (box (data, options))
+              Run = fun ctx seed report ->
+                  let progress (p: Training.Progress) = report (p.Fraction, sprintf "loss %.4f" p.Loss)
+                  let metrics, model = ToyRegression.run ctx set { options with Regression = { options.Regression with Seed = int64 seed; Monitor = EnergyFs.Training.FitMonitor.ofProgress progress } }
+                  model.Dispose ()
+                  { Metrics = metrics; Series = [] }
+              Settings = None })
 
     /// The headline on one data set: teacher MDN < MDN alone, and joint EBM < both (test NLL).
     let check (data: string) (results: ExperimentResult list) : HeadlineCheck =

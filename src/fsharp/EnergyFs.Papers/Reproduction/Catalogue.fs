@@ -25,3 +25,12 @@ module Catalogue =
         | "all" | "" -> papers quick
         | id when List.contains id paperIds -> papers quick |> List.filter (fun p -> p.Id = id)
         | other -> Checks.fail "paper" (sprintf "unknown paper '%s' (expected all, %s)" other (String.concat ", " paperIds))
+
+    /// The experiment with this id in the quick or full catalogue; fails naming the ids that exist.
+    let experiment (quick: bool) (id: string) : ExperimentSpec =
+        let all = papers quick |> List.collect (fun p -> p.Experiments)
+        match all |> List.tryFind (fun e -> e.Id = id) with
+        | Some e -> e
+        | None ->
+            Checks.fail "experiment"
+                (sprintf "no experiment '%s' in the %s catalogue (it has %s)" id (if quick then "quick" else "full") (String.concat ", " (all |> List.map (fun e -> e.Id))))

@@ -43,12 +43,16 @@ module Shards =
     /// `K/N`.
     let describe (shard: Shard) = sprintf "%d/%d" shard.Index shard.Count
 
+    /// Every unit of the experiments for the seeds, in the fixed order (experiments in order, seeds
+    /// ascending within each).
+    let ofExperiments (experiments: ExperimentSpec list) (seeds: int list) : WorkUnit list =
+        [ for e in experiments do
+            for s in seeds -> e, s ]
+        |> List.mapi (fun i (e, s) -> { Spec = e; Seed = s; Position = i })
+
     /// Every unit of the papers for the seeds, in the fixed order.
     let units (papers: PaperSpec list) (seeds: int list) : WorkUnit list =
-        [ for p in papers do
-            for e in p.Experiments do
-                for s in seeds -> e, s ]
-        |> List.mapi (fun i (e, s) -> { Spec = e; Seed = s; Position = i })
+        ofExperiments (papers |> List.collect (fun p -> p.Experiments)) seeds
 
     /// Whether a unit belongs to a shard.
     let owns (shard: Shard) (unit: WorkUnit) = unit.Position % shard.Count = shard.Index - 1

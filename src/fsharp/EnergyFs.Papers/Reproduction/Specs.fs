@@ -33,7 +33,19 @@ type ExperimentSpec =
       /// Canonical text of the configuration (`ResultCache.describe`): a change recomputes.
       Config: string
       /// Runs one seed on a context, reporting (fraction done, text) as it goes.
-      Run: Context -> int -> (float * string -> unit) -> RunOutcome }
+      Run: Context -> int -> (float * string -> unit) -> RunOutcome
+      /// The settings the experiment was built from, as named parts, and how to rebuild it from
+      /// changed ones (what `energyfs sweep` varies); None for an experiment that offers none.
+      Settings: ExperimentSettings option }
+
+/// The settings of an experiment as named parts (for example "data", "setup", "settings"), each an
+/// F# value (records, unions, options, lists, numbers), and the function that builds the
+/// experiment again from changed parts (`SettingPaths` reads and changes them by dotted path).
+and ExperimentSettings =
+    { /// The parts, in order: name, declared type (a None part is null), value.
+      Parts: (string * Type * obj) list
+      /// The experiment built from parts of the same names and types.
+      Rebuild: obj list -> ExperimentSpec }
 
 /// One seed of an experiment as it happened: its outcome, or the error that stopped it.
 type RunRecord =

@@ -49,7 +49,7 @@ module SpenCost =
             let x = (Tensor.rand rng ctx [ int64 batch; int64 inputs ]).lt(Pinned.scalar 0.02).to_type ctx.DType
             let y = (Tensor.rand rng ctx [ int64 batch; int64 labels ]).lt(Pinned.scalar 0.02).to_type ctx.DType
             let f = Tensor.cat 1 [ Tensor.randn rng ctx [ int64 batch; 150L ] |> Tensor.relu; Tensor.ones ctx [ int64 batch; 1L ] ]
-            { Inputs = x; Features = f; Labels = y }
+            { Inputs = x; Features = f; Labels = y; Mask = None }
         let inner, outer = example (), example ()
         let options = { ImplicitStructured.defaults with EntropyWeight = -1.0 }
         let psi0 = Snapshot.take psi

@@ -214,7 +214,7 @@ module SpenExperiment =
         let retuneData =
             if onEvaluationInputs then
                 let xs = Tensor.cat 0 [ p.XDev; p.XTest ]
-                { Inputs = xs; Features = Tensor.cat 0 [ p.FDev; p.FTest ]; Labels = torch.zeros ([| xs.shape[0]; int64 p.Labels |], dtype = xs.dtype, device = xs.device) }
+                { Inputs = xs; Features = Tensor.cat 0 [ p.FDev; p.FTest ]; Labels = torch.zeros ([| xs.shape[0]; int64 p.Labels |], dtype = xs.dtype, device = xs.device); Mask = None }
             else p.Data
         let psiTensors = Structured.tensors psi
         let validate () = devScore (classifierScores psiTensors p.XDev) p.YDev
@@ -255,7 +255,7 @@ module SpenExperiment =
             progress (0.2, sprintf "pretrained: dev F1 %.2f" pretrainDev)
             let prepared =
                 { Setup = setup; Rng = rng; Labels = labels; Classifier = classifier; Cls = cls; XDev = xDev; YDev = yDev; XTest = xTest
-                  Data = { Inputs = x; Features = featuresOf cls x; Labels = y }; FDev = featuresOf cls xDev; FTest = featuresOf cls xTest
+                  Data = { Inputs = x; Features = featuresOf cls x; Labels = y; Mask = None }; FDev = featuresOf cls xDev; FTest = featuresOf cls xTest
                   PretrainDev = pretrainDev; Progress = progress }
             let scoresDev, scoresTest, extra = method' prepared
             let threshold, devF1 = MultilabelMetrics.selectThreshold MultilabelMetrics.defaultGrid scoresDev yDev

@@ -34,13 +34,15 @@ module SpenPaper =
     /// One method with its settings on a MULAN folder of data/: `SpenExperiment.metrics` (test and
     /// dev example F1 ×100, threshold, pretrained dev F1, the method's extra numbers).
     let experiment (data: string) (setup: SpenSetup) (settings: SpenMethodSettings) : ExperimentSpec =
-        let m = SpenExperiment.methodOf settings
-        { Id = experimentId data m
-          Title = sprintf "%s, %s" data (title m)
-          Config = ResultCache.describe (box (data, setup, settings))
-          Run = fun ctx seed report ->
-              let r = SpenExperiment.runOnFolder { setup with Seed = seed; Context = ctx } settings report (Data.Paths.find data)
-              { Metrics = SpenExperiment.metrics r; Series = [] } }
+        (data, setup, settings) |> Experiment.ofSettings [ "data"; "setup"; "settings" ] (fun (data, setup, settings) ->
+            let m = SpenExperiment.methodOf settings
+            { Id = experimentId data m
+              Title = sprintf "%s, %s" data (title m)
+              Config = ResultCache.describe (box (data, setup, settings))
+              Run = fun ctx seed report ->
+                  let r = SpenExperiment.runOnFolder { setup with Seed = seed; Context = ctx } settings report (Data.Paths.find data)
+                  { Metrics = SpenExperiment.metrics r; Series = [] }
+              Settings = None })
 
     /// The checks: the MLP baseline reproduces its published F1 (within 1.5 points), and the SPEN
     /// beats the MLP (the published gap is 3.3 points).

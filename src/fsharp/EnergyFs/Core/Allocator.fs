@@ -18,6 +18,17 @@ open System
 /// and one arena keep freed blocks for reuse; memory a process once used is kept, up to that much.
 /// Blocks above 32 MiB (glibc's largest mmap threshold) are still mapped afresh: keep tensors that are
 /// allocated in loops below that size (see `Regression`'s quadrature chunks).
+///
+/// What mallopt cannot set is the second half of the story. libtorch allocates tensors 64-byte
+/// aligned (posix_memalign), and glibc 2.36 serves an aligned request of n bytes from a free chunk of
+/// at least n + 96 bytes: a freed tensor buffer of exactly n is reused only once it has merged with a
+/// free neighbour. Small chunks freed into the per-thread cache (tcache) or the fast bins stay marked
+/// in use, sit between the buffers, and stop that merge, so each new buffer comes from the heap's top
+/// on pages never touched: a sphere Langevin step of 10⁴ particles (three [10⁴ × 64] buffers alive at
+/// once) took 12 ms and 490 page faults per call with the settings below, 2–3 ms and 1 fault with
+/// the tcache and fast bins off. Those can only be set when the process starts
+/// (`GLIBC_TUNABLES=…:glibc.malloc.tcache_count=0:glibc.malloc.mxfast=0`); `build.sh` exports the whole
+/// set for every process it runs, and this module then changes nothing (the user's choice wins).
 module internal Allocator =
 
     open System.Runtime.InteropServices
@@ -44,6 +55,22 @@ module internal Allocator =
         || Environment.GetEnvironmentVariable "ENERGYFS_MALLOC_TUNING" = "0"
 
     /// Applies `settings` once on Linux with glibc; the outcome: Ok () when applied, Error why not.
+    /// The glibc.malloc entries of GLIBC_TUNABLES (set when the process started), as (name, value):
+    /// None when there are none.
+    let fromTunables () : (string * int) list option =
+        match Environment.GetEnvironmentVariable "GLIBC_TUNABLES" with
+        | null | "" -> None
+        | tunables ->
+            let entries =
+                [ for entry in tunables.Split(':', StringSplitOptions.RemoveEmptyEntries) do
+                    match entry.Split('=') with
+                    | [| name; value |] when name.StartsWith "glibc.malloc." ->
+                        match Int32.TryParse value with
+                        | true, v -> yield name.Substring "glibc.malloc.".Length, v
+                        | _ -> ()
+                    | _ -> () ]
+            if entries.IsEmpty then None else Some entries
+
     let outcome : Lazy<Result<unit, string>> =
         lazy (
             if not (OperatingSystem.IsLinux()) then Error "not Linux"

@@ -235,10 +235,15 @@ module Runtime =
     /// the tensors a training step frees are reused by the next step instead of going back to the
     /// kernel and being faulted in again (see the Allocator module for the measurements). Ok with the
     /// settings when applied; Error with the reason otherwise (not Linux, no glibc, or the user's own
-    /// choice: GLIBC_TUNABLES with glibc.malloc entries, or ENERGYFS_MALLOC_TUNING=0, leave it alone).
+    /// choice: GLIBC_TUNABLES with glibc.malloc entries, or ENERGYFS_MALLOC_TUNING=0, leave it alone —
+    /// `build.sh` sets GLIBC_TUNABLES, which also turns off the tcache and fast bins that mallopt cannot).
+    /// With glibc.malloc entries in GLIBC_TUNABLES, Ok lists those (name without the prefix, value).
     let allocatorTuning () : Result<(string * int) list, string> =
         ensureNative ()
-        Allocator.outcome.Force() |> Result.map (fun () -> Allocator.settings)
+        match Allocator.outcome.Force(), Allocator.fromTunables () with
+        | Ok (), _ -> Ok Allocator.settings
+        | Error _, Some fromStart when Environment.GetEnvironmentVariable "ENERGYFS_MALLOC_TUNING" <> "0" -> Ok fromStart
+        | Error why, _ -> Error why
 
     /// The EnergyFs version (from the assembly).
     let version =

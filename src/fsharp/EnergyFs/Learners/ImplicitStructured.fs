@@ -46,7 +46,11 @@ type ImplicitTrainingOptions =
       /// Seed of the batch order.
       Seed: int64
       /// The energy E_θ(F(x), ȳ) whose parameters θ are trained (default `StructuredEnergy.spen`).
-      Energy: StructuredEnergy }
+      Energy: StructuredEnergy
+      /// The output structure: the inference network (an MLP with sigmoid outputs, or a BiLSTM
+      /// tagger with per-position softmax outputs), its entropy and the outer loss (binary
+      /// cross-entropy, or cross-entropy per real token); default `StructuredOutputs.multilabel`.
+      Outputs: StructuredOutputs }
 
 /// Linear-solver statistics over a run of implicit training.
 type SolverStatistics =
@@ -73,7 +77,8 @@ type SolverStatistics =
 /// 2211.11649, §3): the bilevel problem
 ///   min_θ  mean_{(x,y) ∈ held-out batch} ℓ(A_{ψ*(θ)}(x), y)
 ///   s.t.   ψ*(θ) = argmin_ψ mean_x E_θ(x, A_ψ(x)) + τ H(A_ψ(x)) + λ‖ψ − ψ₀‖²,
-/// with ℓ the binary cross-entropy. The inner problem is approximately solved by `InnerSteps`
+/// with ℓ the binary cross-entropy (for label sequences the cross-entropy per real token, still
+/// reported as "outer_bce"). The inner problem is approximately solved by `InnerSteps`
 /// optimizer steps on ψ (warm-started across outer steps); θ then follows the implicit hypergradient
 /// −∂²g/∂θ∂ψ [∂²g/∂ψ²]⁻¹ ∇_ψ L (Hypergradient.implicit) computed on the last inner batch for g and
 /// on a different batch for L.
@@ -87,7 +92,12 @@ module ImplicitStructured =
         { Epochs = 20; BatchSize = 32; InnerSteps = 5; InnerOptimizer = OptimizerOptions.adam 1e-4; OuterOptimizer = OptimizerOptions.adam 1e-3
           EntropyWeight = 0.0; PullWeight = 1e-2; Hypergradient = ImplicitFunction
           Solver = LinearSolvers.neumann { LinearSolvers.neumannDefaults with Terms = 10; Alpha = 0.1 }
-          RequireConvergence = false; RefineSteps = 0; Seed = 0L; Energy = StructuredEnergy.spen }
+          RequireConvergence = false; RefineSteps = 0; Seed = 0L; Energy = StructuredEnergy.spen; Outputs = StructuredOutputs.multilabel }
+
+    /// Label-sequence training: a BiLSTM tagger as the inference network A_ψ
+    /// (`StructuredOutputs.sequence`), the cross-entropy per real token as the outer loss, and the
+    /// given energy (for example `SequenceEnergy.structured`).
+    let sequence (energy: StructuredEnergy) = { defaults with Energy = energy; Outputs = StructuredOutputs.sequence }
 
     /// A well-posed inner problem for the implicit function theorem: the pull λ‖ψ − ψ₀‖² toward
     /// the pretrained weights with λ = `pull` adds 2λI to the inner Hessian (Shankar & Piratla's
@@ -109,16 +119,23 @@ module ImplicitStructured =
             gs |> Seq.sumBy (fun t -> Tensor.toScalar (Tensor.sum (Tensor.square t))) |> sqrt)
 
     /// The inner objective g(θ, ψ) on a batch.
-    let innerObjective (options: ImplicitTrainingOptions) (psi0: Tensor list) (b: MultilabelExamples) (theta: Tensor list) (psi: Tensor list) =
-        InferenceNetwork.objective options.EntropyWeight options.PullWeight psi0 (options.Energy.Energy theta b.Features) psi b.Inputs
+    let innerObjective (options: ImplicitTrainingOptions) (psi0: Tensor list) (b: LabelledExamples) (theta: Tensor list) (psi: Tensor list) =
+        StructuredOutputs.networkObjective options.Outputs options.EntropyWeight options.PullWeight psi0 b.Mask
+            (options.Energy.Energy theta b.Features b.Mask) psi b.Inputs
 
-    /// The outer loss L(ψ) on a batch: mean binary cross-entropy of A_ψ(x) against y.
-    let outerLoss (b: MultilabelExamples) (_theta: Tensor list) (psi: Tensor list) =
-        torch.nn.functional.binary_cross_entropy_with_logits (Models.FunctionalMlp.forward psi b.Inputs, b.Labels)
+    /// The outer loss L(ψ) on a batch for the given output structure: the supervised loss of the
+    /// network's scores against y (mean binary cross-entropy for multilabel outputs, cross-entropy
+    /// per real token for sequences).
+    let outerLossOf (outputs: StructuredOutputs) (b: LabelledExamples) (_theta: Tensor list) (psi: Tensor list) =
+        outputs.LogitLoss b.Mask (outputs.Network psi b.Mask b.Inputs) b.Labels
+
+    /// The multilabel outer loss L(ψ) on a batch: mean binary cross-entropy of A_ψ(x) against y.
+    let outerLoss (b: LabelledExamples) (theta: Tensor list) (psi: Tensor list) =
+        outerLossOf StructuredOutputs.multilabel b theta psi
 
     /// The bilevel problem of one outer step: g on the inner batch, L on the outer batch.
-    let problem (options: ImplicitTrainingOptions) (psi0: Tensor list) (inner: MultilabelExamples) (outer: MultilabelExamples) : BilevelProblem =
-        { Inner = innerObjective options psi0 inner; Outer = outerLoss outer }
+    let problem (options: ImplicitTrainingOptions) (psi0: Tensor list) (inner: LabelledExamples) (outer: LabelledExamples) : BilevelProblem =
+        { Inner = innerObjective options psi0 inner; Outer = outerLossOf options.Outputs outer }
 
     /// One outer step's batches: the inner batches (InnerSteps of them, fewer at the end of an
     /// epoch) and the outer batch, as row indices.
@@ -156,7 +173,7 @@ module ImplicitStructured =
 
     /// One outer step: InnerSteps (+ RefineSteps) optimizer steps of ψ on g (warm start), then the
     /// hypergradient of L on θ and one optimizer step of θ. Returns the step's metrics.
-    let private outerStep (options: ImplicitTrainingOptions) (psi0: Tensor list) (data: MultilabelExamples) (tally: Tally)
+    let private outerStep (options: ImplicitTrainingOptions) (psi0: Tensor list) (data: LabelledExamples) (tally: Tally)
                           (th: Tensor list) (ps: Tensor list) (ctx: StepContext) (b: OuterStepBatches) =
         // Inner: InnerSteps steps of ψ on the energy (warm start).
         let mutable last = Structured.select b.Inner.Head data
@@ -199,7 +216,7 @@ module ImplicitStructured =
         [ "outer_bce", r.OuterLoss; "grad_norm", norm; "inner_residual", endNorm ]
 
     let private stepTask (options: ImplicitTrainingOptions) (validate: unit -> float) (psi0: Tensor list) (tally: Tally)
-                         (theta: Parameter list) (psi: Parameter list) (data: MultilabelExamples) : StepTask<OuterStepBatches> =
+                         (theta: Parameter list) (psi: Parameter list) (data: LabelledExamples) : StepTask<OuterStepBatches> =
         let th, ps = Structured.tensors theta, Structured.tensors psi
         let n = Structured.count data
         let perEpoch = Batches.count options.BatchSize n
@@ -221,7 +238,7 @@ module ImplicitStructured =
     /// after each epoch, and a warning when linear solves did not converge. Returns the run and
     /// the solver statistics.
     let fit (fit: FitOptions) (options: ImplicitTrainingOptions) (validate: unit -> float) (progress: float * string -> unit)
-            (theta: Parameter list) (psi: Parameter list) (data: MultilabelExamples) : FitResult * SolverStatistics =
+            (theta: Parameter list) (psi: Parameter list) (data: LabelledExamples) : FitResult * SolverStatistics =
         Checks.positiveInt "Epochs" fit.Epochs
         Checks.positiveInt "InnerSteps" options.InnerSteps
         Checks.nonNegative "PullWeight" options.PullWeight
@@ -254,7 +271,7 @@ module ImplicitStructured =
     /// Trains θ (energy) and ψ (inference network) in place; `validate` scores (θ, ψ) after each
     /// epoch and the best pair is restored. Returns the epochs and the solver statistics.
     let train (options: ImplicitTrainingOptions) (validate: unit -> float) (progress: float * string -> unit)
-              (theta: Parameter list) (psi: Parameter list) (data: MultilabelExamples) : EpochRecord list * SolverStatistics =
+              (theta: Parameter list) (psi: Parameter list) (data: LabelledExamples) : EpochRecord list * SolverStatistics =
         Checks.positiveInt "Epochs" options.Epochs
         let result, stats = fit (Structured.fitOptions options.Epochs options.Seed true) options validate progress theta psi data
         Structured.records "outer_bce" result, stats

@@ -36,7 +36,10 @@ type InferenceNetworkOptions =
       /// Seed of the batch order.
       Seed: int64
       /// The energy E_θ(F(x), ȳ) whose parameters θ are trained (default `StructuredEnergy.spen`).
-      Energy: StructuredEnergy }
+      Energy: StructuredEnergy
+      /// The output structure: the networks (an MLP with sigmoid outputs, or a BiLSTM tagger with
+      /// per-position softmax outputs), cost and entropy (default `StructuredOutputs.multilabel`).
+      Outputs: StructuredOutputs }
 
 /// SPENs (or any `StructuredEnergy`, the options' Energy) trained with inference networks (Tu &
 /// Gimpel 2018, arXiv 1803.03376, §3, eq. 9): the min-max game
@@ -52,35 +55,42 @@ module InferenceNetworks =
     let defaults =
         { Epochs = 20; BatchSize = 32; EnergyOptimizer = OptimizerOptions.adam 1e-3; NetworkOptimizer = OptimizerOptions.adam 1e-4
           Margin = MarginRescaled; EntropyWeight = 0.1; PullWeight = 1e-3; RetuneEpochs = 5; EntropyInHinge = false; Seed = 0L
-          Energy = StructuredEnergy.spen }
+          Energy = StructuredEnergy.spen; Outputs = StructuredOutputs.multilabel }
+
+    /// Label-sequence training (Tu & Gimpel 2018, arXiv 1803.03376, §7): BiLSTM inference networks
+    /// with per-position softmax outputs (`StructuredOutputs.sequence`), the Hamming cost, and the
+    /// given energy (for example `SequenceEnergy.structured`).
+    let sequence (energy: StructuredEnergy) = { defaults with Energy = energy; Outputs = StructuredOutputs.sequence }
 
     /// The energy the hinge sees for relaxed outputs ȳ: E_θ(x, ȳ) + τH(ȳ) when EntropyInHinge, else
     /// E_θ(x, ȳ) (per example).
-    let hingeEnergy (options: InferenceNetworkOptions) (theta: Tensor list) (features: Tensor) (y: Tensor) : Tensor =
+    let hingeEnergy (options: InferenceNetworkOptions) (theta: Tensor list) (features: Tensor) (mask: Tensor option) (y: Tensor) : Tensor =
         if options.EntropyInHinge && options.EntropyWeight <> 0.0 then
-            options.Energy.Energy theta features y + InferenceNetwork.entropy y * options.EntropyWeight
-        else options.Energy.Energy theta features y
+            options.Energy.Energy theta features mask y + options.Outputs.Entropy mask y * options.EntropyWeight
+        else options.Energy.Energy theta features mask y
 
     /// The loss of Φ on a batch (to minimise): −mean violation + τ mean H + λ‖Φ − Φ₀‖², θ fixed
     /// (with EntropyInHinge the τH term sits inside the violation instead).
-    let networkLoss (options: InferenceNetworkOptions) (theta: Tensor list) (phi0: Tensor list) (phi: Tensor list) (b: MultilabelExamples) =
+    let networkLoss (options: InferenceNetworkOptions) (theta: Tensor list) (phi0: Tensor list) (phi: Tensor list) (b: LabelledExamples) =
         let th = theta |> List.map Tensor.detach
-        let y = InferenceNetwork.predict phi b.Inputs
+        let y = StructuredOutputs.predict options.Outputs phi b.Mask b.Inputs
         let violation =
-            StructuredHinge.violation options.Margin (StructuredHinge.l1Cost y b.Labels) (hingeEnergy options th b.Features y) (options.Energy.Energy th b.Features b.Labels)
+            StructuredHinge.violation options.Margin (options.Outputs.Cost b.Mask y b.Labels) (hingeEnergy options th b.Features b.Mask y)
+                (options.Energy.Energy th b.Features b.Mask b.Labels)
         let loss = -(Tensor.mean violation) + InferenceNetwork.pullToward phi0 phi * options.PullWeight
-        if options.EntropyInHinge then loss else loss + Tensor.mean (InferenceNetwork.entropy y) * options.EntropyWeight
+        if options.EntropyInHinge then loss else loss + Tensor.mean (options.Outputs.Entropy b.Mask y) * options.EntropyWeight
 
     /// The loss of θ on a batch (to minimise): the mean hinge at ȳ = F_Φ(x), Φ fixed.
-    let energyLoss (options: InferenceNetworkOptions) (theta: Tensor list) (phi: Tensor list) (b: MultilabelExamples) =
-        let y = Diff.noGrad (fun () -> InferenceNetwork.predict phi b.Inputs)
-        Tensor.mean (StructuredHinge.hinge options.Margin (StructuredHinge.l1Cost y b.Labels) (hingeEnergy options theta b.Features y) (options.Energy.Energy theta b.Features b.Labels))
+    let energyLoss (options: InferenceNetworkOptions) (theta: Tensor list) (phi: Tensor list) (b: LabelledExamples) =
+        let y = Diff.noGrad (fun () -> StructuredOutputs.predict options.Outputs phi b.Mask b.Inputs)
+        Tensor.mean (StructuredHinge.hinge options.Margin (options.Outputs.Cost b.Mask y b.Labels) (hingeEnergy options theta b.Features b.Mask y)
+                         (options.Energy.Energy theta b.Features b.Mask b.Labels))
 
     /// The fit-loop task of test-time retuning: Ψ the one group "psi" (NetworkOptimizer), θ fixed,
     /// a step = one descent step on the inference objective (metrics objective, grad_norm); the
     /// starting Ψ is validated too.
     let retuneTask (options: InferenceNetworkOptions) (validate: unit -> float) (theta: Tensor list) (psi0: Tensor list)
-                   (psi: Parameter list) (data: MultilabelExamples) : StepTask<Tensor> =
+                   (psi: Parameter list) (data: LabelledExamples) : StepTask<Tensor> =
         let th = theta |> List.map Tensor.detach
         let ps = Structured.tensors psi
         let n = Structured.count data
@@ -90,7 +100,9 @@ module InferenceNetworks =
           Step =
             fun ctx idx ->
                 let b = Structured.select idx data
-                let loss = InferenceNetwork.objective options.EntropyWeight options.PullWeight psi0 (options.Energy.Energy th b.Features) ps b.Inputs
+                let loss =
+                    StructuredOutputs.networkObjective options.Outputs options.EntropyWeight options.PullWeight psi0 b.Mask
+                        (options.Energy.Energy th b.Features b.Mask) ps b.Inputs
                 let objective, norm = Step.descend ctx "psi" loss
                 [ "objective", objective; "grad_norm", norm ]
           Validate = Structured.validation validate
@@ -100,7 +112,7 @@ module InferenceNetworks =
     /// Only the inputs and features of `data` are read (the labels are not): retuning may run on
     /// unlabelled evaluation inputs.
     let retune (options: InferenceNetworkOptions) (validate: unit -> float) (theta: Tensor list) (psi0: Tensor list)
-               (psi: Parameter list) (data: MultilabelExamples) : EpochRecord list =
+               (psi: Parameter list) (data: LabelledExamples) : EpochRecord list =
         if options.RetuneEpochs <= 0 then
             // No epoch: the starting Ψ is scored and kept.
             Scope.run validate |> ignore
@@ -114,7 +126,7 @@ module InferenceNetworks =
     /// then one step of θ descending the hinge at the updated Φ (metrics hinge, network_loss,
     /// grad_norm of θ). Φ₀ are the pretrained weights of the pull term.
     let task (options: InferenceNetworkOptions) (validate: unit -> float) (phi0: Tensor list)
-             (theta: Parameter list) (phi: Parameter list) (data: MultilabelExamples) : StepTask<Tensor> =
+             (theta: Parameter list) (phi: Parameter list) (data: LabelledExamples) : StepTask<Tensor> =
         let th, ph = Structured.tensors theta, Structured.tensors phi
         let n = Structured.count data
         { Groups = [ ParameterGroup.ofParameters "theta" options.EnergyOptimizer theta; ParameterGroup.ofParameters "phi" options.NetworkOptimizer phi ]
@@ -133,7 +145,7 @@ module InferenceNetworks =
     /// both groups and both optimizers; per-step progress); `progress` receives (fraction done,
     /// description) after each epoch.
     let fit (fit: FitOptions) (options: InferenceNetworkOptions) (validate: unit -> float) (progress: float * string -> unit)
-            (theta: Parameter list) (phi: Parameter list) (data: MultilabelExamples) : FitResult =
+            (theta: Parameter list) (phi: Parameter list) (data: LabelledExamples) : FitResult =
         Checks.positiveInt "Epochs" fit.Epochs
         Checks.nonNegative "PullWeight" options.PullWeight
         Structured.check "data" data
@@ -149,7 +161,7 @@ module InferenceNetworks =
     /// epoch, for the record only (Φ is the cost-augmented network, not the test-time one, so its
     /// score does not select θ; the final pair is kept). Φ₀ are the pretrained weights Φ starts from.
     let train (options: InferenceNetworkOptions) (validate: unit -> float) (progress: float * string -> unit)
-              (theta: Parameter list) (phi: Parameter list) (data: MultilabelExamples) : EpochRecord list =
+              (theta: Parameter list) (phi: Parameter list) (data: LabelledExamples) : EpochRecord list =
         Checks.positiveInt "Epochs" options.Epochs
         fit (Structured.fitOptions options.Epochs options.Seed false) options validate progress theta phi data
         |> Structured.records "hinge"

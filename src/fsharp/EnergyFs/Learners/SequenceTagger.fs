@@ -5,7 +5,7 @@ open System.Diagnostics
 open TorchSharp
 open EnergyFs
 open EnergyFs.Data
-open EnergyFs.Structured
+open EnergyFs.Sequences
 open EnergyFs.Losses
 open EnergyFs.Models
 open EnergyFs.Training

@@ -35,25 +35,25 @@ module SpenEndToEnd =
     ///   mean [ Δ(ȳ̂, y) − Ẽ(F, ȳ̂) + Ẽ(F, y) ]₊ (margin-rescaled; the other margins as in
     /// `StructuredHinge.hinge`), Ẽ = E − τH the smoothed energy. Differentiable in θ and in the
     /// features F (and so in the parameters that produced them).
-    let hingeAt (options: StructuredSvmOptions) (theta: Tensor list) (features: Tensor) (yHat: Tensor) (gold: Tensor) : Tensor =
-        let cost = StructuredHinge.l1Cost yHat gold
-        let energy = StructuredSvm.smoothedEnergy options theta features
+    let hingeAt (options: StructuredSvmOptions) (theta: Tensor list) (features: Tensor) (mask: Tensor option) (yHat: Tensor) (gold: Tensor) : Tensor =
+        let cost = options.Outputs.Cost mask yHat gold
+        let energy = StructuredSvm.smoothedEnergy options theta features mask
         Tensor.mean (StructuredHinge.hinge options.Margin cost (energy yHat) (energy gold))
 
     /// The batch loss of end-to-end training: features F_φ(x) = `featureMap phi inputs` (with their
     /// graph), loss-augmented inference on the detached features, then `hingeAt`.
     let batchLoss (options: StructuredSvmOptions) (featureMap: Tensor list -> Tensor -> Tensor)
-                  (theta: Tensor list) (phi: Tensor list) (inputs: Tensor) (gold: Tensor) : Tensor =
+                  (theta: Tensor list) (phi: Tensor list) (inputs: Tensor) (mask: Tensor option) (gold: Tensor) : Tensor =
         let features = featureMap phi inputs
-        let yHat = Scope.tensor (fun () -> (StructuredSvm.lossAugmentedInference options theta (features.detach ()) gold).detach ())
-        hingeAt options theta features yHat gold
+        let yHat = Scope.tensor (fun () -> (StructuredSvm.lossAugmentedInference options theta (features.detach ()) mask gold).detach ())
+        hingeAt options theta features mask yHat gold
 
     /// The fit-loop task of fine-tuning: groups "theta" (options.Optimizer) and "phi"
     /// (FeatureOptimizer); a step = one backward pass of the end-to-end hinge and an update of
     /// each group (metrics hinge, grad_norm of θ, grad_norm_phi); the starting point is validated
     /// too.
     let task (options: StructuredSvmOptions) (endToEnd: EndToEndOptions) (featureMap: Tensor list -> Tensor -> Tensor)
-             (validate: unit -> float) (theta: Parameter list) (phi: Parameter list) (data: MultilabelExamples) : StepTask<Tensor> =
+             (validate: unit -> float) (theta: Parameter list) (phi: Parameter list) (data: LabelledExamples) : StepTask<Tensor> =
         let ts, ph = Structured.tensors theta, Structured.tensors phi
         let n = Structured.count data
         { Groups = [ ParameterGroup.ofParameters "theta" options.Optimizer theta; ParameterGroup.ofParameters "phi" endToEnd.FeatureOptimizer phi ]
@@ -61,7 +61,8 @@ module SpenEndToEnd =
           BatchesPerEpoch = Batches.count options.BatchSize n
           Step =
             fun ctx idx ->
-                let loss = batchLoss options featureMap ts ph (Tensor.selectRows idx data.Inputs) (Tensor.selectRows idx data.Labels)
+                let b = Structured.select idx data
+                let loss = batchLoss options featureMap ts ph b.Inputs b.Mask b.Labels
                 Step.zeroGrad ctx "theta"
                 Step.zeroGrad ctx "phi"
                 Step.checkLoss ctx loss
@@ -78,7 +79,7 @@ module SpenEndToEnd =
     /// description) after each epoch.
     let fit (fit: FitOptions) (options: StructuredSvmOptions) (endToEnd: EndToEndOptions) (featureMap: Tensor list -> Tensor -> Tensor)
             (validate: unit -> float) (progress: float * string -> unit)
-            (theta: Parameter list) (phi: Parameter list) (data: MultilabelExamples) : FitResult =
+            (theta: Parameter list) (phi: Parameter list) (data: LabelledExamples) : FitResult =
         Checks.positiveInt "Epochs" fit.Epochs
         Structured.check "data" data
         if not endToEnd.FineTuneFeatures then
@@ -98,7 +99,7 @@ module SpenEndToEnd =
     /// is `StructuredSvm.train` on the features computed once, and φ is untouched.
     let train (options: StructuredSvmOptions) (endToEnd: EndToEndOptions) (featureMap: Tensor list -> Tensor -> Tensor)
               (validate: unit -> float) (progress: float * string -> unit)
-              (theta: Parameter list) (phi: Parameter list) (data: MultilabelExamples) : EpochRecord list =
+              (theta: Parameter list) (phi: Parameter list) (data: LabelledExamples) : EpochRecord list =
         Checks.positiveInt "Epochs" options.Epochs
         fit (Structured.fitOptions options.Epochs options.Seed true) options endToEnd featureMap validate progress theta phi data
         |> Structured.records "hinge"

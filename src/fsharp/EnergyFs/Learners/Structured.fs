@@ -6,15 +6,24 @@ open TorchSharp.Modules
 open EnergyFs
 open EnergyFs.Training
 
-/// Multilabel examples for the structured trainers: inputs x [n, D], features F(x) [n, d] of the
-/// pretrained feature network (fixed), and 0/1 labels y [n, L].
-type MultilabelExamples =
+/// Labelled examples for the structured trainers: inputs x (what inference networks read),
+/// features F(x) of a fixed feature network (what the energy's local term reads), gold labels, and
+/// for label sequences the mask of real tokens. Multilabel: x [n, D], F(x) [n, d], y ∈ {0,1}^{n×L},
+/// no mask. Sequences (shared convention): x [B, T, D], F(x) [B, T, d], one-hot y [B, T, L] (zero
+/// rows at padding), mask [B, T] bool, true at the real tokens (a prefix of each row).
+type LabelledExamples =
     { /// Raw inputs x (what inference networks read).
       Inputs: Tensor
-      /// Features F(x) of the pretrained network (what the SPEN local term reads).
+      /// Features F(x) of the pretrained network (what the energy's local term reads).
       Features: Tensor
-      /// Gold labels y ∈ {0,1}^L.
-      Labels: Tensor }
+      /// Gold labels: y ∈ {0,1}^L per example, or one-hot y_t per position.
+      Labels: Tensor
+      /// The real positions of label sequences, [B, T] bool; None for multilabel examples (and
+      /// sequences without padding).
+      Mask: Tensor option }
+
+/// The multilabel name of the trainers' examples (kept for existing code).
+type MultilabelExamples = LabelledExamples
 
 /// One epoch's record of a structured trainer.
 type EpochRecord =
@@ -32,21 +41,41 @@ type EpochRecord =
 [<RequireQualifiedAccess>]
 module Structured =
 
-    /// Checks that the three tensors of the examples agree on the number of rows.
-    let check (name: string) (d: MultilabelExamples) =
-        Checks.rank (name + ".Inputs") 2 d.Inputs
-        Checks.rank (name + ".Features") 2 d.Features
-        Checks.rank (name + ".Labels") 2 d.Labels
+    /// Multilabel examples (no mask) from inputs, features and labels.
+    let multilabel (inputs: Tensor) (features: Tensor) (labels: Tensor) : LabelledExamples =
+        { Inputs = inputs; Features = features; Labels = labels; Mask = None }
+
+    /// Checks that the tensors of the examples agree on the number of rows (and, for sequences,
+    /// on [B, T] with the mask): multilabel tensors are [n, ·], sequence tensors [B, T, ·].
+    let check (name: string) (d: LabelledExamples) =
+        let rank = match d.Mask with Some _ -> 3 | None -> int (d.Labels.dim ())
+        if rank <> 2 && rank <> 3 then
+            invalidArg (name + ".Labels") (sprintf "labels must be [n, L] (multilabel) or [B, T, L] (sequences), got %s" (Checks.shapeText d.Labels.shape))
+        Checks.rank (name + ".Inputs") rank d.Inputs
+        Checks.rank (name + ".Features") rank d.Features
+        Checks.rank (name + ".Labels") rank d.Labels
         Checks.sameRows (name + ".Inputs") d.Inputs (name + ".Labels") d.Labels
         Checks.sameRows (name + ".Features") d.Features (name + ".Labels") d.Labels
+        if rank = 3 then
+            for field, t in [ ".Inputs", d.Inputs; ".Features", d.Features ] do
+                if t.shape[1] <> d.Labels.shape[1] then
+                    invalidArg (name + field) (sprintf "%s%s has %d positions, the labels %d (shapes %s and %s)"
+                                                  name field t.shape[1] d.Labels.shape[1] (Checks.shapeText t.shape) (Checks.shapeText d.Labels.shape))
+        match d.Mask with
+        | Some m ->
+            if m.dtype <> torch.ScalarType.Bool || m.dim () <> 2L || m.shape[0] <> d.Labels.shape[0] || m.shape[1] <> d.Labels.shape[1] then
+                invalidArg (name + ".Mask") (sprintf "the mask must be bool [B, T] = [%d, %d], got %A %s"
+                                                 d.Labels.shape[0] d.Labels.shape[1] m.dtype (Checks.shapeText m.shape))
+        | None -> ()
         if d.Labels.shape[0] = 0L then invalidArg name (sprintf "%s has no examples" name)
 
     /// The examples at the given row indices.
-    let select (idx: Tensor) (d: MultilabelExamples) =
-        { Inputs = Tensor.selectRows idx d.Inputs; Features = Tensor.selectRows idx d.Features; Labels = Tensor.selectRows idx d.Labels }
+    let select (idx: Tensor) (d: LabelledExamples) =
+        { Inputs = Tensor.selectRows idx d.Inputs; Features = Tensor.selectRows idx d.Features; Labels = Tensor.selectRows idx d.Labels
+          Mask = d.Mask |> Option.map (Tensor.selectRows idx) }
 
     /// Number of examples.
-    let count (d: MultilabelExamples) = d.Labels.shape[0]
+    let count (d: LabelledExamples) = d.Labels.shape[0]
 
     /// The parameters seen as plain tensors.
     let tensors (ps: Parameter list) : Tensor list = ps |> List.map (fun p -> p :> Tensor)

@@ -2,7 +2,7 @@ namespace EnergyFs.Losses
 
 open TorchSharp
 open EnergyFs
-open EnergyFs.Structured
+open EnergyFs.Sequences
 
 /// Fenchel-Young losses over label sequences (Blondel, Martins & Niculae 2020, JMLR, arXiv
 /// 1901.02324, §7 "structured prediction"): with θ = (unary, pairwise) the linear-chain scores

@@ -21,6 +21,18 @@ module StructuredHinge =
         Checks.sameShape "y" y "yBar" yBar
         Tensor.sumDim -1 (Tensor.abs (yBar - y))
 
+    /// The Hamming cost of relaxed label sequences Δ(ȳ, y) = Σ_t m_t ‖ȳ_t − y_t‖₁ / 2 per sentence
+    /// ([B]) for ȳ, y [B, T, L] and mask m [B, T] (Tu & Gimpel 2018, arXiv 1803.03376, §7, for
+    /// tagging): at one-hot ȳ and y the number of wrongly tagged real tokens, and linear in ȳ on
+    /// Δ_L^T for one-hot y (‖ȳ_t − y_t‖₁/2 = 1 − ȳ_t[y_t]).
+    let hammingCost (mask: Tensor) (yBar: Tensor) (y: Tensor) : Tensor =
+        Checks.sameShape "y" y "yBar" yBar
+        Checks.rank "yBar" 3 yBar
+        Checks.rank "mask" 2 mask
+        if mask.shape[0] <> y.shape[0] || mask.shape[1] <> y.shape[1] then
+            invalidArg "mask" (sprintf "mask shape %s does not match labels %s" (Checks.shapeText mask.shape) (Checks.shapeText y.shape))
+        Tensor.sumDim 1 (Tensor.sumDim -1 (Tensor.abs (yBar - y)) * mask.to_type yBar.dtype) * 0.5
+
     /// The margin term of `margin` given the task cost Δ (per example).
     let marginTerm (margin: Margin) (cost: Tensor) : Tensor =
         match margin with

@@ -4,7 +4,7 @@ open TorchSharp
 open TorchSharp.Modules
 open EnergyFs
 open EnergyFs.Data
-open EnergyFs.Structured
+open EnergyFs.Sequences
 
 /// The sizes of a BiLSTM tagger network.
 type BiLstmTaggerShape =

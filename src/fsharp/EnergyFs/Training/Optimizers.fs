@@ -60,7 +60,7 @@ module OptimizerOptions =
 [<Sealed>]
 type Optimizer(options: OptimizerOptions, parameters: Parameter list) =
     do if parameters.IsEmpty then invalidArg "parameters" "the optimizer needs at least one parameter"
-    let lr0 = options.LearningRate 0
+    let lr0 = options.LearningRate.Rate 0
     do Checks.positive "learning rate at step 0" lr0
     let inner : torch.optim.Optimizer =
         match options.Algorithm with
@@ -78,7 +78,7 @@ type Optimizer(options: OptimizerOptions, parameters: Parameter list) =
     /// How many steps have been taken.
     member _.Steps = steps
     /// The learning rate the next step will use.
-    member _.CurrentLearningRate = options.LearningRate steps
+    member _.CurrentLearningRate = options.LearningRate.Rate steps
 
     /// Clears the parameters' gradients.
     member _.ZeroGrad() = inner.zero_grad ()
@@ -96,7 +96,7 @@ type Optimizer(options: OptimizerOptions, parameters: Parameter list) =
     member this.Step() =
         let norm = this.GradientNorm()
         if Double.IsFinite norm then
-            let lr = options.LearningRate steps
+            let lr = options.LearningRate.Rate steps
             if not (lr >= 0.0) || Double.IsInfinity lr then
                 invalidOp (sprintf "the learning-rate schedule returned %g at step %d" lr steps)
             for g in inner.ParamGroups do g.LearningRate <- lr

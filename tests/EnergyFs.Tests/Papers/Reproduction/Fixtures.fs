@@ -15,7 +15,7 @@ open EnergyFs.Energies
 
 /// A result of one successful seed with the given metrics (the experiment is never run).
 let resultOf (id: string) (metrics: (string * float) list) : ExperimentResult =
-    { Spec = { Id = id; Title = id; Config = "fake"; Run = fun _ _ _ -> failwith "not run" }
+    { Spec = { Id = id; Title = id; Config = "fake"; Run = (fun _ _ _ -> failwith "not run"); Settings = None }
       Runs = [ { Seed = 0; Outcome = Some { Metrics = metrics; Series = [] }; Seconds = 1.0; CpuSeconds = 1.0; Cached = false; Error = None } ] }
 
 /// A fresh temporary folder.
@@ -31,7 +31,8 @@ let counting (id: string) (scale: float) (calls: int ref) : ExperimentSpec =
           calls.Value <- calls.Value + 1
           report (1.0, "done")
           { Metrics = [ "value", scale * float (seed + 1); "nan", nan ]
-            Series = [ { Name = "curve"; X = [| 0.0; 1.0 |]; Y = [| scale; 2.0 * scale |] } ] } }
+            Series = [ { Name = "curve"; X = [| 0.0; 1.0 |]; Y = [| scale; 2.0 * scale |] } ] }
+      Settings = None }
 
 /// A paper of the given experiments whose one check is "value of the first experiment > 1".
 let paperOf (experiments: ExperimentSpec list) : PaperSpec =

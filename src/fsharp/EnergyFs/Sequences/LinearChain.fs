@@ -1,4 +1,4 @@
-namespace EnergyFs.Structured
+namespace EnergyFs.Sequences
 
 open System
 open TorchSharp

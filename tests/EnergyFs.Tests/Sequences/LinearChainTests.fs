@@ -1,13 +1,13 @@
-module EnergyFs.Tests.Structured.LinearChainTests
+module EnergyFs.Tests.Sequences.LinearChainTests
 
 open System
 open Expecto
 open TorchSharp
 open EnergyFs
-open EnergyFs.Structured
+open EnergyFs.Sequences
 open EnergyFs.Tests
 open EnergyFs.Tests.Generators
-open EnergyFs.Tests.Structured.ChainFixtures
+open EnergyFs.Tests.Sequences.ChainFixtures
 
 let private close (what: string) (expected: float) (actual: float) =
     Expect.isLessThan (abs (expected - actual)) (1e-9 * (1.0 + abs expected)) (sprintf "%s: expected %.12g, got %.12g" what expected actual)
@@ -32,7 +32,7 @@ let private padded (seed: int64) (c: ChainCase) : Tensor * ChainScores =
 
 [<Tests>]
 let tests =
-    testList "Structured.LinearChain" [
+    testList "Sequences.LinearChain" [
         propertySmall "logPartition equals log-sum-exp over every label sequence (T ≤ 4, L ≤ 3)" (fun (Seed s) ->
             let c = randomCase s 4 3
             Scope.run (fun () ->

@@ -1,11 +1,11 @@
 /// Small random linear-chain problems and their brute-force answers (every label sequence
 /// enumerated on the host), shared by the tests of exact inference and of the sequence losses.
-module EnergyFs.Tests.Structured.ChainFixtures
+module EnergyFs.Tests.Sequences.ChainFixtures
 
 open System
 open TorchSharp
 open EnergyFs
-open EnergyFs.Structured
+open EnergyFs.Sequences
 
 let ctx = Context.cpu64
 
