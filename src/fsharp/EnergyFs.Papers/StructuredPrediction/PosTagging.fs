@@ -20,11 +20,11 @@ type PosTaggingResult =
       Seed: int64
       /// The tagger's loss.
       Method: string
-      /// UPOS token accuracy on dev and test (%).
+      /// UPOS token accuracy on dev (%).
       DevAccuracy: float
       /// UPOS token accuracy on test (%).
       TestAccuracy: float
-      /// Epochs trained (the best one restored) and wall seconds of training.
+      /// Epochs trained (the best one on dev restored).
       Epochs: int
       /// Wall seconds of the fit (evaluation excluded).
       Seconds: float
