@@ -72,6 +72,8 @@ module Tensor =
 
     /// All values, flattened in row-major order, as floats.
     let toArray (t: Tensor) : float[] =
+        // TorchSharp's accessor fails on a tensor with no entries (a dimension of size 0).
+        if t.numel () = 0L then [||] else
         use c = t.detach().cpu().to_type(torch.ScalarType.Float64).contiguous()
         c.data<float>().ToArray()
 

@@ -1,0 +1,24 @@
+namespace EnergyFs.Metrics
+
+open TorchSharp
+open EnergyFs
+
+/// Metrics of sequence labelling over padded batches: only the real positions (mask true) count.
+[<RequireQualifiedAccess>]
+module SequenceMetrics =
+
+    /// (correctly labelled tokens, tokens) of predicted against gold labels, both [B, T] integer
+    /// tensors, over the positions where `mask` [B, T] (bool) is true. Counts add over batches.
+    let correctTokens (mask: Tensor) (gold: Tensor) (predicted: Tensor) : int64 * int64 =
+        Checks.rank "mask" 2 mask
+        Checks.sameShape "mask" mask "gold" gold
+        Checks.sameShape "gold" gold "predicted" predicted
+        Scope.run (fun () ->
+            let hits = predicted.eq(gold).logical_and mask
+            hits.sum().item<int64> (), mask.sum().item<int64> ())
+
+    /// Token accuracy: the fraction of real positions whose predicted label is the gold one
+    /// (NaN when the mask has no true entry).
+    let tokenAccuracy (mask: Tensor) (gold: Tensor) (predicted: Tensor) : float =
+        let correct, total = correctTokens mask gold predicted
+        if total = 0L then nan else float correct / float total
