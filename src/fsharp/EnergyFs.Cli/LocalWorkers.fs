@@ -1,5 +1,5 @@
-/// `reproduce --jobs N`: the shards of a reproduction as N worker processes on this machine, each
-/// this same program with `--shard K/N` (one libtorch thread each unless `--threads` says otherwise:
+/// `reproduce --jobs N` (and `sweep --jobs N`): N worker processes on this machine, each this same
+/// program with `--shard K/N --claim` (one libtorch thread each unless `--threads` says otherwise:
 /// on a few shared cores, libtorch's OpenMP threads mostly spin against each other), all writing to
 /// one result cache; the parent then builds the report from the cache.
 module EnergyFs.Cli.LocalWorkers
@@ -11,7 +11,9 @@ open System.Threading.Tasks
 
 /// This program's command line for worker `shard` of `count`: the parent's arguments without
 /// `--jobs N` and `--threads T`, with `--threads <threads>` first (a global option) and
-/// `--shard K/N` last (the reproduce subcommand comes last on the command line).
+/// `--shard K/N --claim` last (the subcommand comes last on the command line): each worker claims
+/// units one at a time from the shared cache (`Runner.runClaimed`), so the workers share the work
+/// whatever each unit costs.
 let workerArguments (parentArgs: string list) (threads: int) (shard: int) (count: int) : string list =
     let rec strip (args: string list) =
         match args with
@@ -19,7 +21,7 @@ let workerArguments (parentArgs: string list) (threads: int) (shard: int) (count
         | a :: rest when a.StartsWith "--jobs=" || a.StartsWith "--threads=" -> strip rest
         | a :: rest -> a :: strip rest
         | [] -> []
-    [ "--threads"; string threads ] @ strip parentArgs @ [ "--shard"; sprintf "%d/%d" shard count ]
+    [ "--threads"; string threads ] @ strip parentArgs @ [ "--shard"; sprintf "%d/%d" shard count; "--claim" ]
 
 /// Runs the N workers (at most N at a time), each logging to `<logDir>/shard-K-of-N.log`, and
 /// reports each one's end through `log`; returns the exit codes in shard order.

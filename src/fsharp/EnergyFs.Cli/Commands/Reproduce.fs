@@ -28,6 +28,7 @@ type ReproduceArgs =
     | Jobs of int
     | Shard of shard: string
     | Report_Only
+    | Claim
     interface IArgParserTemplate with
         member a.Usage =
             match a with
@@ -39,15 +40,16 @@ type ReproduceArgs =
             | Jobs _ -> "run the work as N local worker processes (shards 1/N..N/N, 1 libtorch thread each unless the global --threads says otherwise), then report"
             | Shard _ -> "compute only shard K/N of the (experiment, seed) units into the cache (shared by all shards); no report"
             | Report_Only -> "build the report from the cache only; a unit missing from it is reported as failed"
+            | Claim -> "with --shard: instead of the fixed slice, claim units one at a time from <out>/cache/claims, shared with the other workers (what --jobs runs)"
 
 /// `--shard K/N`: computes the shard's units into the cache; prints one line per unit and a summary;
 /// 0 when every unit succeeded.
-let private runShard (options: RunnerOptions) (shard: EnergyFs.Papers.Reproduction.Shard) (papers: PaperSpec list) (which: string) : int =
+let private runShard (options: RunnerOptions) (shard: EnergyFs.Papers.Reproduction.Shard) (claim: bool) (papers: PaperSpec list) (which: string) : int =
     let units = Shards.units papers options.Seeds
     let mine = Shards.select shard units
-    eprintfn "reproduce %s, shard %s: %d of %d units, %d thread(s), %s; cache %s"
-        which (Shards.describe shard) mine.Length units.Length (Runtime.threads ()) (Context.describe options.Context) options.CacheDir
-    let records = Runner.runShard options shard papers
+    eprintfn "reproduce %s, shard %s: %s of %d units, %d thread(s), %s; cache %s"
+        which (Shards.describe shard) (if claim then "claimed" else string mine.Length) units.Length (Runtime.threads ()) (Context.describe options.Context) options.CacheDir
+    let records = if claim then Runner.runClaimed options units else Runner.runShard options shard papers
     for u, r in records do
         let state = match r.Error with Some e -> "failed: " + e | None -> if r.Cached then "cached" else sprintf "computed in %.1f s" r.Seconds
         printfn "%s seed %d: %s" u.Spec.Id u.Seed state
@@ -70,6 +72,7 @@ let run (ctx: Context) (args: ParseResults<ReproduceArgs>) : int =
     let reportOnly = args.Contains Report_Only
     if shard.IsSome && (jobs > 1 || reportOnly) then
         Checks.fail "shard" "--shard computes one slice: it takes neither --jobs nor --report-only"
+    if args.Contains Claim && shard.IsNone then Checks.fail "claim" "--claim goes with --shard K/N (a worker of --jobs)"
     let options =
         { CacheDir = IO.Path.Combine(out, "cache"); Seeds = [ 0 .. seedCount - 1 ]; Context = ctx
           Bar = fun title work -> EnergyFs.Cli.Progress.withBar title work
@@ -78,7 +81,7 @@ let run (ctx: Context) (args: ParseResults<ReproduceArgs>) : int =
     let count = papers |> List.sumBy (fun p -> p.Experiments.Length)
     let watch = Diagnostics.Stopwatch.StartNew ()
     match shard with
-    | Some s -> runShard options s papers which
+    | Some s -> runShard options s (args.Contains Claim) papers which
     | None ->
     eprintfn "reproduce %s (%s): %d experiments × %d seed(s), %s; %s; output %s"
         which (if quick then "quick" else "full") count seedCount
@@ -89,6 +92,8 @@ let run (ctx: Context) (args: ParseResults<ReproduceArgs>) : int =
             let parentArgs = Environment.GetCommandLineArgs() |> Array.skip 1 |> List.ofArray
             let threads =
                 parentArgs |> List.pairwise |> List.tryPick (fun (a, b) -> if a = "--threads" then Some (int b) else None) |> Option.defaultValue 1
+            let claims = Runner.claimsDir options
+            if IO.Directory.Exists claims then IO.Directory.Delete(claims, true)
             let codes = EnergyFs.Cli.LocalWorkers.run (IO.Path.Combine(out, "logs")) parentArgs threads jobs (fun line -> eprintfn "%s" line)
             if codes |> List.exists ((<>) 0) then eprintfn "some shards failed; their units are reported as missing (see %s)" (IO.Path.Combine(out, "logs"))
             { options with CacheOnly = true }

@@ -18,6 +18,7 @@ type SweepArgs =
     | Jobs of int
     | Shard of shard: string
     | Report_Only
+    | Claim
     | Settings of experiment: string
     | Quick
     | Json
@@ -29,6 +30,7 @@ type SweepArgs =
             | Jobs _ -> "run the (configuration, seed) units as N local worker processes, then report"
             | Shard _ -> "compute only shard K/N of the units into the cache (shared by all shards); no report"
             | Report_Only -> "build the report from the cache only; a unit missing from it is reported as failed"
+            | Claim -> "with --shard: instead of the fixed slice, claim units one at a time from <out>/cache/claims, shared with the other workers (what --jobs runs)"
             | Settings _ -> "list the settings paths (type, current value) a sweep file can set for this experiment, and exit"
             | Quick -> "with --settings: the experiment's quick configuration"
             | Json -> "print a JSON summary (selected configuration, its metrics, report paths) as the last line"
@@ -56,6 +58,7 @@ let run (ctx: Context) (args: ParseResults<SweepArgs>) : int =
     let reportOnly = args.Contains Report_Only
     if shard.IsSome && (jobs > 1 || reportOnly) then
         Checks.fail "shard" "--shard computes one slice: it takes neither --jobs nor --report-only"
+    if args.Contains Claim && shard.IsNone then Checks.fail "claim" "--claim goes with --shard K/N (a worker of --jobs)"
     let options =
         { CacheDir = IO.Path.Combine(out, "cache"); Seeds = Sweeps.seeds plan; Context = ctx
           Bar = fun title work -> EnergyFs.Cli.Progress.withBar title work
@@ -66,7 +69,7 @@ let run (ctx: Context) (args: ParseResults<SweepArgs>) : int =
     | Some s ->
         let mine = Shards.select s units
         eprintfn "sweep %s, shard %s: %d of %d units, %d thread(s); cache %s" plan.Name (Shards.describe s) mine.Length units.Length (Runtime.threads ()) options.CacheDir
-        let records = Sweeps.runShard options s plan configurations
+        let records = if args.Contains Claim then Runner.runClaimed options units else Sweeps.runShard options s plan configurations
         for u, r in records do
             let state = match r.Error with Some e -> "failed: " + e | None -> if r.Cached then "cached" else sprintf "computed in %.1f s" r.Seconds
             printfn "configuration %d seed %d: %s" (u.Position / plan.Seeds + 1) u.Seed state
@@ -80,6 +83,8 @@ let run (ctx: Context) (args: ParseResults<SweepArgs>) : int =
             let parentArgs = Environment.GetCommandLineArgs() |> Array.skip 1 |> List.ofArray
             let threads =
                 parentArgs |> List.pairwise |> List.tryPick (fun (a, b) -> if a = "--threads" then Some (int b) else None) |> Option.defaultValue 1
+            let claims = Runner.claimsDir options
+            if IO.Directory.Exists claims then IO.Directory.Delete(claims, true)
             let codes = EnergyFs.Cli.LocalWorkers.run (IO.Path.Combine(out, "logs")) parentArgs threads jobs (fun line -> eprintfn "%s" line)
             if codes |> List.exists ((<>) 0) then eprintfn "some shards failed; their units are reported as missing (see %s)" (IO.Path.Combine(out, "logs"))
             { options with CacheOnly = true }

@@ -91,6 +91,32 @@ module Runner =
         |> Shards.select shard
         |> List.map (fun u -> u, runSeed options u.Spec u.Seed)
 
+    /// The folder of claim files under the cache (`claims/`), which `runClaimed` workers share.
+    let claimsDir (options: RunnerOptions) = IO.Path.Combine(options.CacheDir, "claims")
+
+    /// Computes units claimed one at a time, so that workers sharing a cache share the work whatever
+    /// each unit costs (fixed `Shards` slices can leave one worker with all the long units while the
+    /// others idle). Each worker walks the units in order; a unit already in the cache is taken from
+    /// it, and any other is computed only by the worker that first creates its claim file
+    /// `<CacheDir>/claims/<unit>.claim` (an atomic create-new), skipped by the rest. Returns the units
+    /// this worker computed or found cached. A worker killed mid-unit leaves its claim: clear the
+    /// claims folder before starting workers again (`--jobs` does).
+    let runClaimed (options: RunnerOptions) (units: WorkUnit list) : (WorkUnit * RunRecord) list =
+        let dir = claimsDir options
+        IO.Directory.CreateDirectory dir |> ignore
+        [ for u in units do
+            let spec = keyed options u.Spec
+            match ResultCache.tryLoad options.CacheDir spec u.Seed with
+            | Some _ -> yield u, runSeed options u.Spec u.Seed
+            | None ->
+                let claim = IO.Path.Combine(dir, IO.Path.GetFileName(ResultCache.path options.CacheDir spec u.Seed) + ".claim")
+                let mine =
+                    try
+                        use f = new IO.FileStream(claim, IO.FileMode.CreateNew, IO.FileAccess.Write)
+                        true
+                    with :? IO.IOException -> false
+                if mine then yield u, runSeed options u.Spec u.Seed ]
+
     /// Whether any run of any experiment failed, or a summary could not be computed.
     let anyFailure (results: PaperResult list) : bool =
         results |> List.exists (fun p -> Result.isError p.Summary || p.Experiments |> List.exists Results.failed)

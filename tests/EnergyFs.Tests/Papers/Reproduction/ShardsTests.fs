@@ -74,4 +74,24 @@ let tests =
                 Expect.isTrue (Runner.anyFailure reported) "the run counts as failed"
                 Expect.equal calls.Value 1 "only shard 1/2's unit was computed"
             finally Directory.Delete(dir, true)
+    
+        testCase "workers claiming units from one cache compute each unit once, and the report equals one process" <| fun () ->
+            let single, shared = tempDir (), tempDir ()
+            try
+                let calls = ref 0
+                let paper = paperOf [ counting "a" 1.0 calls; counting "b" 2.0 calls; counting "c" 3.0 calls ]
+                let one = Runner.run (optionsIn single [ 0; 1 ]) [ paper ]
+                let units = Shards.units [ paper ] [ 0; 1 ]
+                let options = optionsIn shared [ 0; 1 ]
+                let workers = [| for _ in 1 .. 3 -> System.Threading.Tasks.Task.Run(fun () -> Runner.runClaimed options units) |]
+                let records = workers |> Array.collect (fun w -> Array.ofList w.Result)
+                let computed = records |> Array.filter (fun (_, r) -> not r.Cached) |> Array.map (fun (u, _) -> u.Position) |> Array.sort
+                Expect.equal computed [| 0 .. units.Length - 1 |] "every unit computed by exactly one worker"
+                let again = Runner.runClaimed options units
+                Expect.isTrue (again |> List.forall (fun (_, r) -> r.Cached)) "a later worker finds everything in the cache"
+                let fromCache = Runner.run { options with CacheOnly = true } [ paper ]
+                Expect.equal (metrics fromCache) (metrics one) "same results"
+            finally
+                Directory.Delete(single, true)
+                Directory.Delete(shared, true)
     ]
