@@ -241,8 +241,12 @@ run_tests() {
 
 run_cli() {
   dn build "$ROOT/src/fsharp/EnergyFs.Cli" -c "$CONFIG" -v q -nologo -clp:ErrorsOnly >&2
-  # No arguments: the main job, `energyfs reproduce --quick` (report in reports/latest).
-  [ $# -gt 0 ] || set -- reproduce --quick
+  # No arguments: the main job, `energyfs reproduce --quick` (report in reports/latest), as one worker process per
+  # core at one libtorch thread each (up to 4): on a few cores libtorch's OpenMP threads mostly spin against each
+  # other, processes do not; the workers claim units from the shared cache, so the report is the one process's.
+  local jobs
+  jobs="$(nproc 2>/dev/null || echo 1)"; [ "$jobs" -le 4 ] || jobs=4
+  [ $# -gt 0 ] || { if [ "$jobs" -gt 1 ]; then set -- reproduce --quick --jobs "$jobs"; else set -- reproduce --quick; fi; }
   dn "$(out_dll "$ROOT/src/fsharp/EnergyFs.Cli" EnergyFs.Cli)" "$@"
 }
 
