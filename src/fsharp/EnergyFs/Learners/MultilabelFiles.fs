@@ -73,11 +73,7 @@ module MultilabelFile =
                 match regularizers |> List.tryFind (fun r -> r.Name = text "regularizer") with
                 | Some r -> r
                 | None -> fail (sprintf "unknown regularizer '%s' (this version reads %s)" (text "regularizer") (regularizers |> List.map (fun r -> r.Name) |> String.concat ", "))
-            let dtype =
-                match text "dtype" with
-                | "Float64" -> torch.ScalarType.Float64
-                | "Float32" -> torch.ScalarType.Float32
-                | other -> fail (sprintf "unsupported dtype '%s'" other)
+            let dtype = ModelFile.readDType path header
             let defaults = MultilabelOptions.defaults
             let options =
                 { defaults with

@@ -88,11 +88,7 @@ module RegressionFile =
                 | true, Some e -> Some e
                 | true, None -> fail path (sprintf "the model was trained with the custom energy '%s': pass that energy to load it" energyName)
                 | false, _ -> None
-            let dtype =
-                match text "dtype" with
-                | "Float64" -> torch.ScalarType.Float64
-                | "Float32" -> torch.ScalarType.Float32
-                | other -> fail path (sprintf "unsupported dtype '%s'" other)
+            let dtype = ModelFile.readDType path header
             let seed =
                 match Int64.TryParse(text "seed", NumberStyles.Integer, CultureInfo.InvariantCulture) with
                 | true, s -> s

@@ -58,11 +58,7 @@ module SequenceTaggerFile =
             let fail reason = raise (InvalidDataException(sprintf "%s: %s" path reason))
             let node (key: string) : JsonNode = match header[key] with null -> fail (sprintf "the header has no '%s'" key) | n -> n
             let int key = ModelFile.readInt path header key
-            let dtype =
-                match ModelFile.readText path header "dtype" with
-                | "Float64" -> torch.ScalarType.Float64
-                | "Float32" -> torch.ScalarType.Float32
-                | other -> fail (sprintf "unsupported dtype '%s'" other)
+            let dtype = ModelFile.readDType path header
             let vocabularyOptions =
                 { MinWordCount = int "min_word_count"; MinFeatureCount = int "min_feature_count"
                   SuffixLengths = (node "suffix_lengths").AsArray() |> Seq.map (fun n -> n.GetValue<int>()) |> List.ofSeq

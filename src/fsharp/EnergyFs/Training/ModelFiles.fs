@@ -138,6 +138,14 @@ module ModelFile =
         | null -> fail path (sprintf "the header has no '%s'" key)
         | v -> v.GetValue<int>()
 
+    /// The header's "dtype" (written as `string dtype`: "Float32" or "Float64"), failing naming the file
+    /// when it is absent or another type.
+    let readDType (path: string) (model: JsonObject) : torch.ScalarType =
+        match readText path model "dtype" with
+        | "Float64" -> torch.ScalarType.Float64
+        | "Float32" -> torch.ScalarType.Float32
+        | other -> fail path (sprintf "unsupported dtype '%s' (this version reads Float32 and Float64)" other)
+
     /// A header value as a float, failing naming the file when it is absent.
     let readFloat (path: string) (model: JsonObject) (key: string) : float =
         match model[key] with
