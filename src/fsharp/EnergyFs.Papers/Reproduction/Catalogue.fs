@@ -19,12 +19,17 @@ module Catalogue =
     let papers (quick: bool) : PaperSpec list =
         [ FenchelYoungPaper.spec quick; DualPaper.spec quick; RegressionPaper.spec quick; SpenPaper.spec quick ]
 
-    /// The papers selected by id ("all" for every one); fails naming the accepted ids.
+    /// The papers selected by id ("all" for every one, or several ids separated by commas, such as
+    /// "fy,dual,spen"), in catalogue order; fails naming the accepted ids.
     let select (quick: bool) (which: string) : PaperSpec list =
         match which.Trim().ToLowerInvariant() with
         | "all" | "" -> papers quick
-        | id when List.contains id paperIds -> papers quick |> List.filter (fun p -> p.Id = id)
-        | other -> Checks.fail "paper" (sprintf "unknown paper '%s' (expected all, %s)" other (String.concat ", " paperIds))
+        | text ->
+            let ids = text.Split(',') |> Array.map (fun s -> s.Trim()) |> Array.filter (fun s -> s <> "") |> List.ofArray
+            for id in ids do
+                if not (List.contains id paperIds) then
+                    Checks.fail "paper" (sprintf "unknown paper '%s' (expected all, %s, or several separated by commas)" id (String.concat ", " paperIds))
+            papers quick |> List.filter (fun p -> List.contains p.Id ids)
 
     /// The experiment with this id in the quick or full catalogue; fails naming the ids that exist.
     let experiment (quick: bool) (id: string) : ExperimentSpec =
