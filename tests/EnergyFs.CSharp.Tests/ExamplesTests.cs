@@ -38,6 +38,16 @@ public class ExamplesTests
     }
 
     [Fact]
+    public void TaggerExampleTagsEnglish()
+    {
+        var (accuracy, tags, reloaded) = ReadmeExamples.PartOfSpeechTagging();
+        Assert.True(accuracy > 0.85, $"UPOS test accuracy {accuracy}");
+        Assert.Equal(8, tags.Length);
+        Assert.Equal(("PRON", "VERB", "DET", "PUNCT"), (tags[0], tags[1], tags[5], tags[7]));
+        Assert.True(reloaded, "the reloaded tagger's predictions differ");
+    }
+
+    [Fact]
     public void CustomEnergyExampleMatchesOrBeatsTheBuiltInEnergy()
     {
         var (builtIn, custom) = EnergyFs.Examples.CSharp.CustomEnergyExample.Emotions();
