@@ -21,22 +21,29 @@ open EnergyFs.Sequences
 [<RequireQualifiedAccess>]
 module SequenceFenchelYoung =
 
+    /// Shapes and mask (`LinearChain.check`), and every score finite — read back in one host
+    /// synchronisation; the failing argument is named only when one is not finite.
     let private checkScores (mask: Tensor) (scores: ChainScores) =
-        LinearChain.check mask scores |> ignore
-        Checks.finite "unary" scores.Unary
-        Checks.finite "transitions" scores.Transitions
+        let dims = LinearChain.check mask scores
+        let allFinite =
+            Scope.run (fun () -> scores.Unary.isfinite().all().logical_and(scores.Transitions.isfinite().all()).item<bool> ())
+        if not allFinite then
+            Checks.finite "unary" scores.Unary
+            Checks.finite "transitions" scores.Transitions
+        dims
 
     /// The CRF loss log Z(θ) − s(y) per sentence, [B]: the Shannon-entropy FY loss; its autograd
-    /// gradient (through the forward algorithm) is the marginals minus φ(y).
+    /// gradient (through the forward algorithm) is the marginals minus φ(y). The arguments are
+    /// checked once (not again by the forward algorithm and the gold score).
     let crf (mask: Tensor) (scores: ChainScores) (tags: Tensor) : Tensor =
-        checkScores mask scores
-        Scope.tensor (fun () -> LinearChain.logPartition mask scores - LinearChain.score mask scores tags)
+        let (_, t, _) as dims = checkScores mask scores
+        Scope.tensor (fun () -> LinearChain.forward t mask scores - LinearChain.goldScore dims mask scores tags)
 
     /// The SparseMAP FY loss per sentence, [B], with the solver's options; its gradient is
     /// μ* − φ(y) (Danskin: μ* is computed without gradient, and the loss is built as
     /// ⟨θ, μ* − φ(y)⟩ + constants, whose autograd gradient is exactly that).
     let sparseMapWith (options: SparseMapOptions) (mask: Tensor) (scores: ChainScores) (tags: Tensor) : Tensor =
-        checkScores mask scores
+        checkScores mask scores |> ignore
         Scope.tensor (fun () ->
             use solution = SparseMap.solve options mask scores
             let gu, gp = LinearChain.features mask scores tags

@@ -140,8 +140,12 @@ module LinearChain =
     ///   α₀ = unary₀,  αₜ[j] = log Σᵢ exp(α_{t−1}[i] + pair_{t−1}[i, j]) + unaryₜ[j],
     ///   log Z = log Σⱼ exp α_{n−1}[j]
     /// (α frozen at padded positions). Differentiable: ∇_θ log Z = the marginals E_p[φ(y)].
-    let logPartition (mask: Tensor) (scores: ChainScores) : Tensor =
+    let rec logPartition (mask: Tensor) (scores: ChainScores) : Tensor =
         let _, t, _ = check mask scores
+        forward t mask scores
+
+    /// The forward algorithm of `logPartition` for arguments already checked (`check` gave T).
+    and internal forward (t: int64) (mask: Tensor) (scores: ChainScores) : Tensor =
         Scope.tensor (fun () ->
             let u = (foldedUnary mask scores).unbind 1L
             let pairs = stepPairs scores.Transitions t
@@ -221,8 +225,11 @@ module LinearChain =
 
     /// s(y) = ⟨θ, φ(y)⟩ of label sequences `tags` [B, T] (int; padding ignored), [B];
     /// differentiable in the scores.
-    let score (mask: Tensor) (scores: ChainScores) (tags: Tensor) : Tensor =
-        let b, t, l = check mask scores
+    let rec score (mask: Tensor) (scores: ChainScores) (tags: Tensor) : Tensor =
+        goldScore (check mask scores) mask scores tags
+
+    /// `score` for arguments already checked (`check` gave (B, T, L)); the tags are still checked.
+    and internal goldScore (b: int64, t: int64, l: int64) (mask: Tensor) (scores: ChainScores) (tags: Tensor) : Tensor =
         Scope.tensor (fun () ->
             let safe = checkedTags mask l tags
             let u = foldedUnary mask scores
