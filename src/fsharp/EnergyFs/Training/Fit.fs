@@ -71,7 +71,8 @@ type FitOptions =
       Epochs: int
       /// Optimizer, learning-rate schedule and clipping.
       Optimizer: OptimizerOptions
-      /// Seed of the run's random generator (batch order and anything the task draws).
+      /// Seed of the run's random generator (batch order and anything the task draws); libtorch's
+      /// global generator (torch.nn.Dropout's) is seeded with it too when the run starts.
       Seed: int64
       /// Early stopping on a validation metric.
       EarlyStopping: EarlyStopping option
@@ -221,6 +222,9 @@ module Fit =
         if allParameters.IsEmpty then Checks.fail "Groups" "the task's groups hold no parameter"
         let device = allParameters.Head.device
         use rng = new Rng(options.Seed, device)
+        // libtorch's global generator too: modules that draw from it (torch.nn.Dropout) would otherwise
+        // differ between processes (it starts from a different state in each) — same seed, same result.
+        Runtime.seedGlobal options.Seed
         let optimizers =
             task.Groups |> List.map (fun g -> g.Name, Optimizer.ofParameters (defaultArg g.Optimizer options.Optimizer) (ParameterGroup.parameters g))
         use _optimizers = { new IDisposable with member _.Dispose() = for _, o in optimizers do (o :> IDisposable).Dispose() }
