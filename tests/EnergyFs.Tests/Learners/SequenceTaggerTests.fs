@@ -14,7 +14,7 @@ open EnergyFs.Tests.Data.Fixtures
 
 /// A toy language: determiners, nouns and verbs, where "run"/"walk" are nouns after a determiner
 /// and verbs otherwise (the chain's transitions matter), and a final period.
-let private toySentences (seed: int) (n: int) : ConlluSentence[] =
+let toySentences (seed: int) (n: int) : ConlluSentence[] =
     let r = Random seed
     let pick (xs: string[]) = xs[r.Next xs.Length]
     Array.init n (fun _ ->
@@ -53,6 +53,38 @@ let tests =
                         let own = net.forward alone
                         let row = together.narrow(0L, int64 i, 1L).narrow (1L, 0L, int64 encoded[i].Length)
                         Expect.isLessThan (Tensor.maxAbsDiff own row) 1e-12 (sprintf "sentence %d" i)))
+        }
+        test "the module's BiLSTM and the functional tagger on its blocks compute the same scores" {
+            let sentences = toySentences 5 6
+            let v = SequenceVocabulary.build small.Vocabulary sentences
+            let encoded = sentences |> Array.map (SequenceVocabulary.encode v)
+            use rng = new Rng(4L, torch.CPU)
+            use net = SequenceTagger.create { small with Context = Context.cpu64; Dropout = 0.25 } rng v
+            net.eval ()
+            Diff.noGrad (fun () ->
+                Scope.run (fun () ->
+                    use batch = SequenceBatches.make torch.CPU encoded [| 0 .. 5 |]
+                    let blocks = BiLstmTaggerNetwork.blocks net
+                    Expect.equal blocks.Length 8 "the functional tagger's 8 blocks"
+                    let functional = BiLstmTagger.logits (blocks |> List.map (fun p -> p :> torch.Tensor)) batch.Mask (net.Embed batch)
+                    Expect.isLessThan (Tensor.maxAbsDiff functional (net.forward batch)) 1e-12 "same scores"))
+            // Second derivatives: the Hessian-vector product of Σ s² along a direction v of the
+            // forward LSTM's W_ih, through torch.nn.LSTM and through the functional blocks.
+            Scope.run (fun () ->
+                use batch = SequenceBatches.make torch.CPU encoded [| 0 .. 5 |]
+                let x = Diff.noGrad (fun () -> net.Embed batch)
+                let blocks = BiLstmTaggerNetwork.blocks net |> List.map (fun p -> p :> torch.Tensor)
+                let wih = net.named_parameters () |> Seq.pick (fun struct (n, p) -> if n = "forward_lstm.weight_ih_l0" then Some (p :> torch.Tensor) else None)
+                use rng2 = new Rng(6L, torch.CPU)
+                let v = Tensor.randn rng2 Context.cpu64 (Tensor.shape wih)
+                let hvp (scores: unit -> torch.Tensor) (w: torch.Tensor) =
+                    let s = scores ()
+                    let g = torch.autograd.grad (ResizeArray [ (s * s).sum () ], ResizeArray [ w ], retain_graph = true, create_graph = true) |> Seq.head
+                    torch.autograd.grad (ResizeArray [ (g * v).sum () ], ResizeArray [ w ], retain_graph = true) |> Seq.head
+                let viaModule = hvp (fun () -> net.forward batch) wih
+                let viaBlocks = hvp (fun () -> BiLstmTagger.logits blocks batch.Mask x) blocks[0]
+                Expect.isGreaterThan (Tensor.toScalar (viaModule.abs().sum ())) 0.0 "a nonzero second derivative"
+                Expect.isLessThan (Tensor.maxAbsDiff viaModule viaBlocks) 1e-9 "torch.nn.LSTM is twice differentiable, like the functional LSTM")
         }
         test "token accuracy counts only the real positions" {
             let mask = torch.tensor([| true; true; false; true; false; false |]).reshape [| 2L; 3L |]

@@ -178,6 +178,24 @@ let tests =
                 let analytic = List.map2 (fun (g: Tensor) (d: Tensor) -> Tensor.toScalar (Tensor.sum (g * d))) r.Gradient v |> List.sum
                 Expect.floatClose { absolute = 1e-8; relative = 1e-5 } analytic numeric "⟨hypergradient, v⟩ = finite difference")
 
+        testCase "selecting sequence examples cuts them to the longest selected sentence, and the energy does not change" <| fun () ->
+            Scope.run (fun () ->
+                let task = hmm 10 6
+                let d = task.Examples
+                let pad (t: Tensor) = torch.nn.functional.pad (t, [| 0L; 0L; 0L; 5L |])
+                let longMask = torch.nn.functional.pad (d.Mask.Value.to_type torch.ScalarType.Int64, [| 0L; 5L |])
+                let padded = { Inputs = pad d.Inputs; Features = pad d.Features; Labels = pad d.Labels; Mask = Some (longMask.gt (Pinned.intScalar 0L)) }
+                let idx = Tensor.indices torch.CPU [| 1L; 3L |]
+                let picked = Structured.select idx padded
+                let longest = max task.Lengths[1] task.Lengths[3]
+                Expect.equal picked.Labels.shape[1] (int64 longest) "cut to the longest selected sentence"
+                use rng = new Rng(4L, torch.CPU)
+                let theta = LinearChainEnergy.create rng Context.cpu labels features |> Structured.tensors
+                let whole = Structured.select idx d
+                let e1 = energy.Energy theta picked.Features picked.Mask picked.Labels
+                let e2 = energy.Energy theta whole.Features whole.Mask whole.Labels
+                Expect.isLessThan (Tensor.maxAbsDiff e1 e2) 1e-5 "the same energies")
+
         testCase "sequence examples with a mask of the wrong shape are refused naming the mask" <| fun () ->
             Scope.run (fun () ->
                 let task = hmm 9 4

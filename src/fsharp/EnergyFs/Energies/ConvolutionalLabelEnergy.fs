@@ -37,14 +37,18 @@ module ConvolutionalLabelEnergy =
             if c.shape[1] <> y.shape[2] then
                 invalidArg "y" (sprintf "the filters read %d labels, y has shape %s" c.shape[1] (Checks.shapeText y.shape))
             let k = c.shape[2]
-            // [B, L, T] with the padding zeroed, then k − 1 zeros on both sides: window w covers
-            // positions w − k + 1 … w, for w = 0 … T + k − 2.
-            let input = (SequenceShapes.masked mask y).transpose (1L, 2L)
-            let responses = torch.nn.functional.conv1d (input, c, b, padding = k - 1L)
-            let perWindow = Tensor.matmul (Tensor.softplus (responses.transpose (1L, 2L))) u
+            // ȳ with the padding zeroed, then k − 1 zeros on both sides of the time axis: window w
+            // covers positions w − k + 1 … w, for w = 0 … T + k − 2. The windows are unfolded and
+            // multiplied with the filters (a matmul, not conv1d: libtorch 2.10's CPU conv1d
+            // backward returned NaN at random on these shapes, [B, L, T] inputs with L = 17).
+            let padded = torch.nn.functional.pad (SequenceShapes.masked mask y, [| 0L; 0L; k - 1L; k - 1L |])
+            let windows = padded.unfold (1L, k, 1L)
+            let flat = windows.reshape ([| windows.shape[0]; windows.shape[1]; c.shape[1] * k |])
+            let responses = Tensor.matmul flat (Tensor.transpose (c.reshape ([| c.shape[0]; c.shape[1] * k |]))) + b
+            let perWindow = Tensor.matmul (Tensor.softplus responses) u
             // Window w touches the sentence iff w − k + 1 < n, i.e. w < n + k − 1.
-            let windows = (torch.arange (0L, perWindow.shape[1], dtype = torch.ScalarType.Int64, device = y.device)).unsqueeze 0L
-            let live = windows.lt ((SequenceShapes.lengths mask).unsqueeze 1L + (k - 1L))
+            let window = (torch.arange (0L, perWindow.shape[1], dtype = torch.ScalarType.Int64, device = y.device)).unsqueeze 0L
+            let live = window.lt ((SequenceShapes.lengths mask).unsqueeze 1L + (k - 1L))
             Tensor.sumDim 1 (perWindow * live.to_type y.dtype)
         | _ -> invalidArg "theta" (sprintf "convolutional energy parameters are [C; b; u], got %d blocks" theta.Length)
 

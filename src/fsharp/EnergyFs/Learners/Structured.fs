@@ -69,10 +69,22 @@ module Structured =
         | None -> ()
         if d.Labels.shape[0] = 0L then invalidArg name (sprintf "%s has no examples" name)
 
-    /// The examples at the given row indices.
+    /// The examples at the given row indices. Sequence examples (with a mask) are cut to the
+    /// longest selected sentence: the positions past it are padding in every selected row, and the
+    /// sequence energies and networks do not read padding, so a batch of short sentences from
+    /// examples padded to a long one costs what its own length costs.
     let select (idx: Tensor) (d: LabelledExamples) =
-        { Inputs = Tensor.selectRows idx d.Inputs; Features = Tensor.selectRows idx d.Features; Labels = Tensor.selectRows idx d.Labels
-          Mask = d.Mask |> Option.map (Tensor.selectRows idx) }
+        let picked =
+            { Inputs = Tensor.selectRows idx d.Inputs; Features = Tensor.selectRows idx d.Features; Labels = Tensor.selectRows idx d.Labels
+              Mask = d.Mask |> Option.map (Tensor.selectRows idx) }
+        match picked.Mask with
+        | Some m when m.shape[0] > 0L ->
+            let longest = Scope.run (fun () -> m.sum(1L, false, torch.ScalarType.Int64).max().item<int64> ()) |> max 1L
+            if longest >= m.shape[1] then picked
+            else
+                let cut (t: Tensor) = t.narrow (1L, 0L, longest)
+                { Inputs = cut picked.Inputs; Features = cut picked.Features; Labels = cut picked.Labels; Mask = Some (cut m) }
+        | _ -> picked
 
     /// Number of examples.
     let count (d: LabelledExamples) = d.Labels.shape[0]

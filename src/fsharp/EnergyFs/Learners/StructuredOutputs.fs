@@ -54,10 +54,14 @@ module StructuredOutputs =
         | Some m -> m
         | None -> torch.ones ([| x.shape[0]; x.shape[1] |], dtype = torch.ScalarType.Bool, device = x.device)
 
-    /// Σ_t m_t H(ȳ_t), H(p) = −Σ_l p_l log p_l, per sentence [B] for ȳ [B, T, L].
+    /// Σ_t m_t H(ȳ_t), H(p) = −Σ_l p_l log p_l, per sentence [B] for ȳ [B, T, L]. Computed as
+    /// −Σ p log max(p, 1e-30): the same value, and a finite derivative where a softmax output
+    /// underflows to exactly 0 (xlogy(p, p) differentiates to 0/0 there, which made implicit
+    /// hypergradients NaN on a peaked pretrained network).
     let sequenceEntropy (mask: Tensor option) (yBar: Tensor) : Tensor =
         Checks.rank "yBar" 3 yBar
-        let h = -(Tensor.sumDim -1 (Tensor.xlogx (Tensor.clampMin 0.0 yBar)))
+        let p = Tensor.clampMin 0.0 yBar
+        let h = -(Tensor.sumDim -1 (p * Tensor.log (Tensor.clampMin 1e-30 p)))
         Tensor.sumDim 1 (h * (maskOr mask yBar).to_type yBar.dtype)
 
     /// The mean cross-entropy per real token −Σ_{b,t} m_bt ⟨y_bt, log softmax(s_bt)⟩ / Σ m of scores

@@ -2,6 +2,7 @@ namespace EnergyFs.Metrics
 
 open TorchSharp
 open EnergyFs
+open EnergyFs.Sequences
 
 /// Metrics of sequence labelling over padded batches: only the real positions (mask true) count.
 [<RequireQualifiedAccess>]
@@ -22,3 +23,18 @@ module SequenceMetrics =
     let tokenAccuracy (mask: Tensor) (gold: Tensor) (predicted: Tensor) : float =
         let correct, total = correctTokens mask gold predicted
         if total = 0L then nan else float correct / float total
+
+    /// (search errors, sentences) of approximate inference on a linear chain (Tu & Gimpel 2019,
+    /// "Benchmarking approximate inference methods for neural structured prediction", arXiv
+    /// 1904.01138, §5): the sentences whose approximate tags [B, T] score lower under `scores` than
+    /// Viterbi's optimum by more than `tolerance` (an absolute score difference; ties and
+    /// equally good sequences are not errors). Counts add over batches.
+    let searchErrors (tolerance: float) (mask: Tensor) (scores: ChainScores) (approximate: Tensor) : int64 * int64 =
+        Checks.nonNegative "tolerance" tolerance
+        Checks.sameShape "mask" mask "approximate" approximate
+        Diff.noGrad (fun () ->
+            Scope.run (fun () ->
+                use best = LinearChain.viterbi mask scores
+                let found = LinearChain.score mask scores approximate
+                let worse = found.lt (best.Score - tolerance)
+                worse.sum().item<int64> (), mask.shape[0]))
