@@ -58,7 +58,10 @@ if [ "${ENERGYFS_MALLOC_TUNING:-1}" != 0 ] && [ -z "${GLIBC_TUNABLES:-}" ] && [[
     allocator_lib="$(mimalloc_library || true)"
   fi
   if [ -n "$allocator_lib" ]; then
+    # Memory mimalloc once took stays with the process (not handed back and faulted in again): 2.0's
+    # ALLOW_DECOMMIT, 2.1's PURGE_DELAY. CG hypergradient benchmark: 541 → 5 page faults per call.
     export LD_PRELOAD="$allocator_lib${LD_PRELOAD:+:$LD_PRELOAD}"
+    export MIMALLOC_ALLOW_DECOMMIT="${MIMALLOC_ALLOW_DECOMMIT:-0}" MIMALLOC_PURGE_DELAY="${MIMALLOC_PURGE_DELAY:--1}"
   else
     export GLIBC_TUNABLES="glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=536870912:glibc.malloc.top_pad=67108864:glibc.malloc.arena_max=1:glibc.malloc.tcache_count=0:glibc.malloc.mxfast=0"
   fi
