@@ -32,7 +32,7 @@ type ReproduceArgs =
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Paper _ -> "all (default), fy, dual, regression or spen, or several separated by commas (fy,dual,spen)"
+            | Paper _ -> "all (default), fy, dual, regression, spen or pos, or several separated by commas (fy,dual,spen)"
             | Quick -> "the quick configuration: all papers in under 10 minutes on 2 cores"
             | Out _ -> "output folder (default reports/latest): report.md, report.html, charts/, cache/"
             | Seeds _ -> "seeds 0..N-1 per experiment (default 1 with --quick, 3 otherwise)"

@@ -13,11 +13,11 @@ open EnergyFs.Papers.StructuredPrediction
 module Catalogue =
 
     /// The paper ids in report order.
-    let paperIds = [ "fy"; "dual"; "regression"; "spen" ]
+    let paperIds = [ "fy"; "dual"; "regression"; "spen"; "pos" ]
 
     /// The papers in the quick or full configuration.
     let papers (quick: bool) : PaperSpec list =
-        [ FenchelYoungPaper.spec quick; DualPaper.spec quick; RegressionPaper.spec quick; SpenPaper.spec quick ]
+        [ FenchelYoungPaper.spec quick; DualPaper.spec quick; RegressionPaper.spec quick; SpenPaper.spec quick; PosTaggingPaper.spec quick ]
 
     /// The papers selected by id ("all" for every one, or several ids separated by commas, such as
     /// "fy,dual,spen"), in catalogue order; fails naming the accepted ids.
