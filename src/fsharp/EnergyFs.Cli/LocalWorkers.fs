@@ -57,3 +57,17 @@ let run (logDir: string) (parentArgs: string list) (threads: int) (count: int) (
         }
     let workers: Task<int>[] = [| for k in 1 .. count -> Task.Run<int>(Func<Task<int>>(fun () -> worker k)) |]
     (Task.WhenAll workers).Result |> List.ofArray
+
+/// The `--jobs N` step of `reproduce` and `sweep`: clears stale claims, runs this program's command
+/// line as N claiming workers (at the global `--threads`, 1 by default), logs to `<out>/logs`, and
+/// returns the options that then build the report from the shared cache only.
+let computeInWorkers (out: string) (jobs: int) (options: EnergyFs.Papers.Reproduction.RunnerOptions) : EnergyFs.Papers.Reproduction.RunnerOptions =
+    let parentArgs = Environment.GetCommandLineArgs() |> Array.skip 1 |> List.ofArray
+    let threads =
+        parentArgs |> List.pairwise |> List.tryPick (fun (a, b) -> if a = "--threads" then Some (int b) else None) |> Option.defaultValue 1
+    let claims = EnergyFs.Papers.Reproduction.Runner.claimsDir options
+    if Directory.Exists claims then Directory.Delete(claims, true)
+    let logs = Path.Combine(out, "logs")
+    let codes = run logs parentArgs threads jobs (fun line -> eprintfn "%s" line)
+    if codes |> List.exists ((<>) 0) then eprintfn "some shards failed; their units are reported as missing (see %s)" logs
+    { options with CacheOnly = true }

@@ -87,17 +87,7 @@ let run (ctx: Context) (args: ParseResults<ReproduceArgs>) : int =
         which (if quick then "quick" else "full") count seedCount
         (if reportOnly then "from the cache only" elif jobs > 1 then sprintf "%d worker processes" jobs else sprintf "%d thread(s)" (Runtime.threads ()))
         (Context.describe ctx) out
-    let options =
-        if jobs > 1 && not reportOnly then
-            let parentArgs = Environment.GetCommandLineArgs() |> Array.skip 1 |> List.ofArray
-            let threads =
-                parentArgs |> List.pairwise |> List.tryPick (fun (a, b) -> if a = "--threads" then Some (int b) else None) |> Option.defaultValue 1
-            let claims = Runner.claimsDir options
-            if IO.Directory.Exists claims then IO.Directory.Delete(claims, true)
-            let codes = EnergyFs.Cli.LocalWorkers.run (IO.Path.Combine(out, "logs")) parentArgs threads jobs (fun line -> eprintfn "%s" line)
-            if codes |> List.exists ((<>) 0) then eprintfn "some shards failed; their units are reported as missing (see %s)" (IO.Path.Combine(out, "logs"))
-            { options with CacheOnly = true }
-        else options
+    let options = if jobs > 1 && not reportOnly then EnergyFs.Cli.LocalWorkers.computeInWorkers out jobs options else options
     let results = Runner.run options papers
     let info =
         { Title = "EnergyFs reproduction report"
