@@ -22,7 +22,7 @@ type CliArgs =
     | [<CliPrefix(CliPrefix.None)>] Regression of ParseResults<Commands.Regression.RegressionArgs>
     | [<CliPrefix(CliPrefix.None)>] Fy of ParseResults<Commands.Fy.FyArgs>
     | [<CliPrefix(CliPrefix.None)>] Spen of ParseResults<Commands.Spen.SpenArgs>
-    | [<CliPrefix(CliPrefix.None)>] Tag of ParseResults<Commands.Tagging.TagArgs>
+    | [<CliPrefix(CliPrefix.None)>] Seq of ParseResults<Commands.Tagging.TagArgs>
     | [<CliPrefix(CliPrefix.None)>] Reproduce of ParseResults<Commands.Reproduce.ReproduceArgs>
     | [<CliPrefix(CliPrefix.None)>] Sweep of ParseResults<Commands.Sweep.SweepArgs>
     interface IArgParserTemplate with
@@ -35,7 +35,7 @@ type CliArgs =
             | Regression _ -> "learned proposals for energy-based regression (Gustafsson et al. 2022): toy1|toy2|uci"
             | Fy _ -> "generalized Fenchel-Young losses (Blondel et al. 2022): multilabel and imitation experiments"
             | Spen _ -> "multilabel SPEN / inference networks / implicit training on a MULAN folder"
-            | Tag _ -> "part-of-speech tagging on UD English EWT: CRF, BiLSTM or SparseMAP tagger"
+            | Seq _ -> "sequence labelling (UD part-of-speech tags): BiLSTM, CRF or SparseMAP tagger; SPEN, inference networks or implicit training of a structured energy"
             | Reproduce _ -> "the main job: run every paper's experiments (cached) and write report.md and report.html"
             | Sweep _ -> "a hyperparameter sweep (grid or random, from a JSON file) over an experiment of the catalogue, selected on validation data"
 
@@ -55,7 +55,7 @@ let main argv =
         | Some (Regression r) -> Commands.Regression.run ctx r
         | Some (Fy fy) -> Commands.Fy.run ctx fy
         | Some (Spen spen) -> Commands.Spen.run ctx spen
-        | Some (Tag t) -> Commands.Tagging.run ctx t
+        | Some (Seq t) -> Commands.Tagging.run ctx t
         | Some (Reproduce r) -> Commands.Reproduce.run ctx r
         | Some (Sweep s) -> Commands.Sweep.run ctx s
         | _ -> Commands.Info.run ctx false

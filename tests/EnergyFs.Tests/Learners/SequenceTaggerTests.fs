@@ -86,6 +86,27 @@ let tests =
                 Expect.isGreaterThan (Tensor.toScalar (viaModule.abs().sum ())) 0.0 "a nonzero second derivative"
                 Expect.isLessThan (Tensor.maxAbsDiff viaModule viaBlocks) 1e-9 "torch.nn.LSTM is twice differentiable, like the functional LSTM")
         }
+        test "WithBlocks evaluates other blocks with the fused LSTM: the functional tagger's scores on them, the original network unchanged" {
+            let sentences = toySentences 7 6
+            let v = SequenceVocabulary.build small.Vocabulary sentences
+            let encoded = sentences |> Array.map (SequenceVocabulary.encode v)
+            use rng = new Rng(8L, torch.CPU)
+            use net = SequenceTagger.create { small with Context = Context.cpu64 } rng v
+            net.eval ()
+            Diff.noGrad (fun () ->
+                Scope.run (fun () ->
+                    use batch = SequenceBatches.make torch.CPU encoded [| 0 .. 5 |]
+                    let before = net.forward batch
+                    // Other weights: every block moved, so a copy that ignored one would differ.
+                    let blocks = BiLstmTaggerNetwork.blocks net |> List.map (fun p -> (p :> torch.Tensor) + Tensor.randn rng Context.cpu64 (Tensor.shape p) * 0.3)
+                    use exported = BiLstmTaggerNetwork.withBlocks blocks net
+                    let functional = BiLstmTagger.logits blocks batch.Mask (net.Embed batch)
+                    Expect.isLessThan (Tensor.maxAbsDiff functional (exported.forward batch)) 1e-12 "the fused LSTM on the blocks = the functional tagger"
+                    Expect.isGreaterThan (Tensor.maxAbsDiff before (exported.forward batch)) 1e-3 "the blocks changed the scores"
+                    Expect.isLessThan (Tensor.maxAbsDiff before (net.forward batch)) 1e-15 "the original network is untouched"
+                    Expect.equal (exported.Transitions.data<float>().ToArray()) (net.Transitions.data<float>().ToArray()) "transitions copied"
+                    Expect.throws (fun () -> net.WithBlocks (List.take 7 blocks) |> ignore) "7 blocks are refused"))
+        }
         test "token accuracy counts only the real positions" {
             let mask = torch.tensor([| true; true; false; true; false; false |]).reshape [| 2L; 3L |]
             let gold = torch.tensor([| 1L; 2L; 0L; 3L; 0L; 0L |]).reshape [| 2L; 3L |]

@@ -1,4 +1,4 @@
-/// `energyfs tag`: part-of-speech tagging on a UD treebank folder (CRF, BiLSTM, SparseMAP; and the
+/// `energyfs seq`: part-of-speech tagging on a UD treebank folder (CRF, BiLSTM, SparseMAP; and the
 /// structured energies over the CRF's features: SPEN, inference networks, implicit training).
 module EnergyFs.Cli.Commands.Tagging
 
@@ -8,7 +8,7 @@ open EnergyFs.Data
 open EnergyFs.Papers.Reproduction
 open EnergyFs.Papers.StructuredPrediction
 
-/// Arguments of `energyfs tag`.
+/// Arguments of `energyfs seq`.
 type TagArgs =
     | Data of dir: string
     | Method of string
@@ -74,12 +74,12 @@ let run (ctx: Context) (args: ParseResults<TagArgs>) =
                 Global = args.TryGetResult Global |> Option.map globalTerms |> Option.defaultValue setup.Global }
         let results =
             [ for s in first .. first + seeds - 1 ->
-                EnergyFs.Cli.Progress.withBar (sprintf "tag %s seed %d" methodName s) (fun report ->
+                EnergyFs.Cli.Progress.withBar (sprintf "seq %s seed %d" methodName s) (fun report ->
                     PosTaggingEnergies.runOnFolder { setup with Pretrain = { setup.Pretrain with Tagger = { setup.Pretrain.Tagger with Seed = int64 s } } } training report folder) ]
         for r in results do
-            eprintfn "seed %d: %s (%s) dev UPOS %.2f test %.2f (CRF start: dev %.2f test %.2f); search error %.2f %%; network below Viterbi %.2f %%; %.0f tokens/s at batch 256; best epoch %d; %.1f s"
+            eprintfn "seed %d: %s (%s) dev UPOS %.2f test %.2f (CRF start: dev %.2f test %.2f); search error %.2f %%; network below Viterbi %.2f %%; decoding %.0f / %.0f tokens/s at batch 1 / 256 (the CRF's Viterbi %.0f / %.0f); best epoch %d; %.1f s"
                 r.Seed r.Method r.Energy r.DevAccuracy r.TestAccuracy r.CrfDevAccuracy r.CrfTestAccuracy r.SearchError r.NetworkBelowViterbi
-                r.TokensPerSecond r.BestEpoch r.Seconds
+                r.TokensPerSecondBatch1 r.TokensPerSecondBatch256 r.ViterbiTokensPerSecondBatch1 r.ViterbiTokensPerSecondBatch256 r.BestEpoch r.Seconds
         summarize args methodName (results |> List.map (fun r -> r.Seed)) (results |> List.map PosTaggingEnergies.metrics)
         0
     | None ->
@@ -89,7 +89,7 @@ let run (ctx: Context) (args: ParseResults<TagArgs>) =
         let setup = { setup with Tagger = { setup.Tagger with Epochs = args.GetResult(Epochs, defaultValue = setup.Tagger.Epochs) } }
         let results =
             [ for s in first .. first + seeds - 1 ->
-                EnergyFs.Cli.Progress.withBar (sprintf "tag %s seed %d" (Learners.TaggerLoss.name loss) s) (fun report ->
+                EnergyFs.Cli.Progress.withBar (sprintf "seq %s seed %d" (Learners.TaggerLoss.name loss) s) (fun report ->
                     PosTagging.runOnFolder { setup with Tagger = { setup.Tagger with Seed = int64 s } } report folder) ]
         for r in results do
             eprintfn "seed %d: dev UPOS accuracy %.2f  test %.2f  (%d epochs, %.1f s; decoding %.0f tokens/s at batch 1, %.0f at batch 256)"

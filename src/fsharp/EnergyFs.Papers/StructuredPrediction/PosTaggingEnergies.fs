@@ -99,8 +99,17 @@ type PosEnergyResult =
       /// Sentences (%) on dev whose inference-network tags score lower on the linear-chain part
       /// than Viterbi's (NaN for spen); the global term can make that the intended answer.
       NetworkBelowViterbi: float
-      /// Decoding speed on dev at batch 256, tokens per second.
-      TokensPerSecond: float
+      /// Decoding speed of the method's own decoder, tokens per second, at batch 1 (the first 200 dev
+      /// sentences) and batch 256 (all of dev), from word indices: embeddings, networks and
+      /// inference all timed (`PosTaggingEnergies.tokensPerSecond`).
+      TokensPerSecondBatch1: float
+      /// The same at batch 256.
+      TokensPerSecondBatch256: float
+      /// Viterbi decoding by the pretrained CRF tagger (embeddings, BiLSTM, Viterbi) in the same
+      /// process, at batch 1 (`SequenceTagger.tokensPerSecond`): the like-for-like reference.
+      ViterbiTokensPerSecondBatch1: float
+      /// The same at batch 256.
+      ViterbiTokensPerSecondBatch256: float
       /// The selected epoch (1-based; 0: the starting point).
       BestEpoch: int
       /// Wall seconds of pretraining plus energy training (evaluation excluded).
@@ -215,13 +224,25 @@ module PosTaggingEnergies =
                 Diff.noGrad (fun () -> SequenceMetrics.searchErrors 1e-4 d.Mask.Value (chainScores theta d) tags)))
         |> List.fold (fun (a, b) (c, d) -> a + c, b + d) (0L, 0L)
 
-    /// Tokens per second of `decode` over the chunks (one pass after a warm-up on the first chunk).
-    let tokensPerSecond (decode: LabelledExamples -> Tensor) (data: LabelledExamples list) : float =
-        Scope.run (fun () -> Diff.noGrad (fun () -> decode data.Head |> ignore))
+    /// Tokens per second of decoding `sentences` at `batchSize` (in their order, as
+    /// `SequenceBatches.sequential` pads them) with `decode` (batch ↦ tags [B, T]), which starts from
+    /// the word indices, so that embeddings, networks and inference are all timed, as
+    /// `SequenceTagger.tokensPerSecond` times the CRF tagger: one pass after one warm-up batch.
+    let tokensPerSecond (ctx: Context) (decode: SequenceBatch -> Tensor) (batchSize: int) (sentences: EncodedSentence[]) : float =
+        Checks.positiveInt "batchSize" batchSize
+        let run (xs: EncodedSentence[]) =
+            for b in SequenceBatches.sequential ctx.Device batchSize xs do
+                use batch = b
+                Scope.run (fun () -> Diff.noGrad (fun () -> decode batch |> ignore))
+        run (Array.truncate batchSize sentences)
         let watch = Stopwatch.StartNew ()
-        for d in data do Scope.run (fun () -> Diff.noGrad (fun () -> decode d |> ignore))
-        let tokens = data |> List.sumBy (fun d -> d.Mask.Value.sum().item<int64> ())
-        float tokens / watch.Elapsed.TotalSeconds
+        run sentences
+        float (sentences |> Array.sumBy (fun s -> s.Length)) / watch.Elapsed.TotalSeconds
+
+    /// The energy's input features of a batch under the pretrained network: [its BiLSTM states; 1].
+    let batchFeatures (net: BiLstmTaggerNetwork) (batch: SequenceBatch) : Tensor =
+        let h = net.Features batch
+        torch.cat (ResizeArray [ h; torch.ones ([| h.shape[0]; h.shape[1]; 1L |], dtype = h.dtype, device = h.device) ], 2L)
 
     /// The structured SVM options of the setup (relaxed inference: entropic mirror descent).
     let svmOptions (setup: PosEnergySetup) (seed: int64) : StructuredSvmOptions =
@@ -237,6 +258,16 @@ module PosTaggingEnergies =
     /// Decoding by an inference network ψ (per-position argmax of A_ψ(x)).
     let networkDecode (psi: Tensor list) (d: LabelledExamples) : Tensor =
         SequenceInference.tags (StructuredOutputs.predict StructuredOutputs.sequence psi d.Mask d.Inputs)
+
+    /// `relaxedDecode` from a batch's word indices (the feature BiLSTM included).
+    let relaxedBatchDecode (options: StructuredSvmOptions) (theta: Tensor list) (net: BiLstmTaggerNetwork) (batch: SequenceBatch) : Tensor =
+        SequenceInference.tags (StructuredSvm.predictMasked options theta (batchFeatures net batch) (Some batch.Mask) net.Shape.Labels)
+
+    /// `networkDecode` from a batch's word indices, by `exported`, a network holding ψ
+    /// (`BiLstmTaggerNetwork.withBlocks ψ`: the fused LSTM kernel, the same tags): the per-position
+    /// argmax of its scores.
+    let networkBatchDecode (exported: BiLstmTaggerNetwork) (batch: SequenceBatch) : Tensor =
+        exported.forward(batch).argmax -1L
 
     /// The epoch (1-based, 0 for the start) of the best validation among epoch records.
     let private bestEpoch (records: EpochRecord list) =
@@ -270,12 +301,12 @@ module PosTaggingEnergies =
             let labels = tagger.Net.Shape.Labels
             let svm = svmOptions setup seed
             let progress (f, text) = report (0.3 + 0.7 * f, text)
-            let decode, best, networkDecoder =
+            let decode, best, networkDecoder, batchDecode =
                 match method with
                 | EnergyTraining.Spen ->
                     let decode = relaxedDecode svm th labels
                     let records = StructuredSvm.train svm (fun () -> accuracy decode selectionChunks) progress theta data
-                    decode, bestEpoch records, None
+                    decode, bestEpoch records, None, relaxedBatchDecode svm th tagger.Net
                 | EnergyTraining.Infnet ->
                     let phi = BiLstmTaggerNetwork.blocks tagger.Net
                     let options =
@@ -287,7 +318,7 @@ module PosTaggingEnergies =
                     let psi = FunctionalMlp.copy phi
                     let decode = networkDecode (Structured.tensors psi)
                     let retuned = InferenceNetworks.retune options (fun () -> accuracy decode selectionChunks) th (Structured.tensors phi) psi data
-                    decode, bestEpoch retuned, Some decode
+                    decode, bestEpoch retuned, Some decode, networkBatchDecode (BiLstmTaggerNetwork.withBlocks (Structured.tensors psi) tagger.Net)
                 | EnergyTraining.Implicit ->
                     let psi = BiLstmTaggerNetwork.blocks tagger.Net
                     let options =
@@ -298,7 +329,7 @@ module PosTaggingEnergies =
                         |> ImplicitStructured.wellPosed 1e-2 0 setup.CgIterations
                     let decode = networkDecode (Structured.tensors psi)
                     let records, _ = ImplicitStructured.train options (fun () -> accuracy decode selectionChunks) progress theta psi data
-                    decode, bestEpoch records, Some decode
+                    decode, bestEpoch records, Some decode, networkBatchDecode (BiLstmTaggerNetwork.withBlocks (Structured.tensors psi) tagger.Net)
             let seconds = watch.Elapsed.TotalSeconds
             let chainOnly = { svm with Energy = SequenceEnergy.structured LinearChainEnergy.term }
             let percent (e: int64, n: int64) = 100.0 * float e / float (max 1L n)
@@ -307,11 +338,16 @@ module PosTaggingEnergies =
               CrfDevAccuracy = crfDev; CrfTestAccuracy = crfTest
               SearchError = percent (searchErrors th (relaxedDecode chainOnly (List.take 2 th) labels) devChunks)
               NetworkBelowViterbi = (match networkDecoder with Some d -> percent (searchErrors th d devChunks) | None -> nan)
-              TokensPerSecond = tokensPerSecond decode devChunks
+              TokensPerSecondBatch1 = (tagger.Net.eval (); tokensPerSecond ctx batchDecode 1 (Array.truncate 200 devEncoded))
+              TokensPerSecondBatch256 = tokensPerSecond ctx batchDecode 256 devEncoded
+              ViterbiTokensPerSecondBatch1 = SequenceTagger.tokensPerSecond tagger 1 (Array.truncate 200 dev)
+              ViterbiTokensPerSecondBatch256 = SequenceTagger.tokensPerSecond tagger 256 dev
               BestEpoch = best; Seconds = seconds })
 
     /// The metrics of a run, for reports and JSON.
     let metrics (r: PosEnergyResult) : (string * float) list =
         [ "dev_accuracy", r.DevAccuracy; "test_accuracy", r.TestAccuracy; "crf_dev_accuracy", r.CrfDevAccuracy
           "crf_test_accuracy", r.CrfTestAccuracy; "search_error", r.SearchError; "network_below_viterbi", r.NetworkBelowViterbi
-          "tokens_per_second_batch256", r.TokensPerSecond; "best_epoch", float r.BestEpoch; "seconds", r.Seconds ]
+          "tokens_per_second_batch1", r.TokensPerSecondBatch1
+          "tokens_per_second_batch256", r.TokensPerSecondBatch256; "viterbi_tokens_per_second_batch1", r.ViterbiTokensPerSecondBatch1
+          "viterbi_tokens_per_second_batch256", r.ViterbiTokensPerSecondBatch256; "best_epoch", float r.BestEpoch; "seconds", r.Seconds ]

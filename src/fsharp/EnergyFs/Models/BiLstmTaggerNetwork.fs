@@ -112,6 +112,32 @@ type BiLstmTaggerNetwork(shape: BiLstmTaggerShape) as this =
             let tensors = lstmBlocks forwardLstm @ lstmBlocks backwardLstm @ [ output.weight.clone (); output.bias.clone () ]
             tensors |> List.map (fun t -> new Parameter (t, true)))
 
+    /// A network with this one's embeddings, transitions and dtype, whose LSTMs and output layer are
+    /// the 8 `Blocks`-shaped tensors `blocks` (copied; b_ih takes the summed bias, b_hh is 0), in
+    /// evaluation mode: the inverse of `Blocks`. It evaluates a functional tagger's weights (an
+    /// inference network ψ) with the fused LSTM kernel, for fast test-time decoding. The caller
+    /// owns it.
+    member this.WithBlocks (blocks: Tensor list) : BiLstmTaggerNetwork =
+        if blocks.Length <> 8 then Checks.fail "blocks" (sprintf "expected the 8 blocks of BiLstmTaggerNetwork.Blocks, got %d" blocks.Length)
+        let reference = this.named_parameters () |> Seq.map (fun struct (n, p) -> n, p :> Tensor) |> dict
+        let copy = new BiLstmTaggerNetwork (shape)
+        copy.``to`` (reference["transitions"].device, reference["transitions"].dtype) |> ignore
+        Diff.noGrad (fun () ->
+            let target = copy.named_parameters () |> Seq.map (fun struct (n, p) -> n, p :> Tensor) |> dict
+            for KeyValue (name, t) in reference do target[name].copy_ t |> ignore
+            let assign (name: string) (source: Tensor) =
+                if source.shape <> target[name].shape then
+                    Checks.fail "blocks" (sprintf "block for %s has shape %A, expected %A" name source.shape target[name].shape)
+                target[name].copy_ source |> ignore
+            [ "forward_lstm.weight_ih_l0"; "forward_lstm.weight_hh_l0"; "forward_lstm.bias_ih_l0"
+              "backward_lstm.weight_ih_l0"; "backward_lstm.weight_hh_l0"; "backward_lstm.bias_ih_l0"
+              "output.weight"; "output.bias" ]
+            |> List.iteri (fun i name -> assign name blocks[i])
+            target["forward_lstm.bias_hh_l0"].zero_ () |> ignore
+            target["backward_lstm.bias_hh_l0"].zero_ () |> ignore)
+        copy.eval ()
+        copy
+
     /// The transition scores [L, L] (from → to). Looked up by name: `to(dtype)` replaces the
     /// registered parameter object.
     member this.Transitions : Tensor = this.get_parameter "transitions" :> Tensor
@@ -139,3 +165,6 @@ module BiLstmTaggerNetwork =
 
     /// The network's BiLSTM and output layer as `BiLstmTagger` blocks (`Blocks`).
     let blocks (net: BiLstmTaggerNetwork) : Parameter list = net.Blocks ()
+
+    /// A copy of `net` evaluating `blocks` with the fused LSTM kernel (`WithBlocks`).
+    let withBlocks (blocks: Tensor list) (net: BiLstmTaggerNetwork) : BiLstmTaggerNetwork = net.WithBlocks blocks

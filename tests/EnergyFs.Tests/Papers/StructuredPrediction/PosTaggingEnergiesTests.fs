@@ -11,6 +11,7 @@ open EnergyFs.Energies
 open EnergyFs.Solvers
 open EnergyFs.Metrics
 open EnergyFs.Learners
+open EnergyFs.Models
 open EnergyFs.Papers.StructuredPrediction
 open EnergyFs.Tests.Data.Fixtures
 open EnergyFs.Tests.Learners.SequenceTaggerTests
@@ -72,11 +73,33 @@ let tests =
                 Expect.isGreaterThan r.DevAccuracy (r.CrfDevAccuracy - 5.0) (sprintf "%s: dev %.1f vs CRF %.1f" name r.DevAccuracy r.CrfDevAccuracy)
                 Expect.isGreaterThan r.TestAccuracy (r.CrfTestAccuracy - 5.0) (sprintf "%s: test %.1f vs CRF %.1f" name r.TestAccuracy r.CrfTestAccuracy)
                 Expect.isTrue (r.SearchError >= 0.0 && r.SearchError <= 100.0) (sprintf "%s: search error %.1f %%" name r.SearchError)
-                Expect.isGreaterThan r.TokensPerSecond 0.0 "decoding speed"
+                Expect.isGreaterThan r.TokensPerSecondBatch1 0.0 "decoding speed at batch 1"
+                Expect.isGreaterThan r.TokensPerSecondBatch256 0.0 "decoding speed at batch 256"
+                Expect.isGreaterThan r.ViterbiTokensPerSecondBatch256 0.0 "Viterbi speed"
                 Expect.equal r.Energy "linear-chain+conv" "the energy's terms"
             let again = PosTaggingEnergies.runOnFolder tiny EnergyTraining.Spen ignore dir.Path
             let first = PosTaggingEnergies.runOnFolder tiny EnergyTraining.Spen ignore dir.Path
             Expect.equal again.DevAccuracy first.DevAccuracy "same seed, same result"
+        }
+        test "the timed decoders (from word indices) return the tags of the evaluated ones (from precomputed inputs)" {
+            let ctx = tiny.Pretrain.Tagger.Context
+            use tagger = SequenceTagger.fit tiny.Pretrain.Tagger (toySentences 21 40) None
+            let sentences = toySentences 22 9 |> Array.map (SequenceVocabulary.encode tagger.Vocabulary)
+            Scope.run (fun () ->
+                use rng = new Rng(3L, ctx.Device)
+                let theta = PosTaggingEnergies.initialEnergy rng ctx tagger.Net tiny |> Structured.tensors
+                let svm = PosTaggingEnergies.svmOptions tiny 0L
+                let psi = BiLstmTaggerNetwork.blocks tagger.Net |> Structured.tensors
+                let d = PosTaggingEnergies.examples ctx tagger.Net sentences
+                use batch = SequenceBatches.sequential ctx.Device sentences.Length sentences |> Seq.exactlyOne
+                let same (name: string) (a: TorchSharp.torch.Tensor) (b: TorchSharp.torch.Tensor) =
+                    Expect.equal (a.masked_select(batch.Mask).data<int64>().ToArray()) (b.masked_select(batch.Mask).data<int64>().ToArray()) name
+                Diff.noGrad (fun () ->
+                    same "relaxed inference" (PosTaggingEnergies.relaxedBatchDecode svm theta tagger.Net batch) (PosTaggingEnergies.relaxedDecode svm theta tagger.Net.Shape.Labels d)
+                    use exported = BiLstmTaggerNetwork.withBlocks psi tagger.Net
+                    same "inference network" (PosTaggingEnergies.networkBatchDecode exported batch) (PosTaggingEnergies.networkDecode psi d)))
+            Expect.isGreaterThan (PosTaggingEnergies.tokensPerSecond ctx (fun b -> b.Tags) 4 sentences) 0.0 "a speed"
+            Expect.throws (fun () -> PosTaggingEnergies.tokensPerSecond ctx (fun b -> b.Tags) 0 sentences |> ignore) "batch size 0 is refused"
         }
         test "method names round-trip and unknown global terms are refused" {
             for m in [ EnergyTraining.Spen; EnergyTraining.Infnet; EnergyTraining.Implicit ] do Expect.equal (EnergyTraining.tryParse (EnergyTraining.name m)) (Some m) "round trip"
