@@ -45,6 +45,22 @@ let tests =
                 // The same energy; one linear layer h → 3K in place of the three h → h → K networks.
                 Expect.equal (count compact) (authorsCount h 4 - 3 * (h * h + h + h * 4 + 4) + (h * 12 + 12)) (sprintf "compact networks, width %d" h)
 
+        testCase "the paper energy's first head layer is drawn as the authors' one layer of fan-in 2H: U(±1/√(2H)); the compact one U(±1/√H)" <| fun () ->
+            let h = 32
+            let bound (a: RegressionArchitecture) =
+                use m = model a Joint h 4L
+                let named = m.Ebm.Value.named_parameters () |> Seq.map (fun struct (n, p) -> n, p) |> Map.ofSeq
+                [ "headX.weight"; "headY.weight"; "headX.bias"; "headMid.weight" ]
+                |> List.filter named.ContainsKey
+                |> List.map (fun n -> n, Tensor.toArray named[n] |> Array.map abs |> Array.max)
+            // 1024 uniform draws per matrix: the largest |w| exceeds 0.99 of the bound with probability 1 − 0.99¹⁰²⁴ ≈ 1 − e^(−10).
+            for name, top in bound RegressionArchitecture.Paper do
+                let limit = if name = "headMid.weight" then 1.0 / sqrt (float h) else 1.0 / sqrt (float (2 * h))
+                Expect.isLessThanOrEqual top limit (sprintf "paper %s within its bound %.4f" name limit)
+                if name <> "headX.bias" then Expect.isGreaterThan top (0.99 * limit) (sprintf "paper %s reaches its bound %.4f" name limit)
+            for name, top in bound RegressionArchitecture.Compact do
+                if name.EndsWith "weight" then Expect.isGreaterThan top (0.99 / sqrt (float h)) (sprintf "compact %s keeps U(±1/√H)" name)
+
         testCase "the paper energy has the residual layer: zeroing its middle layer leaves f = last(z₁) + bias" <| fun () ->
             use m = model RegressionArchitecture.Paper Joint 6 1L
             let ebm = m.Ebm.Value

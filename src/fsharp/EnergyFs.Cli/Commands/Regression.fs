@@ -37,6 +37,7 @@ type RegressionArgs =
     | Dequantize
     | Plot of html: string
     | Paper
+    | Log_Epochs
     | Json
     interface IArgParserTemplate with
         member a.Usage =
@@ -58,6 +59,7 @@ type RegressionArgs =
             | Dequantize -> "uci: add uniform noise of the quantization width to the targets when they take few distinct values (see the warning)"
             | Plot _ -> "toy1/toy2: write heatmaps and fixed-x slices of the true and learned densities (EBM by quadrature, MDN exact) into this folder (or to this .html file and its -slices.html)"
             | Paper -> "the paper's scale (M = 1024, 75 epochs; toy1/toy2 also the authors' networks at width 10); slower"
+            | Log_Epochs -> "toy1/toy2: print each epoch's history row (mean training loss, …) on stderr: the training curve"
             | Json -> "print the metrics as one JSON object on the last line"
 
 let private printJson (fields: (string * obj) list) = printfn "%s" (RunMetrics.json fields)
@@ -90,7 +92,12 @@ let run (ctx: Context) (args: ParseResults<RegressionArgs>) =
         let options = { baseOptions with Regression = withOverrides baseOptions.Regression }
         let metrics, model =
             EnergyFs.Cli.Progress.withBar (sprintf "%s %s" task methodName) (fun report ->
-                ToyRegression.run ctx set { options with Regression = { options.Regression with Monitor = EnergyFs.Training.FitMonitor.ofProgress (fun p -> report (p.Fraction, sprintf "loss %.4f" p.Loss)) } })
+                let monitor = EnergyFs.Training.FitMonitor.ofProgress (fun p -> report (p.Fraction, sprintf "loss %.4f" p.Loss))
+                let monitor =
+                    if args.Contains Log_Epochs then
+                        { monitor with OnEpoch = fun epoch row -> eprintfn "epoch %d: %s" (epoch + 1) (String.Join(", ", row |> List.map (fun (k, v) -> sprintf "%s %.5g" k v))) }
+                    else monitor
+                ToyRegression.run ctx set { options with Regression = { options.Regression with Monitor = monitor } })
         args.TryGetResult Plot |> Option.iter (fun path ->
             // A folder (two files named after the task and method), or an .html file (its slices beside it).
             let heatPath, slicePath =

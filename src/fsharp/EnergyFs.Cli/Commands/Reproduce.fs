@@ -1,10 +1,11 @@
 /// `energyfs reproduce [all|fy|dual|regression|spen] [--quick] [--out DIR] [--seeds N] [--json]
-/// [--jobs N | --shard K/N | --report-only]`: the main job. Runs each paper's experiments through
+/// [--only PATTERNS] [--jobs N | --shard K/N | --report-only]`: the main job. Runs each paper's experiments through
 /// EnergyFs.Reproduction (cached per configuration and seed under <out>/cache), shows a bar per
 /// experiment, and writes <out>/report.md and <out>/report.html with the charts in <out>/charts.
 /// `--shard K/N` computes one deterministic slice of the (experiment, seed) units into the cache and
 /// writes no report; `--jobs N` runs the N shards as local worker processes, then reports;
-/// `--report-only` builds the report from the cache without computing anything.
+/// `--report-only` builds the report from the cache without computing anything; `--only` keeps the
+/// experiments whose id matches (`Catalogue.only`).
 module EnergyFs.Cli.Commands.Reproduce
 
 open System
@@ -29,6 +30,7 @@ type ReproduceArgs =
     | Shard of shard: string
     | Report_Only
     | Claim
+    | Only of patterns: string
     interface IArgParserTemplate with
         member a.Usage =
             match a with
@@ -40,6 +42,7 @@ type ReproduceArgs =
             | Jobs _ -> "run the work as N local worker processes (shards 1/N..N/N, 1 libtorch thread each unless the global --threads says otherwise), then report"
             | Shard _ -> "compute only shard K/N of the (experiment, seed) units into the cache (shared by all shards); no report"
             | Report_Only -> "build the report from the cache only; a unit missing from it is reported as failed"
+            | Only _ -> "only the experiments whose id matches one of these comma-separated patterns (* for any text), for example regression-yacht-joint-s07 or 'regression-yacht-*'; the summaries count the others as not measured"
             | Claim -> "with --shard: instead of the fixed slice, claim units one at a time from <out>/cache/claims, shared with the other workers (what --jobs runs)"
 
 /// `--shard K/N`: computes the shard's units into the cache; prints one line per unit and a summary;
@@ -66,6 +69,7 @@ let run (ctx: Context) (args: ParseResults<ReproduceArgs>) : int =
     Checks.positiveInt "seeds" seedCount
     let out = IO.Path.GetFullPath(args.GetResult(Out, defaultValue = IO.Path.Combine("reports", "latest")))
     let papers = Catalogue.select quick which
+    let papers = match args.TryGetResult Only with Some patterns -> Catalogue.only patterns papers | None -> papers
     let jobs = args.GetResult(Jobs, defaultValue = 1)
     Checks.positiveInt "jobs" jobs
     let shard = args.TryGetResult Shard |> Option.map (Shards.parse "shard")
@@ -92,7 +96,8 @@ let run (ctx: Context) (args: ParseResults<ReproduceArgs>) : int =
     let info =
         { Title = "EnergyFs reproduction report"
           Command =
-            sprintf "energyfs reproduce %s%s --seeds %d%s" which (if quick then " --quick" else "") seedCount
+            sprintf "energyfs reproduce %s%s --seeds %d%s%s" which (if quick then " --quick" else "") seedCount
+                (match args.TryGetResult Only with Some p -> sprintf " --only %s" p | None -> "")
                 (if reportOnly then " --report-only" elif jobs > 1 then sprintf " --jobs %d" jobs else "")
           Mode = (if quick then "quick" else "full"); Date = DateTimeOffset.UtcNow; Seeds = options.Seeds
           Environment = About.describe ctx; WallSeconds = watch.Elapsed.TotalSeconds

@@ -1,5 +1,6 @@
 namespace EnergyFs.Papers.Reproduction
 
+open System
 open EnergyFs
 open EnergyFs.Papers.Reproduction
 open EnergyFs.Papers.FenchelYoung
@@ -30,6 +31,28 @@ module Catalogue =
                 if not (List.contains id paperIds) then
                     Checks.fail "paper" (sprintf "unknown paper '%s' (expected all, %s, or several separated by commas)" id (String.concat ", " paperIds))
             papers quick |> List.filter (fun p -> List.contains p.Id ids)
+
+    /// Whether an experiment id matches a pattern: the whole id, with `*` standing for any text
+    /// (possibly empty); case-sensitive.
+    let matches (pattern: string) (id: string) : bool =
+        let regex = "^" + String.Join(".*", pattern.Split('*') |> Array.map System.Text.RegularExpressions.Regex.Escape) + "$"
+        System.Text.RegularExpressions.Regex.IsMatch(id, regex)
+
+    /// The papers restricted to the experiments whose id matches one of the comma-separated patterns
+    /// (`matches`; for example `regression-yacht-joint-s07` or `regression-yacht-*-s0*`), papers left
+    /// without experiments dropped. A paper's summary then sees only those experiments (the others
+    /// count as not measured). Fails when nothing matches.
+    let only (patterns: string) (papers: PaperSpec list) : PaperSpec list =
+        let ps = patterns.Split(',') |> Array.map (fun s -> s.Trim()) |> Array.filter (fun s -> s <> "") |> List.ofArray
+        if ps.IsEmpty then Checks.fail "only" "no pattern given (expected experiment ids or patterns with *, separated by commas)"
+        let kept =
+            papers
+            |> List.map (fun p -> { p with Experiments = p.Experiments |> List.filter (fun e -> ps |> List.exists (fun pat -> matches pat e.Id)) })
+            |> List.filter (fun p -> not p.Experiments.IsEmpty)
+        if kept.IsEmpty then
+            let ids = papers |> List.collect (fun p -> p.Experiments) |> List.map (fun e -> e.Id) |> List.truncate 8
+            Checks.fail "only" (sprintf "no experiment matches '%s' (ids look like %s, …)" patterns (String.concat ", " ids))
+        kept
 
     /// The experiment with this id in the quick or full catalogue; fails naming the ids that exist.
     let experiment (quick: bool) (id: string) : ExperimentSpec =

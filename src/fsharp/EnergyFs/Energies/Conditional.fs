@@ -95,6 +95,15 @@ type ConditionalEbm(xDim: int, yDim: int, hidden: int, architecture: RegressionA
             else applyT outLayers[1] (Tensor.relu (applyT outLayers[0] z))
         f.view (b, m)
 
+    /// Multiplies the first head layer's parameters (W_h, W_e and b of W[h; e] + b) by `factor`, in
+    /// place. A generic initialiser (`Init.reinitialize`, PyTorch's rule U(±1/√fan_in)) sees W_h and
+    /// W_e as two layers of fan-in H and draws U(±1/√H); the one layer of the authors' code
+    /// (`fc1_xy`, fan-in 2H) gets U(±1/√(2H)) from PyTorch: `factor` 1/√2 turns the first into the
+    /// second, draw for draw.
+    member _.ScaleFirstHeadLayer(factor: float) =
+        use _ = torch.no_grad ()
+        for p in [ headX.weight; headX.bias; headY.weight ] do p.mul_ (Pinned.scalar factor) |> ignore
+
     /// f(x, y_m) for x [B, Dx] and candidates y [B, M, D] → [B, M].
     override this.forward (x: Tensor, y: Tensor) = this.ScoreFeatures (this.Features x, y)
 

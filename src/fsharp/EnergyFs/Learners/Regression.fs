@@ -247,6 +247,11 @@ module Regression =
         let model = new RegressionModel(xDim, yDim, options.Method, options.Components, options.Hidden, options.Architecture, options.Energy)
         model.``to`` (ctx.Device, ctx.DType) |> ignore
         Init.reinitialize rng model
+        // The authors' first head layer is one Linear of fan-in 2H (PyTorch: U(±1/√(2H))), which
+        // the EBM computes as two of fan-in H: rescale those draws for the authors' networks. (The
+        // compact networks keep the U(±1/√H) draws their published results were measured with.)
+        if options.Architecture = RegressionArchitecture.Paper then
+            model.Ebm |> Option.iter (fun e -> e.ScaleFirstHeadLayer (1.0 / sqrt 2.0))
         model
 
     /// The training task of `model` on x [N, Dx], y [N, D] for `Fit.run`: shuffled minibatches of

@@ -23,4 +23,12 @@ let tests =
             for p in Catalogue.papers true do
                 for e in p.Experiments do
                     Expect.equal (Catalogue.experiment false e.Id).Id e.Id (sprintf "%s in the full catalogue" e.Id)
+        testCase "only: experiment ids matched whole, * for any text; papers without a match dropped; nothing matched is an error" <| fun () ->
+            let ids patterns = Catalogue.only patterns (Catalogue.papers false) |> List.collect (fun p -> p.Experiments |> List.map (fun e -> e.Id))
+            Expect.equal (ids "regression-yacht-joint-s07") [ "regression-yacht-joint-s07" ] "one unit"
+            Expect.equal (ids "regression-yacht-*-s07") [ "regression-yacht-mdn-s07"; "regression-yacht-teacher-s07"; "regression-yacht-joint-s07" ] "one split, every method"
+            Expect.equal (ids "regression-energy-joint-s*").Length 20 "one method on all 20 splits"
+            Expect.throwsT<ArgumentException> (fun () -> ids "regression-yacht-joint-s0" |> ignore) "whole ids only: a prefix matches nothing"
+            Expect.equal (Catalogue.only "regression-toy1-*, dual-feature" (Catalogue.papers false) |> List.map (fun p -> p.Id)) [ "dual"; "regression" ] "two papers"
+            Expect.throwsT<ArgumentException> (fun () -> ids "nothing-*" |> ignore) "no match"
     ]
