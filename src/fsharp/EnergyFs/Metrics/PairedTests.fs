@@ -52,6 +52,9 @@ type PairedComparison =
 ///   z = (V − n(n+1)/4 − ½ sgn) / σ with σ² = n(n+1)(2n+1)/24 − Σⱼ (tⱼ³ − tⱼ)/48 over tie groups of
 ///   sizes tⱼ (Hollander & Wolfe 1973, §3.1).
 /// - Student's paired t: t = d̄ √n / s_d (sample std), p = P(|T_(n−1)| ≥ |t|).
+///
+/// The normal and Student-t tail probabilities come from MathNet.Numerics (`Distributions.Normal`,
+/// `Distributions.StudentT`); only the exact signed-rank distribution, which it lacks, is written here.
 [<RequireQualifiedAccess>]
 module PairedTests =
 
@@ -122,7 +125,7 @@ module PairedTests =
                 let sigma = sqrt (nf * (nf + 1.0) * (2.0 * nf + 1.0) / 24.0 - tieTerm / 48.0)
                 let z0 = v - mean
                 let z = (z0 - 0.5 * float (sign z0)) / sigma
-                { Statistic = v; NonZero = n; P = min 1.0 (2.0 * SpecialFunctions.normalUpperTail (abs z)); Exact = false }
+                { Statistic = v; NonZero = n; P = min 1.0 (2.0 * MathNet.Numerics.Distributions.Normal.CDF (0.0, 1.0, -(abs z))); Exact = false }
 
     /// The two-sided paired t-test of the differences: NaN statistic and p with fewer than two
     /// differences or when they are all equal (R stops there: "data are essentially constant").
@@ -137,7 +140,7 @@ module PairedTests =
             if s = 0.0 then { Statistic = nan; DegreesOfFreedom = n - 1; P = nan }
             else
                 let t = m / (s / sqrt (float n))
-                { Statistic = t; DegreesOfFreedom = n - 1; P = SpecialFunctions.studentTwoSided (float (n - 1)) t }
+                { Statistic = t; DegreesOfFreedom = n - 1; P = 2.0 * MathNet.Numerics.Distributions.StudentT.CDF (0.0, 1.0, float (n - 1), -(abs t)) }
 
     /// Compares paired samples: dᵢ = firstᵢ − secondᵢ, the mean difference, how many pairs favour
     /// each side, and both tests. Raises ArgumentException ("second") when the lengths differ,
