@@ -56,12 +56,13 @@ def _run(ps, x):
     """FunctionalLstm.run: h_1 ... h_T [B, T, h], one time step at a time."""
     wih, whh, b = ps
     n, steps, h = x.shape[0], x.shape[1], whh.shape[1]
-    gates_in = F.linear(x, wih, b)
+    inputs = F.linear(x, wih, b).unbind(1)
+    whh_t = whh.t()
     h_prev = torch.zeros(n, h)
     c_prev = torch.zeros(n, h)
     outputs = []
     for t in range(steps):
-        gates = gates_in.select(1, t) + h_prev.matmul(whh.t())
+        gates = inputs[t] + h_prev.matmul(whh_t)
         chunks = gates.chunk(4, 1)
         i, f, gg, o = chunks[0].sigmoid(), chunks[1].sigmoid(), chunks[2].tanh(), chunks[3].sigmoid()
         c_prev = f * c_prev + i * gg
