@@ -2,7 +2,7 @@
 // computes what EnergyFs computes: the problem's checksums and the metrics of the first three steps
 // (hinge, network_loss, grad_norm of θ) of both sides, with their relative differences. After
 // `./build.sh build`:  ./build.sh fsi bench/checks/infnet-step-twin.fsx
-// (the Python interpreter: $ENERGYFS_PYTHON, else python3 on PATH, with torch).
+// (the Python interpreter: $ENERGYFS_PYTHON, else the system python3, which needs torch).
 #r "../EnergyFs.Bench/bin/Release/net10.0/TorchSharp.dll"
 #r "../EnergyFs.Bench/bin/Release/net10.0/EnergyFs.dll"
 #r "../EnergyFs.Bench/bin/Release/net10.0/EnergyFs.Papers.dll"
@@ -34,7 +34,11 @@ let fsharpLines =
     steps @ sums
 
 let pythonLines =
-    let exe = match Environment.GetEnvironmentVariable "ENERGYFS_PYTHON" with null | "" -> "python3" | p -> p
+    // As the harness (PyTorch.candidates): $ENERGYFS_PYTHON, the system interpreter, python3.
+    let exe =
+        match Environment.GetEnvironmentVariable "ENERGYFS_PYTHON" with
+        | null | "" -> if File.Exists "/usr/bin/python3" then "/usr/bin/python3" else "python3"
+        | p -> p
     let psi = ProcessStartInfo (exe, RedirectStandardOutput = true, UseShellExecute = false,
                                 WorkingDirectory = Path.Combine (__SOURCE_DIRECTORY__, "..", "pytorch"))
     psi.ArgumentList.Add "sequence_training.py"
