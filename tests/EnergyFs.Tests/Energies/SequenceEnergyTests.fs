@@ -149,6 +149,36 @@ let lstmTests =
                 Expect.equal (Tensor.toArray (r.select(0L, 1L).select (0L, 0L))) (Tensor.toArray (x.select(0L, 1L).select (0L, 2L))) "first ← last real"
                 Expect.equal (Tensor.toArray (r.select(0L, 1L).select (0L, 4L))) (Tensor.toArray (x.select(0L, 1L).select (0L, 4L))) "padding stays")
 
+        testCase "the LSTM layer equals its step-by-step definition, in value and in every gradient" <| fun () ->
+            // The recursion written out with a select per step and W_hh transposed at every step
+            // (the plain reading of the equations); `run` splits the inputs by one unbind and
+            // transposes once: the same values and gradients, bit for bit.
+            Scope.run (fun () ->
+                use rng = new Rng(10L, ctx.Device)
+                let ps = FunctionalLstm.create rng ctx 3 4 |> List.map Tensor.copy
+                let x = Tensor.randn rng ctx [ 2L; 6L; 3L ]
+                let reference (ps: Tensor list) (x: Tensor) =
+                    let wih, whh, b = ps[0], ps[1], ps[2]
+                    let gatesIn = torch.nn.functional.linear (x, wih, b)
+                    let mutable h = Tensor.zeros ctx [ 2L; 4L ]
+                    let mutable c = Tensor.zeros ctx [ 2L; 4L ]
+                    let hs =
+                        [ for t in 0L .. 5L ->
+                            let gates = gatesIn.select (1L, t) + Tensor.matmul h (Tensor.transpose whh)
+                            let k = gates.chunk (4L, 1L)
+                            c <- Tensor.sigmoid k[1] * c + Tensor.sigmoid k[0] * Tensor.tanh k[2]
+                            h <- Tensor.sigmoid k[3] * Tensor.tanh c
+                            h ]
+                    Tensor.stack 1 hs
+                // A weighted sum, so that every position and unit gets its own output gradient.
+                let weights = Tensor.randn rng ctx [ 2L; 6L; 4L ]
+                let loss (f: Tensor list -> Tensor -> Tensor) (xs: Tensor list) = (f (List.take 3 xs) xs[3] * weights).sum ()
+                let expected = Diff.gradN (loss reference) (ps @ [ x ])
+                let actual = Diff.gradN (loss FunctionalLstm.run) (ps @ [ x ])
+                Expect.equal (Tensor.toArray (FunctionalLstm.run ps x)) (Tensor.toArray (reference ps x)) "values"
+                List.zip3 [ "W_ih"; "W_hh"; "b"; "x" ] expected actual
+                |> List.iter (fun (name, e, a) -> Expect.equal (Tensor.toArray a) (Tensor.toArray e) (sprintf "gradient in %s" name)))
+
         testCase "the tagger's scores at real positions do not depend on padding or batch" <| fun () ->
             Scope.run (fun () ->
                 use rng = new Rng(9L, ctx.Device)

@@ -43,12 +43,18 @@ module FunctionalLstm =
             invalidArg "x" (sprintf "the LSTM expects inputs of shape [B, T, %d], got %s" wih.shape[1] (Checks.shapeText x.shape))
         let h = whh.shape[1]
         let n, steps = x.shape[0], x.shape[1]
+        // The input part of every step in one product, split into per-step views by one unbind:
+        // its backward is one stack, where T selects would each build a zero-filled [B, T, 4h]
+        // gradient and add it up. W_hhᵀ is taken once: its gradient sums the per-step products'
+        // and is transposed once, instead of T transposed gradients summed.
         let gatesIn = torch.nn.functional.linear (x, wih, b)
+        let inputs = gatesIn.unbind 1L
+        let whhT = Tensor.transpose whh
         let mutable hPrev = torch.zeros ([| n; h |], dtype = x.dtype, device = x.device)
         let mutable cPrev = torch.zeros ([| n; h |], dtype = x.dtype, device = x.device)
         let outputs = ResizeArray<Tensor> ()
-        for t in 0L .. steps - 1L do
-            let gates = gatesIn.select (1L, t) + Tensor.matmul hPrev (Tensor.transpose whh)
+        for t in 0 .. int steps - 1 do
+            let gates = inputs[t] + Tensor.matmul hPrev whhT
             let chunks = gates.chunk (4L, 1L)
             let i, f, g, o = Tensor.sigmoid chunks[0], Tensor.sigmoid chunks[1], Tensor.tanh chunks[2], Tensor.sigmoid chunks[3]
             cPrev <- f * cPrev + i * g
