@@ -71,7 +71,7 @@ let rows (oldFile: string, oldRoot: JsonNode) (newFile: string, newRoot: JsonNod
         { Benchmark = fst key; Threads = snd key; Old = ot; New = t; OldRatio = oratio; NewRatio = r }
       for KeyValue (key, (t, r)) in olds do
         if not (news |> List.exists (fun (k, _) -> k = key)) then
-            { Benchmark = fst key; Threads = snd key; Old = t; New = None; OldRatio = r; NewRatio = None } ]
+            yield { Benchmark = fst key; Threads = snd key; Old = t; New = None; OldRatio = r; NewRatio = None } ]
 
 /// "faster", "slower" or "" (within noise: under 5 % or overlapping interquartile ranges).
 let verdict (row: Row) : string =

@@ -81,7 +81,7 @@ let private prepare () =
           Named = [ "theta", Structured.named "theta" theta; "phi", Structured.named "phi" phi ]; CheckFinite = true }
     let idx = torch.arange (int64 batch, dtype = torch.ScalarType.Int64)
     let owned : System.IDisposable list =
-        [ thetaOptimizer; phiOptimizer; idx; data.Inputs; data.Features; data.Labels; data.Mask.Value
+        [ yield thetaOptimizer; yield phiOptimizer; yield idx; yield data.Inputs; yield data.Features; yield data.Labels; yield data.Mask.Value
           for t in Structured.tensors phi @ Structured.tensors theta @ phi0 -> t ]
     (fun () -> task.Step ctx idx), owned
 
