@@ -101,7 +101,15 @@ module RegressionPaper =
         let a, b = Map (splitValues data first splits "nll" results), Map (splitValues data second splits "nll" results)
         splits |> List.choose (fun k -> match a.TryFind k, b.TryFind k with Some x, Some y -> Some (k, x, y) | _ -> None)
 
-    let private pValue (p: float) = if Double.IsNaN p then "—" elif p < 0.001 then sprintf "%.1e" p else sprintf "%.3f" p
+    let private pValue (p: float) =
+        if Double.IsNaN p then "—"
+        elif p < 0.001 then
+            // "3.8e-06", not .NET's three-digit exponent "3.8e-006".
+            let e = int (floor (log10 p))
+            let m = p / 10.0 ** float e
+            let m, e = if Math.Round (m, 1) >= 10.0 then m / 10.0, e + 1 else m, e
+            sprintf "%.1fe-%02d" m (-e)
+        else sprintf "%.3f" p
 
     /// The headline on one toy set: teacher MDN < MDN alone, and joint EBM < both (test NLL, means over seeds).
     let check (data: string) (results: ExperimentResult list) : HeadlineCheck =
