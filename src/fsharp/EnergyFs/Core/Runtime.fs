@@ -373,17 +373,31 @@ module Runtime =
             invalidOp (sprintf "the %s package was not found in %s: add #r \"nuget: %s, 2.10.0\" to the script"
                            libtorchPackage (String.Join(", ", roots)) libtorchPackage)
         | Some (libtorchVersion, libtorchNative) ->
+            // The folder is keyed by the package folders it links to as well as by the versions: a
+            // folder made for packages restored elsewhere (a notebook's temporary packages folder,
+            // since deleted) must not be reused, or its links dangle.
+            let key =
+                Text.Encoding.UTF8.GetBytes (libtorchNative + "\n" + shim)
+                |> Security.Cryptography.SHA256.HashData
+                |> Convert.ToHexString
+                |> fun h -> h.Substring(0, 12).ToLowerInvariant()
             let folder =
                 IO.Path.Combine(IO.Path.GetTempPath(), "energyfs-native",
-                                sprintf "torchsharp-%s-libtorch-%O-%s" (IO.Path.GetFileName torchSharpVersionDir) libtorchVersion rid)
+                                sprintf "torchsharp-%s-libtorch-%O-%s-%s" (IO.Path.GetFileName torchSharpVersionDir) libtorchVersion rid key)
             IO.Directory.CreateDirectory folder |> ignore
             for source in Array.append (IO.Directory.GetFiles libtorchNative) (IO.Directory.GetFiles shim) do
                 let target = IO.Path.Combine(folder, IO.Path.GetFileName source)
-                if not (IO.File.Exists target) then
-                    try
-                        if OperatingSystem.IsWindows() then IO.File.Copy(source, target)
-                        else IO.File.CreateSymbolicLink(target, source) |> ignore
-                    with :? IO.IOException when IO.File.Exists target -> () // another process made it first
+                if OperatingSystem.IsWindows() then
+                    if not (IO.File.Exists target) then
+                        try IO.File.Copy(source, target)
+                        with :? IO.IOException when IO.File.Exists target -> () // another process made it first
+                else
+                    // A link to anything but `source` (dangling, or left by an older layout) is replaced.
+                    let linksToSource () = (IO.FileInfo target).LinkTarget = source
+                    if not (linksToSource ()) then
+                        try IO.File.Delete target with :? IO.IOException -> ()
+                        try IO.File.CreateSymbolicLink(target, source) |> ignore
+                        with :? IO.IOException when linksToSource () -> () // another process made it first
             loadNativeFrom folder
             folder
 
