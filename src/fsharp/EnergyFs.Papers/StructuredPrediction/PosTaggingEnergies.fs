@@ -301,12 +301,13 @@ module PosTaggingEnergies =
             let labels = tagger.Net.Shape.Labels
             let svm = svmOptions setup seed
             let progress (f, text) = report (0.3 + 0.7 * f, text)
-            let decode, best, networkDecoder, batchDecode =
+            // (the decoder, the epoch kept, the inference network's blocks for infnet and implicit)
+            let decode, best, network =
                 match method with
                 | EnergyTraining.Spen ->
                     let decode = relaxedDecode svm th labels
                     let records = StructuredSvm.train svm (fun () -> accuracy decode selectionChunks) progress theta data
-                    decode, bestEpoch records, None, relaxedBatchDecode svm th tagger.Net
+                    decode, bestEpoch records, None
                 | EnergyTraining.Infnet ->
                     let phi = BiLstmTaggerNetwork.blocks tagger.Net
                     let options =
@@ -318,7 +319,7 @@ module PosTaggingEnergies =
                     let psi = FunctionalMlp.copy phi
                     let decode = networkDecode (Structured.tensors psi)
                     let retuned = InferenceNetworks.retune options (fun () -> accuracy decode selectionChunks) th (Structured.tensors phi) psi data
-                    decode, bestEpoch retuned, Some decode, networkBatchDecode (BiLstmTaggerNetwork.withBlocks (Structured.tensors psi) tagger.Net)
+                    decode, bestEpoch retuned, Some (Structured.tensors psi)
                 | EnergyTraining.Implicit ->
                     let psi = BiLstmTaggerNetwork.blocks tagger.Net
                     let options =
@@ -329,20 +330,27 @@ module PosTaggingEnergies =
                         |> ImplicitStructured.wellPosed 1e-2 0 setup.CgIterations
                     let decode = networkDecode (Structured.tensors psi)
                     let records, _ = ImplicitStructured.train options (fun () -> accuracy decode selectionChunks) progress theta psi data
-                    decode, bestEpoch records, Some decode, networkBatchDecode (BiLstmTaggerNetwork.withBlocks (Structured.tensors psi) tagger.Net)
+                    decode, bestEpoch records, Some (Structured.tensors psi)
             let seconds = watch.Elapsed.TotalSeconds
             let chainOnly = { svm with Energy = SequenceEnergy.structured LinearChainEnergy.term }
             let percent (e: int64, n: int64) = 100.0 * float e / float (max 1L n)
-            { Seed = seed; Method = EnergyTraining.name method; Energy = (energyTerm setup).Name
-              DevAccuracy = 100.0 * accuracy decode devChunks; TestAccuracy = 100.0 * accuracy decode testChunks
-              CrfDevAccuracy = crfDev; CrfTestAccuracy = crfTest
-              SearchError = percent (searchErrors th (relaxedDecode chainOnly (List.take 2 th) labels) devChunks)
-              NetworkBelowViterbi = (match networkDecoder with Some d -> percent (searchErrors th d devChunks) | None -> nan)
-              TokensPerSecondBatch1 = (tagger.Net.eval (); tokensPerSecond ctx batchDecode 1 (Array.truncate 200 devEncoded))
-              TokensPerSecondBatch256 = tokensPerSecond ctx batchDecode 256 devEncoded
-              ViterbiTokensPerSecondBatch1 = SequenceTagger.tokensPerSecond tagger 1 (Array.truncate 200 dev)
-              ViterbiTokensPerSecondBatch256 = SequenceTagger.tokensPerSecond tagger 256 dev
-              BestEpoch = best; Seconds = seconds })
+            // Timed decoding: relaxed inference (spen), or the network's blocks in the fused-LSTM copy.
+            let exported = network |> Option.map (fun psi -> BiLstmTaggerNetwork.withBlocks psi tagger.Net)
+            try
+                let batchDecode = match exported with Some e -> networkBatchDecode e | None -> relaxedBatchDecode svm th tagger.Net
+                tagger.Net.eval ()
+                { Seed = seed; Method = EnergyTraining.name method; Energy = (energyTerm setup).Name
+                  DevAccuracy = 100.0 * accuracy decode devChunks; TestAccuracy = 100.0 * accuracy decode testChunks
+                  CrfDevAccuracy = crfDev; CrfTestAccuracy = crfTest
+                  SearchError = percent (searchErrors th (relaxedDecode chainOnly (List.take 2 th) labels) devChunks)
+                  NetworkBelowViterbi = (match network with Some _ -> percent (searchErrors th decode devChunks) | None -> nan)
+                  TokensPerSecondBatch1 = tokensPerSecond ctx batchDecode 1 (Array.truncate 200 devEncoded)
+                  TokensPerSecondBatch256 = tokensPerSecond ctx batchDecode 256 devEncoded
+                  ViterbiTokensPerSecondBatch1 = SequenceTagger.tokensPerSecond tagger 1 (Array.truncate 200 dev)
+                  ViterbiTokensPerSecondBatch256 = SequenceTagger.tokensPerSecond tagger 256 dev
+                  BestEpoch = best; Seconds = seconds }
+            finally
+                exported |> Option.iter (fun e -> e.Dispose ()))
 
     /// The metrics of a run, for reports and JSON.
     let metrics (r: PosEnergyResult) : (string * float) list =
