@@ -224,21 +224,6 @@ module PosTaggingEnergies =
                 Diff.noGrad (fun () -> SequenceMetrics.searchErrors 1e-4 d.Mask.Value (chainScores theta d) tags)))
         |> List.fold (fun (a, b) (c, d) -> a + c, b + d) (0L, 0L)
 
-    /// Tokens per second of decoding `sentences` at `batchSize` (in their order, as
-    /// `SequenceBatches.sequential` pads them) with `decode` (batch ↦ tags [B, T]), which starts from
-    /// the word indices, so that embeddings, networks and inference are all timed, as
-    /// `SequenceTagger.tokensPerSecond` times the CRF tagger: one pass after one warm-up batch.
-    let tokensPerSecond (ctx: Context) (decode: SequenceBatch -> Tensor) (batchSize: int) (sentences: EncodedSentence[]) : float =
-        Checks.positiveInt "batchSize" batchSize
-        let run (xs: EncodedSentence[]) =
-            for b in SequenceBatches.sequential ctx.Device batchSize xs do
-                use batch = b
-                Scope.run (fun () -> Diff.noGrad (fun () -> decode batch |> ignore))
-        run (Array.truncate batchSize sentences)
-        let watch = Stopwatch.StartNew ()
-        run sentences
-        float (sentences |> Array.sumBy (fun s -> s.Length)) / watch.Elapsed.TotalSeconds
-
     /// The energy's input features of a batch under the pretrained network: [its BiLSTM states; 1].
     let batchFeatures (net: BiLstmTaggerNetwork) (batch: SequenceBatch) : Tensor =
         let h = net.Features batch
@@ -344,8 +329,8 @@ module PosTaggingEnergies =
                   CrfDevAccuracy = crfDev; CrfTestAccuracy = crfTest
                   SearchError = percent (searchErrors th (relaxedDecode chainOnly (List.take 2 th) labels) devChunks)
                   NetworkBelowViterbi = (match network with Some _ -> percent (searchErrors th decode devChunks) | None -> nan)
-                  TokensPerSecondBatch1 = tokensPerSecond ctx batchDecode 1 (Array.truncate 200 devEncoded)
-                  TokensPerSecondBatch256 = tokensPerSecond ctx batchDecode 256 devEncoded
+                  TokensPerSecondBatch1 = SequenceMetrics.tokensPerSecond ctx.Device batchDecode 1 (Array.truncate 200 devEncoded)
+                  TokensPerSecondBatch256 = SequenceMetrics.tokensPerSecond ctx.Device batchDecode 256 devEncoded
                   ViterbiTokensPerSecondBatch1 = SequenceTagger.tokensPerSecond tagger 1 (Array.truncate 200 dev)
                   ViterbiTokensPerSecondBatch256 = SequenceTagger.tokensPerSecond tagger 256 dev
                   BestEpoch = best; Seconds = seconds }

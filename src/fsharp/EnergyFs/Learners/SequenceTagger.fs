@@ -205,12 +205,4 @@ module SequenceTagger =
     let tokensPerSecond (tagger: FittedSequenceTagger) (batchSize: int) (sentences: ConlluSentence[]) : float =
         let encoded = sentences |> Array.map (SequenceVocabulary.encode tagger.Vocabulary)
         tagger.Net.eval ()
-        let run (xs: EncodedSentence[]) =
-            for b in SequenceBatches.sequential tagger.Options.Context.Device batchSize xs do
-                use batch = b
-                use _ = decode tagger.Options tagger.Net batch
-                ()
-        run (Array.truncate batchSize encoded)
-        let watch = Stopwatch.StartNew ()
-        run encoded
-        float (encoded |> Array.sumBy (fun s -> s.Length)) / watch.Elapsed.TotalSeconds
+        SequenceMetrics.tokensPerSecond tagger.Options.Context.Device (decode tagger.Options tagger.Net) batchSize encoded

@@ -98,8 +98,8 @@ let tests =
                     same "relaxed inference" (PosTaggingEnergies.relaxedBatchDecode svm theta tagger.Net batch) (PosTaggingEnergies.relaxedDecode svm theta tagger.Net.Shape.Labels d)
                     use exported = BiLstmTaggerNetwork.withBlocks psi tagger.Net
                     same "inference network" (PosTaggingEnergies.networkBatchDecode exported batch) (PosTaggingEnergies.networkDecode psi d)))
-            Expect.isGreaterThan (PosTaggingEnergies.tokensPerSecond ctx (fun b -> b.Tags) 4 sentences) 0.0 "a speed"
-            Expect.throws (fun () -> PosTaggingEnergies.tokensPerSecond ctx (fun b -> b.Tags) 0 sentences |> ignore) "batch size 0 is refused"
+            Expect.isGreaterThan (SequenceMetrics.tokensPerSecond ctx.Device (fun b -> b.Tags) 4 sentences) 0.0 "a speed"
+            Expect.throws (fun () -> SequenceMetrics.tokensPerSecond ctx.Device (fun b -> b.Tags) 0 sentences |> ignore) "batch size 0 is refused"
         }
         test "method names round-trip and unknown global terms are refused" {
             for m in [ EnergyTraining.Spen; EnergyTraining.Infnet; EnergyTraining.Implicit ] do Expect.equal (EnergyTraining.tryParse (EnergyTraining.name m)) (Some m) "round trip"
