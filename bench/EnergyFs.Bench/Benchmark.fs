@@ -29,18 +29,27 @@ type Benchmark =
       /// was set) and returns the case to time.
       Setup: unit -> Case
       /// The PyTorch snippet to compare with; None for EnergyFs-only benchmarks.
-      Python: PySnippet option }
+      Python: PySnippet option
+      /// The same algorithm as the PyTorch snippet written directly against TorchSharp, without
+      /// EnergyFs (its set-up, like `Setup`): timed in the same rounds, it splits a ratio into
+      /// EnergyFs's own cost (EnergyFs / TorchSharp) and the library's (TorchSharp 0.107 with
+      /// libtorch 2.10 / PyTorch). None where the EnergyFs side already is plain TorchSharp.
+      Direct: (unit -> Case) option }
 
 /// Constructors for benchmarks.
 module Benchmark =
 
     /// A benchmark without a PyTorch counterpart yet.
     let create (group: string) (name: string) (description: string) (setup: unit -> Case) =
-        { Name = name; Group = group; Description = description; Setup = setup; Python = None }
+        { Name = name; Group = group; Description = description; Setup = setup; Python = None; Direct = None }
 
     /// Adds the PyTorch counterpart: `snippet` ("module.function") called with `args`.
     let versus (snippet: string) (args: (string * int) list) (b: Benchmark) =
         { b with Python = Some { Snippet = snippet; Args = args } }
+
+    /// Adds the direct TorchSharp version of the PyTorch snippet's algorithm (no EnergyFs call in
+    /// its timed step), the third side of the comparison.
+    let direct (setup: unit -> Case) (b: Benchmark) = { b with Direct = Some setup }
 
     /// A case whose set-up owns `owned` (disposed by Release).
     let case (owned: System.IDisposable list) (step: unit -> unit) =

@@ -60,18 +60,41 @@ let private rows (outcomes: Outcome list) =
 let private header =
     [ "benchmark"; "threads"; "EnergyFs median"; "spread"; "PyTorch median"; "spread"; "ratio"; "ratio of mins"; "CPU-time ratio"; "page faults/call"; "" ]
 
-/// The table as aligned plain text.
-let table (outcomes: Outcome list) =
-    let all = header :: rows outcomes
-    let widths = List.init header.Length (fun i -> all |> List.map (fun r -> r[i].Length) |> List.max)
+let private directHeader =
+    [ "benchmark"; "threads"; "EnergyFs median"; "TorchSharp median"; "spread"; "PyTorch median"; "EnergyFs / TorchSharp"; "TorchSharp / PyTorch"; "EnergyFs / PyTorch"; "page faults/call" ]
+
+/// Rows of the split table: the benchmarks with a direct TorchSharp version.
+let private directRows (outcomes: Outcome list) =
+    [ for o in outcomes do
+        if o.Direct.IsSome then
+            [ o.Benchmark.Name
+              string o.Threads
+              cell (fun s -> formatSeconds s.Median) o.EnergyFs
+              cell (fun s -> formatSeconds s.Median) o.Direct
+              cell formatSpread o.Direct
+              cell (fun s -> formatSeconds s.Median) o.PyTorch
+              ratio o.RatioDirect
+              ratio o.RatioDirectPyTorch
+              ratio o.RatioMedian
+              faults o.EnergyFs o.Direct ] ]
+
+let private aligned (head: string list) (body: string list list) =
+    let all = head :: body
+    let widths = List.init head.Length (fun i -> all |> List.map (fun r -> r[i].Length) |> List.max)
     let line (r: string list) =
         List.mapi2 (fun i (w: int) (c: string) -> if i < 2 then c.PadRight w else c.PadLeft w) widths r
         |> String.concat "  "
     let sb = StringBuilder()
-    sb.AppendLine(line header) |> ignore
+    sb.AppendLine(line head) |> ignore
     sb.AppendLine(String('-', (List.sum widths) + 2 * (widths.Length - 1))) |> ignore
-    for r in rows outcomes do sb.AppendLine(line r) |> ignore
+    for r in body do sb.AppendLine(line r) |> ignore
     sb.ToString()
+
+/// The table as aligned plain text, followed by the split table (EnergyFs, direct TorchSharp,
+/// PyTorch) when some benchmark has a direct version.
+let table (outcomes: Outcome list) =
+    let split = directRows outcomes
+    aligned header (rows outcomes) + (if split.IsEmpty then "" else "\n" + aligned directHeader split)
 
 /// The automatic note about machine load, when the load average suggests other work was running.
 let loadNote (cores: int) (before: float option) (after: float option) =
@@ -99,6 +122,16 @@ let markdown (info: RunInfo) (outcomes: Outcome list) =
     add (mdRow all.Head)
     add ("|" + String.Join("|", all.Head |> List.mapi (fun i _ -> if i < 2 then "---" else "---:")) + "|")
     for r in all.Tail do add (mdRow r)
+    let split = directRows outcomes
+    if not split.IsEmpty then
+        add ""
+        add "## Where the time goes: EnergyFs, the same algorithm in TorchSharp directly, PyTorch"
+        add ""
+        add "The benchmarks below also time a *direct* version: the PyTorch twin's algorithm written against TorchSharp with no EnergyFs call in the timed step, measured in the same rounds. *EnergyFs / TorchSharp* is what EnergyFs's layer costs (above 1) or saves (below 1) over that; *TorchSharp / PyTorch* is the same algorithm in TorchSharp 0.107 on libtorch 2.10 against PyTorch, with EnergyFs out of the picture: a ratio above 1 there is the libraries' (wrapper, dispatcher, kernels, BLAS), not EnergyFs's. Page faults are EnergyFs / direct."
+        add ""
+        add (mdRow directHeader)
+        add ("|" + String.Join("|", directHeader |> List.mapi (fun i _ -> if i < 2 then "---" else "---:")) + "|")
+        for r in split do add (mdRow r)
     add ""
     add "## Benchmarks"
     add ""
@@ -199,6 +232,9 @@ let json (info: RunInfo) (outcomes: Outcome list) =
         r["ratio_median"] <- optFloat o.RatioMedian
         r["ratio_min"] <- optFloat o.RatioMin
         r["ratio_cpu"] <- optFloat o.RatioCpu
+        r["torchsharp_direct"] <- summaryJson o.Direct
+        r["ratio_energyfs_torchsharp"] <- optFloat o.RatioDirect
+        r["ratio_torchsharp_pytorch"] <- optFloat o.RatioDirectPyTorch
         r["leaked_tensors"] <- JsonValue.Create o.LeakedTensors
         r["errors"] <- JsonArray(o.Errors |> List.map (fun e -> JsonValue.Create e :> JsonNode) |> Array.ofList)
         results.Add r

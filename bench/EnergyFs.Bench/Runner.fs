@@ -1,5 +1,5 @@
-/// Runs the selected benchmarks at each thread count on both sides, alternating EnergyFs and
-/// PyTorch round by round (Timing.Settings.Rounds) so that load drifts of a shared machine affect
+/// Runs the selected benchmarks at each thread count on every side (EnergyFs, the direct TorchSharp
+/// version where there is one, PyTorch), alternating them round by round (Timing.Settings.Rounds) so that load drifts of a shared machine affect
 /// both alike.
 module EnergyFs.Bench.Runner
 
@@ -15,6 +15,8 @@ type Outcome =
       EnergyFs: Summary option
       /// PyTorch per-call times; None without PyTorch, without a counterpart, or on failure.
       PyTorch: Summary option
+      /// Per-call times of the direct TorchSharp version (`Benchmark.Direct`); None without one or on failure.
+      Direct: Summary option
       /// Live TorchSharp tensors after the timed repetitions minus before: non-zero means the step
       /// leaks tensors across iterations.
       LeakedTensors: int64
@@ -39,6 +41,20 @@ type Outcome =
         | Some e, Some p when p.Min > 0.0 -> Some(e.Min / p.Min)
         | _ -> None
 
+    /// EnergyFs median / direct TorchSharp median: what EnergyFs's layer costs (or saves) over
+    /// writing the same algorithm against TorchSharp.
+    member o.RatioDirect =
+        match o.EnergyFs, o.Direct with
+        | Some e, Some d when d.Median > 0.0 -> Some(e.Median / d.Median)
+        | _ -> None
+
+    /// Direct TorchSharp median / PyTorch median: the same algorithm in TorchSharp 0.107 on
+    /// libtorch 2.10 against PyTorch, with no EnergyFs code in the timed step.
+    member o.RatioDirectPyTorch =
+        match o.Direct, o.PyTorch with
+        | Some d, Some p when p.Median > 0.0 -> Some(d.Median / p.Median)
+        | _ -> None
+
 /// The PyTorch side of one thread count, if any: the worker and torch's own description.
 type PySide = { Worker: PyTorch.Worker; Info: Text.Json.Nodes.JsonObject }
 
@@ -56,6 +72,13 @@ let measure (settings: Settings) (threads: int) (py: PySide option) (b: Benchmar
         with e ->
             errors.Add(sprintf "EnergyFs set-up: %s" (firstLine e))
             None
+    let directCase =
+        b.Direct
+        |> Option.bind (fun setup ->
+            try Some(setup ())
+            with e ->
+                errors.Add(sprintf "TorchSharp (direct) set-up: %s" (firstLine e))
+                None)
     let pyCase =
         match py, b.Python with
         | Some p, Some snippet ->
@@ -81,6 +104,18 @@ let measure (settings: Settings) (threads: int) (py: PySide option) (b: Benchmar
                 with e ->
                     errors.Add(sprintf "EnergyFs: %s" (firstLine e))
                     None)
+        let directStep = directCase |> Option.map (fun c -> fun () -> Scope.run c.Step)
+        let mutable directInner =
+            directStep
+            |> Option.bind (fun s ->
+                try
+                    GC.Collect()
+                    GC.WaitForPendingFinalizers()
+                    warmUp settings s
+                    Some(calibrate settings s)
+                with e ->
+                    errors.Add(sprintf "TorchSharp (direct): %s" (firstLine e))
+                    None)
         let mutable pyInner =
             pyCase
             |> Option.bind (fun w ->
@@ -93,8 +128,11 @@ let measure (settings: Settings) (threads: int) (py: PySide option) (b: Benchmar
         let pySamples = ResizeArray<float>()
         let fsCpu = ResizeArray<float>()
         let pyCpu = ResizeArray<float>()
+        let directSamples = ResizeArray<float>()
+        let directCpu = ResizeArray<float>()
         let mutable fsFaults = 0L
         let mutable pyFaults = 0L
+        let mutable directFaults = 0L
         let addFaults (total: int64) (delta: int64) = if total < 0L || delta < 0L then -1L else total + delta
         for r in 0 .. max 1 settings.Rounds - 1 do
             let reps = repsInRound settings r
@@ -109,6 +147,18 @@ let measure (settings: Settings) (threads: int) (py: PySide option) (b: Benchmar
                 with e ->
                     errors.Add(sprintf "EnergyFs: %s" (firstLine e))
                     fsInner <- None
+            | _ -> ()
+            match directStep, directInner with
+            | Some s, Some n ->
+                try
+                    let f0 = minorFaults ()
+                    let wall, cpu = sample n reps s
+                    directSamples.AddRange wall
+                    directCpu.AddRange cpu
+                    directFaults <- addFaults directFaults (if f0 < 0L then -1L else minorFaults () - f0)
+                with e ->
+                    errors.Add(sprintf "TorchSharp (direct): %s" (firstLine e))
+                    directInner <- None
             | _ -> ()
             match pyCase, pyInner with
             | Some w, Some n ->
@@ -126,17 +176,20 @@ let measure (settings: Settings) (threads: int) (py: PySide option) (b: Benchmar
           Threads = threads
           EnergyFs = fsInner |> Option.map (fun n -> summarize n fsFaults (fsSamples.ToArray()) (fsCpu.ToArray()))
           PyTorch = pyInner |> Option.map (fun n -> summarize n pyFaults (pySamples.ToArray()) (pyCpu.ToArray()))
+          Direct = directInner |> Option.map (fun n -> summarize n directFaults (directSamples.ToArray()) (directCpu.ToArray()))
           LeakedTensors = leaked
           Errors = List.ofSeq errors }
     finally
         case |> Option.iter (fun c -> try c.Release () with _ -> ())
+        directCase |> Option.iter (fun c -> try c.Release () with _ -> ())
         pyCase |> Option.iter (fun w -> try PyTorch.teardown w id with _ -> ())
 
 /// Describes an outcome in one line (progress on stderr).
 let private report (o: Outcome) =
     let side (s: Summary option) = s |> Option.map (fun s -> formatSeconds s.Median) |> Option.defaultValue "—"
     let ratio = o.RatioMedian |> Option.map (sprintf "%.2fx") |> Option.defaultValue "—"
-    log "%-22s t=%d  EnergyFs %s  PyTorch %s  ratio %s%s" o.Benchmark.Name o.Threads (side o.EnergyFs) (side o.PyTorch) ratio
+    let direct = match o.Direct with Some _ -> sprintf "  TorchSharp %s" (side o.Direct) | None -> ""
+    log "%-22s t=%d  EnergyFs %s%s  PyTorch %s  ratio %s%s" o.Benchmark.Name o.Threads (side o.EnergyFs) direct (side o.PyTorch) ratio
         (if o.LeakedTensors <> 0L then sprintf "  LEAK %d tensors" o.LeakedTensors else "")
     for e in o.Errors do log "  error: %s" e
 
