@@ -26,6 +26,17 @@ let memoryGiB () =
 let loadAverage () =
     try Some(float (File.ReadAllText("/proc/loadavg").Split(' ')[0])) with _ -> None
 
+/// How oneMKL (inside libtorch_cpu.so) chooses its kernels: on AMD processors, whether
+/// build.sh's override (tools/mkl-dispatch) is mapped into this process.
+let mklDispatch () =
+    try
+        let amd = File.ReadAllText("/proc/cpuinfo").Contains "AuthenticAMD"
+        let overridden = File.ReadAllText("/proc/self/maps").Contains "libenergyfs-mkl-dispatch"
+        if not amd then "by CPUID (Intel or other processor)"
+        elif overridden then "by CPUID: build.sh's override of MKL's Intel check is preloaded (AVX2/AVX-512 kernels on this AMD processor)"
+        else "generic kernels (AMD processor without build.sh's override: ENERGYFS_MKL_DISPATCH=0 or no C compiler)"
+    with _ -> "unknown"
+
 /// Name/value pairs: CPU, cores, memory, OS, .NET and the EnergyFs / TorchSharp / libtorch versions.
 let describe () =
     [ "CPU", cpuModel ()
@@ -36,4 +47,5 @@ let describe () =
       "EnergyFs", Runtime.version
       "TorchSharp", Runtime.torchSharpVersion
       "libtorch", Runtime.libtorchVersion () + " (official CPU build from the libtorch-cpu-linux-x64 package: MKL, oneDNN and OpenMP linked in)"
-      "private runtime", (if Runtime.privateRuntime () then "yes" else "no") ]
+      "private runtime", (if Runtime.privateRuntime () then "yes" else "no")
+      "MKL kernels", mklDispatch () ]

@@ -5,7 +5,7 @@ module EnergyFs.Bench.Registry
 
 /// All benchmarks, in the order they run.
 let all : Benchmark list =
-    List.concat [ Groups.Elementwise.benchmarks; Groups.Mlp.benchmarks; Groups.Hessian.benchmarks; Groups.Dual.benchmarks; Groups.Regression.benchmarks; Groups.FenchelYoung.benchmarks; Groups.Spen.benchmarks; Groups.Sequences.benchmarks; Groups.SequenceTraining.benchmarks; Groups.Epochs.benchmarks ]
+    List.concat [ Groups.Elementwise.benchmarks; Groups.Library.benchmarks; Groups.Mlp.benchmarks; Groups.Hessian.benchmarks; Groups.Dual.benchmarks; Groups.Regression.benchmarks; Groups.FenchelYoung.benchmarks; Groups.Spen.benchmarks; Groups.Sequences.benchmarks; Groups.SequenceTraining.benchmarks; Groups.Epochs.benchmarks ]
 
 /// The benchmarks matching the filters (all of them for an empty list); fails on duplicate names.
 let select (filters: string list) =
