@@ -43,5 +43,7 @@ let private gdaCase (s: Shape) () =
 let benchmarks =
     [ Benchmark.create "dual" "dual-langevin-step" "sphere Langevin step, 10^4 particles, 64 ReLU neurons, d = 15" (langevinCase shape)
       |> Benchmark.versus "dual.langevin_step" (args shape)
+      |> Benchmark.direct (DualDirect.langevinCase shape.Particles shape.Neurons shape.Dim)
       Benchmark.create "dual" "dual-gda-iteration" "GDA iteration: Langevin step + ML neuron update, 10^4 particles and data, 64 neurons, d = 15" (gdaCase shape)
-      |> Benchmark.versus "dual.gda_iteration" (args shape) ]
+      |> Benchmark.versus "dual.gda_iteration" (args shape)
+      |> Benchmark.direct (DualDirect.gdaCase shape.Particles shape.Neurons shape.Dim) ]
