@@ -74,10 +74,12 @@ let benchmarks =
           (sprintf "joint EBM + proposal step, %s: sample q, NCE + proposal KL, backward, Adam; vs the authors' toy-set-1 step (fregu856/ebms_proposals, 1dregression_1/ebmdn4_train_K4.py) at their width" (describe paper10))
           (jointStep paper10)
       |> Benchmark.versus "regression.joint_step" (args paper10)
+      |> Benchmark.direct (RegressionDirect.jointStep paper10.Batch paper10.Samples paper10.Hidden paper10.Components)
       Benchmark.create "regression" "regression-joint-step-h32"
           (sprintf "the same step at width 32, %s; vs the authors' step at width 32" (describe paper32))
           (jointStep paper32)
       |> Benchmark.versus "regression.joint_step" (args paper32)
+      |> Benchmark.direct (RegressionDirect.jointStep paper32.Batch paper32.Samples paper32.Hidden paper32.Components)
       Benchmark.create "regression" "regression-joint-step-compact"
           (sprintf "the same step with EnergyFs's compact networks, %s (no PyTorch twin: not the authors' network)" (describe compact32))
           (jointStep compact32)

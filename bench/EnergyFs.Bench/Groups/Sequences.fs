@@ -59,7 +59,9 @@ let benchmarks =
         "CRF loss log Z - s(y) of a batch (SequenceFenchelYoung.crf: forward algorithm in log space + gold score), summed, and its gradient in the unary [32, 25, 17] and transition [17, 17] scores (Diff.gradN); masks of lengths 5..25. Twin: the same masked batch-first recursion in torch (as pytorch-crf's _compute_normalizer / _compute_score), torch.autograd.grad"
         crfForwardBackward
       |> Benchmark.versus "sequences.crf_forward_backward" args
+      |> Benchmark.direct (SequencesDirect.crfForwardBackward batch words labels)
       Benchmark.create "sequences" "viterbi-decode"
         "LinearChain.viterbi on the same batch: max-product recursion with backpointers (torch.where on the mask), backtracking on the host, tags [32, 25]. Twin: the same recursion in torch (as pytorch-crf's _viterbi_decode, batched), backtracking over Python lists"
         viterbiDecode
-      |> Benchmark.versus "sequences.viterbi_decode" args ]
+      |> Benchmark.versus "sequences.viterbi_decode" args
+      |> Benchmark.direct (SequencesDirect.viterbiDecode batch words labels) ]

@@ -70,7 +70,10 @@ let private args = [ "inputs", 1836; "labels", 159; "hidden", 150; "global_hidde
 let benchmarks =
     [ Benchmark.create "spen" "spen-hypergradient-neumann" "implicit hypergradient, SPEN at bibtex size (1836-150-150-159, batch 32), Neumann K = 10 (10 HVPs)" (hypergradientCase "neumann")
       |> Benchmark.versus "spen.hypergradient_neumann" args
+      |> Benchmark.direct (SpenDirect.hypergradientNeumann k)
       Benchmark.create "spen" "spen-hypergradient-cg" "the same with CG, K = 10 iterations, damping 10, no early stop (10 HVPs)" (hypergradientCase "cg")
       |> Benchmark.versus "spen.hypergradient_cg" args
+      |> Benchmark.direct (SpenDirect.hypergradientCg k)
       Benchmark.create "spen" "spen-hvp" "one Hessian-vector product of the inner objective in psi (double backward through a retained gradient graph)" hvpCase
-      |> Benchmark.versus "spen.hvp" args ]
+      |> Benchmark.versus "spen.hvp" args
+      |> Benchmark.direct SpenDirect.hvp ]
