@@ -1,5 +1,6 @@
 /// The SPEN experiment's per-method functions (`SpenExperiment.runMlp`, `runSpen`, `runInfNet`,
-/// `runImplicit`, `runInfNetSsvm`) on a tiny synthetic problem: the same numbers, bit for bit, as
+/// `runImplicit`, `runInfNetSsvm`) on a tiny synthetic problem: the same numbers (bit for bit on the
+/// same BLAS kernels, to 1e-6 relative across them) as
 /// the single `SpenExperiment.run` over one options record gave before it was split per method
 /// (recorded at commit 80a349b with the equivalent settings), and metric names in snake_case.
 module EnergyFs.Tests.Papers.SpenExperimentTests
@@ -75,16 +76,30 @@ let private fingerprint (r: SpenResult) =
 [<Tests>]
 let tests =
     testList "Papers.SpenExperiment" [
-        testCase "each method's function gives the numbers recorded before the split, bit for bit" <| fun () ->
+        testCase "each method's function gives the numbers recorded before the split" <| fun () ->
+            // Bit for bit on the BLAS kernels they were recorded with; oneMKL picks its kernels by
+            // processor (build.sh's MKL dispatch), which moves the last bits of the diagnostics
+            // (residuals of iterative solves, gradient norms): every number within 1e-6 relative. A flipped prediction
+            // moves an F1 by far more.
             let train, dev, test = problem ()
             for name, run in variants do
                 let r = run train dev test
-                Expect.equal (fingerprint r) recorded[name] (sprintf "%s: dev F1 %.4f, test F1 %.4f" name r.DevF1 r.TestF1)
+                let actual, expected = fingerprint r, recorded[name]
+                if actual <> expected then
+                    let numbers (s: string) =
+                        s.Split([| ' '; ';' |], StringSplitOptions.RemoveEmptyEntries)
+                        |> Array.map (fun w ->
+                            let v = if w.Contains "=" then w.Substring(w.IndexOf '=' + 1) else w
+                            (if w.Contains "=" then w.Substring(0, w.IndexOf '=') else ""), BitConverter.Int64BitsToDouble (int64 v))
+                    let a, e = numbers actual, numbers expected
+                    Expect.equal (Array.map fst a) (Array.map fst e) (sprintf "%s: the same numbers" name)
+                    for (key, x), (_, y) in Array.zip a e do
+                        Expect.isLessThanOrEqual (abs (x - y)) (1e-6 * max (abs x) (abs y)) (sprintf "%s %s: %.17g against the recorded %.17g (dev F1 %.4f, test F1 %.4f)" name key x y r.DevF1 r.TestF1)
 
         testCase "run dispatches the settings to the method's function" <| fun () ->
             let train, dev, test = problem ()
             let viaRun = SpenExperiment.run setup (SpenSettings (ssvm, None)) ignore train dev test
-            Expect.equal (fingerprint viaRun) recorded["spen"] "run = runSpen"
+            Expect.equal (fingerprint viaRun) (fingerprint (SpenExperiment.runSpen setup ssvm None ignore train dev test)) "run = runSpen"
             Expect.equal viaRun.Method "spen" "method name"
             for m in [ Mlp; Spen; InfNet; Implicit; InfNetSsvm ] do
                 Expect.equal (SpenExperiment.methodOf (SpenExperiment.settings m)) m "default settings of the method"
