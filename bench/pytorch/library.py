@@ -48,6 +48,15 @@ def mm_tn(n, d, h):
     return step
 
 
+def mul(n):
+    x, y = torch.randn(n), torch.randn(n)
+
+    def step():
+        x.mul(y)
+
+    return step
+
+
 def tanh(n):
     x = torch.randn(n)
 

@@ -36,6 +36,11 @@ let private mmTN (n: int) (d: int) (h: int) () =
     let x, g = randn [ n; d ], randn [ n; h ]
     Benchmark.case [ x; g ] (fun () -> x.t().mm g |> ignore)
 
+/// x · y elementwise on n values (the HVPs' products of a gradient block with a direction).
+let private mul (n: int) () =
+    let x, y = randn [ n ], randn [ n ]
+    Benchmark.case [ x; y ] (fun () -> x.mul y |> ignore)
+
 let private tanh (n: int) () =
     let x = randn [ n ]
     Benchmark.case [ x ] (fun () -> x.tanh () |> ignore)
@@ -65,6 +70,9 @@ let benchmarks =
       bench "lib-mm-tn-1024x103x128" "X^T G, X 1024 x 103, G 1024 x 128 (its weight gradient)" "library.mm_tn" [ "n", 1024; "d", 103; "h", 128 ] (mmTN 1024 103 128)
       bench "lib-mm-1024x1836x128" "X W, X 1024 x 1836, W 1836 x 128 (fy k159 MLP's first layer)" "library.mm" [ "n", 1024; "d", 1836; "h", 128 ] (mm 1024 1836 128)
       bench "lib-mm-tn-1024x1836x128" "X^T G, X 1024 x 1836, G 1024 x 128 (its weight gradient)" "library.mm_tn" [ "n", 1024; "d", 1836; "h", 128 ] (mmTN 1024 1836 128)
+      bench "lib-mm-32x1836x150" "X W, X 32 x 1836, W 1836 x 150 (the SPEN feature network's first layer, batch 32)" "library.mm" [ "n", 32; "d", 1836; "h", 150 ] (mm 32 1836 150)
+      bench "lib-mm-tn-32x1836x150" "X^T G, X 32 x 1836, G 32 x 150 (its weight gradient)" "library.mm_tn" [ "n", 32; "d", 1836; "h", 150 ] (mmTN 32 1836 150)
+      bench "lib-mul-275400" "x * y on 275,400 float32 (a 1836 x 150 weight block times a direction, as in SPEN's HVPs)" "library.mul" [ "n", 275400 ] (mul 275400)
       bench "lib-tanh-1e6" "tanh of 10^6 float32 (vectorized math)" "library.tanh" [ "n", 1_000_000 ] (tanh 1_000_000)
       bench "lib-exp-1e6" "exp of 10^6 float32" "library.exp" [ "n", 1_000_000 ] (exp 1_000_000)
       bench "lib-autograd-16" "torch.autograd.grad of sum(x * x), x of 16 float32: the autograd engine's fixed cost" "library.autograd_small" [ "n", 16 ] (autogradSmall 16) ]
