@@ -62,121 +62,78 @@ let private log fmt = Printf.kprintf (fun s -> eprintfn "[bench] %s" s) fmt
 
 let private firstLine (e: exn) = (e.Message.Split('\n')[0]).Trim()
 
+/// One side of a measurement over the rounds: its calls per repetition (None once it failed) and
+/// the samples gathered so far.
+type private Side(inner: int option) =
+    let wall, cpu = ResizeArray<float>(), ResizeArray<float>()
+    let mutable inner = inner
+    let mutable faults = 0L
+    /// Calls per repetition; None when the side failed or has nothing to time.
+    member _.Inner = inner
+    /// Drops the side after a failure.
+    member _.Fail() = inner <- None
+    /// Adds one round's per-call wall and CPU times and its page faults (−1: unknown).
+    member _.Add(w: float[], c: float[], f: int64) =
+        wall.AddRange w
+        cpu.AddRange c
+        faults <- if faults < 0L || f < 0L then -1L else faults + f
+    /// The statistics, when the side ran to the end.
+    member _.Summary = inner |> Option.map (fun n -> summarize n faults (wall.ToArray()) (cpu.ToArray()))
+
 /// Measures one benchmark at the current thread count.
 let measure (settings: Settings) (threads: int) (py: PySide option) (b: Benchmark) : Outcome =
     let id = sprintf "%s@%d" b.Name threads
     let errors = ResizeArray<string>()
-    // Set-up of both sides.
-    let case =
-        try Some(b.Setup ())
+    let attempt (label: string) (f: unit -> 'T) =
+        try Some(f ())
         with e ->
-            errors.Add(sprintf "EnergyFs set-up: %s" (firstLine e))
+            errors.Add(sprintf "%s: %s" label (firstLine e))
             None
-    let directCase =
-        b.Direct
-        |> Option.bind (fun setup ->
-            try Some(setup ())
-            with e ->
-                errors.Add(sprintf "TorchSharp (direct) set-up: %s" (firstLine e))
-                None)
+    // Set-up of every side.
+    let case = attempt "EnergyFs set-up" b.Setup
+    let directCase = b.Direct |> Option.bind (attempt "TorchSharp (direct) set-up")
     let pyCase =
         match py, b.Python with
-        | Some p, Some snippet ->
-            try
-                PyTorch.setup p.Worker id snippet
-                Some p.Worker
-            with e ->
-                errors.Add(sprintf "PyTorch set-up: %s" (firstLine e))
-                None
+        | Some p, Some snippet -> attempt "PyTorch set-up" (fun () -> PyTorch.setup p.Worker id snippet; p.Worker)
         | _ -> None
     try
-        let step =
-            case |> Option.map (fun c -> fun () -> Scope.run c.Step)
         // Warm-up and calibration; a side that fails here is dropped.
-        let mutable fsInner =
-            step
-            |> Option.bind (fun s ->
-                try
-                    GC.Collect()
-                    GC.WaitForPendingFinalizers()
-                    warmUp settings s
-                    Some(calibrate settings s)
-                with e ->
-                    errors.Add(sprintf "EnergyFs: %s" (firstLine e))
-                    None)
-        let directStep = directCase |> Option.map (fun c -> fun () -> Scope.run c.Step)
-        let mutable directInner =
-            directStep
-            |> Option.bind (fun s ->
-                try
-                    GC.Collect()
-                    GC.WaitForPendingFinalizers()
-                    warmUp settings s
-                    Some(calibrate settings s)
-                with e ->
-                    errors.Add(sprintf "TorchSharp (direct): %s" (firstLine e))
-                    None)
-        let mutable pyInner =
-            pyCase
-            |> Option.bind (fun w ->
-                try Some(PyTorch.warmUpAndCalibrate w id settings)
-                with e ->
-                    errors.Add(sprintf "PyTorch: %s" (firstLine e))
-                    None)
+        let local (label: string) (case: Case option) =
+            let step = case |> Option.map (fun c -> fun () -> Scope.run c.Step)
+            let inner =
+                step |> Option.bind (fun s ->
+                    attempt label (fun () ->
+                        GC.Collect()
+                        GC.WaitForPendingFinalizers()
+                        warmUp settings s
+                        calibrate settings s))
+            step, Side inner
+        let fsStep, fs = local "EnergyFs" case
+        let directStep, direct = local "TorchSharp (direct)" directCase
+        let pySide = Side(pyCase |> Option.bind (fun w -> attempt "PyTorch" (fun () -> PyTorch.warmUpAndCalibrate w id settings)))
         let live0 = NativeMemory.liveTensors ()
-        let fsSamples = ResizeArray<float>()
-        let pySamples = ResizeArray<float>()
-        let fsCpu = ResizeArray<float>()
-        let pyCpu = ResizeArray<float>()
-        let directSamples = ResizeArray<float>()
-        let directCpu = ResizeArray<float>()
-        let mutable fsFaults = 0L
-        let mutable pyFaults = 0L
-        let mutable directFaults = 0L
-        let addFaults (total: int64) (delta: int64) = if total < 0L || delta < 0L then -1L else total + delta
+        let take (label: string) (side: Side) (run: int -> float[] * float[] * int64) =
+            match side.Inner with
+            | Some n ->
+                match attempt label (fun () -> run n) with
+                | Some r -> side.Add r
+                | None -> side.Fail()
+            | None -> ()
+        let timeLocal (step: unit -> unit) (reps: int) (n: int) =
+            let f0 = minorFaults ()
+            let wall, cpu = sample n reps step
+            wall, cpu, (if f0 < 0L then -1L else minorFaults () - f0)
         for r in 0 .. max 1 settings.Rounds - 1 do
             let reps = repsInRound settings r
-            match step, fsInner with
-            | Some s, Some n ->
-                try
-                    let f0 = minorFaults ()
-                    let wall, cpu = sample n reps s
-                    fsSamples.AddRange wall
-                    fsCpu.AddRange cpu
-                    fsFaults <- addFaults fsFaults (if f0 < 0L then -1L else minorFaults () - f0)
-                with e ->
-                    errors.Add(sprintf "EnergyFs: %s" (firstLine e))
-                    fsInner <- None
-            | _ -> ()
-            match directStep, directInner with
-            | Some s, Some n ->
-                try
-                    let f0 = minorFaults ()
-                    let wall, cpu = sample n reps s
-                    directSamples.AddRange wall
-                    directCpu.AddRange cpu
-                    directFaults <- addFaults directFaults (if f0 < 0L then -1L else minorFaults () - f0)
-                with e ->
-                    errors.Add(sprintf "TorchSharp (direct): %s" (firstLine e))
-                    directInner <- None
-            | _ -> ()
-            match pyCase, pyInner with
-            | Some w, Some n ->
-                try
-                    let samples, cpu, faults = PyTorch.sample w id n reps
-                    pySamples.AddRange samples
-                    pyCpu.AddRange cpu
-                    pyFaults <- addFaults pyFaults faults
-                with e ->
-                    errors.Add(sprintf "PyTorch: %s" (firstLine e))
-                    pyInner <- None
-            | _ -> ()
+            fsStep |> Option.iter (fun s -> take "EnergyFs" fs (timeLocal s reps))
+            directStep |> Option.iter (fun s -> take "TorchSharp (direct)" direct (timeLocal s reps))
+            pyCase |> Option.iter (fun w -> take "PyTorch" pySide (fun n -> PyTorch.sample w id n reps))
         let leaked = NativeMemory.liveTensors () - live0
         { Benchmark = b
           Threads = threads
-          EnergyFs = fsInner |> Option.map (fun n -> summarize n fsFaults (fsSamples.ToArray()) (fsCpu.ToArray()))
-          PyTorch = pyInner |> Option.map (fun n -> summarize n pyFaults (pySamples.ToArray()) (pyCpu.ToArray()))
-          Direct = directInner |> Option.map (fun n -> summarize n directFaults (directSamples.ToArray()) (directCpu.ToArray()))
+          EnergyFs = fs.Summary
+          PyTorch = pySide.Summary
+          Direct = direct.Summary
           LeakedTensors = leaked
           Errors = List.ofSeq errors }
     finally
