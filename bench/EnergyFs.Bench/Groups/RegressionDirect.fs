@@ -12,11 +12,6 @@ open EnergyFs.Bench
 type private Tensor = torch.Tensor
 type private F = torch.nn.functional
 
-/// t ** 2 (the Scalar kept alive through the native call).
-let private square (t: Tensor) =
-    use two = (2).ToScalar ()
-    t.pow two
-
 /// The authors' toy network at width `hidden` with `components` mixture components (1-D x and y),
 /// its layers created in the twin's order.
 type PaperNet(hidden: int, components: int) =
@@ -69,9 +64,9 @@ let normal (loc: Tensor) (scale: Tensor) =
 /// `Normal.log_prob` with its sample check (`value == value`, `.all()`, read on the host).
 let logProb (loc: Tensor, scale: Tensor) (value: Tensor) =
     if not (value.eq(value).all().item<bool> ()) then invalidArg "value" "not real"
-    let var = square scale
+    let var = scale.square ()
     let logScale = scale.log ()
-    -(square (value - loc)) / (2 * var) - logScale - log (sqrt (2.0 * System.Math.PI))
+    -((value - loc).square ()) / (2 * var) - logScale - log (sqrt (2.0 * System.Math.PI))
 
 /// `Normal.sample(sample_shape)`: `torch.normal` of the expanded parameters under no_grad.
 let sample (loc: Tensor, scale: Tensor) (sampleShape: int64 list) =

@@ -11,11 +11,6 @@ open EnergyFs.Bench
 type private Tensor = torch.Tensor
 type private F = torch.nn.functional
 
-/// t ** 2 (the Scalar kept alive through the native call).
-let private square (t: Tensor) =
-    use two = (2).ToScalar ()
-    t.pow two
-
 /// Python's built-in `sum` over tensors, 0 + t₁ + t₂ + … (the first addition adds the int 0).
 let pySum (ts: Tensor list) =
     match ts with
@@ -51,7 +46,7 @@ let innerObjective (theta: Tensor list) (psi: Tensor list) (psi0: Tensor list) (
     let tau, lam = -1.0, 1e-2
     let y = torch.sigmoid (mlp psi batch.X)
     let g = (energy theta batch.Features y).mean () + (entropy y).mean () * tau
-    g + pySum [ for p, p0 in List.zip psi psi0 -> (square (p - p0)).sum () ] * lam
+    g + pySum [ for p, p0 in List.zip psi psi0 -> (p - p0).square().sum () ] * lam
 
 /// Mean binary cross-entropy of A_ψ on a batch.
 let outerLoss (psi: Tensor list) (batch: Batch) =
