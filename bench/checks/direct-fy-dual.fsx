@@ -3,17 +3,10 @@
 // same inputs: each solver's value and argmax, the generalized FY loss and its parameter gradients,
 // and one Langevin step and one GDA iteration drawing from generators with the same seed.
 // After `./build.sh build`:  ./build.sh fsi bench/checks/direct-fy-dual.fsx
-#r "../EnergyFs.Bench/bin/Release/net10.0/TorchSharp.dll"
-#r "../EnergyFs.Bench/bin/Release/net10.0/EnergyFs.dll"
-#r "../EnergyFs.Bench/bin/Release/net10.0/EnergyFs.Papers.dll"
-#r "../EnergyFs.Bench/bin/Release/net10.0/EnergyFs.Bench.dll"
+#load "BenchAssemblies.fsx"
 
 open System.IO
 
-// fsi does not resolve the packages' native libraries: load libtorch and TorchSharp's shim by path.
-let native = Path.Combine (__SOURCE_DIRECTORY__, "..", "EnergyFs.Bench", "bin", "Release", "net10.0", "runtimes", "linux-x64", "native")
-for lib in [ "libtorch_cpu.so"; "libtorch.so"; "libLibTorchSharp.so" ] do
-    System.Runtime.InteropServices.NativeLibrary.Load (Path.Combine (native, lib)) |> ignore
 
 open TorchSharp
 open EnergyFs

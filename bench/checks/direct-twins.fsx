@@ -4,19 +4,12 @@
 // (Neumann, CG) and HVP against EnergyFs on SpenCost's set-up; the regression step's first losses
 // against the PyTorch twin, both seeded 0 (same draws). After `./build.sh build`:
 //   ./build.sh fsi bench/checks/direct-twins.fsx
-#r "../EnergyFs.Bench/bin/Release/net10.0/TorchSharp.dll"
-#r "../EnergyFs.Bench/bin/Release/net10.0/EnergyFs.dll"
-#r "../EnergyFs.Bench/bin/Release/net10.0/EnergyFs.Papers.dll"
-#r "../EnergyFs.Bench/bin/Release/net10.0/EnergyFs.Bench.dll"
+#load "BenchAssemblies.fsx"
 
 open System
 open System.Diagnostics
 open System.IO
 
-// fsi does not resolve the packages' native libraries: load libtorch and TorchSharp's shim by path.
-let native = Path.Combine (__SOURCE_DIRECTORY__, "..", "EnergyFs.Bench", "bin", "Release", "net10.0", "runtimes", "linux-x64", "native")
-for lib in [ "libtorch_cpu.so"; "libtorch.so"; "libLibTorchSharp.so" ] do
-    Runtime.InteropServices.NativeLibrary.Load (Path.Combine (native, lib)) |> ignore
 
 open TorchSharp
 open EnergyFs

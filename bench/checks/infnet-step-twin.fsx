@@ -3,19 +3,12 @@
 // (hinge, network_loss, grad_norm of θ) of both sides, with their relative differences. After
 // `./build.sh build`:  ./build.sh fsi bench/checks/infnet-step-twin.fsx
 // (the Python interpreter: $ENERGYFS_PYTHON, else the system python3, which needs torch).
-#r "../EnergyFs.Bench/bin/Release/net10.0/TorchSharp.dll"
-#r "../EnergyFs.Bench/bin/Release/net10.0/EnergyFs.dll"
-#r "../EnergyFs.Bench/bin/Release/net10.0/EnergyFs.Papers.dll"
-#r "../EnergyFs.Bench/bin/Release/net10.0/EnergyFs.Bench.dll"
+#load "BenchAssemblies.fsx"
 
 open System
 open System.Diagnostics
 open System.IO
 
-// fsi does not resolve the packages' native libraries: load libtorch and TorchSharp's shim by path.
-let native = Path.Combine (__SOURCE_DIRECTORY__, "..", "EnergyFs.Bench", "bin", "Release", "net10.0", "runtimes", "linux-x64", "native")
-for lib in [ "libtorch_cpu.so"; "libtorch.so"; "libLibTorchSharp.so" ] do
-    Runtime.InteropServices.NativeLibrary.Load (Path.Combine (native, lib)) |> ignore
 
 open EnergyFs
 open EnergyFs.Bench.Groups
