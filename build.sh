@@ -70,9 +70,11 @@ fi
 # here from tools/mkl-dispatch/mkl_dispatch.c and preloaded, lets it choose by the instruction sets the processor
 # reports (AVX2, AVX-512), as on Intel ones. Quick benchmarks at 1 thread on AMD EPYC: tanh of 10^6 floats
 # 2.7 → 0.39 ms, W v with W 256 × 1000 26 → 20 µs (bench/results/mkl-dispatch*.md). ENERGYFS_MKL_DISPATCH=0 turns it off;
-# without a C compiler, or on other processors, nothing changes.
+# without a C compiler, or on other processors, nothing changes. It lives in .native/, not in .compat/: a fresh
+# checkout builds .compat/ after this point (removing whatever is there), and a preloaded library that has gone makes
+# ld.so print an error line on every process start, which the F# compiler reports as a build error.
 mkl_dispatch_library() {
-  local src="$ROOT/tools/mkl-dispatch/mkl_dispatch.c" dir="$ROOT/.compat/native" out stamp
+  local src="$ROOT/tools/mkl-dispatch/mkl_dispatch.c" dir="$ROOT/.native" out stamp
   [ -f "$src" ] && grep -q AuthenticAMD /proc/cpuinfo 2>/dev/null || return 1
   out="$dir/libenergyfs-mkl-dispatch.so"
   stamp="$(sha256sum "$src" | cut -c1-16)"
