@@ -80,6 +80,22 @@ let tests =
             Expect.equal check.Passed (Some true) "the ordering holds on the means over the common splits"
             Expect.stringContains check.Evidence "MDN 1.150" "the MDN's mean over the common splits (not over its five)"
             Expect.stringContains check.Evidence "4 of 6 splits" "says how many splits it used"
+            // Four splits in the claimed direction give an exact Wilcoxon p of 2/16 at best.
+            Expect.stringContains check.Evidence "not significant at 0.05 (Wilcoxon) for teacher vs MDN, joint vs teacher, joint vs MDN" "a ✓ on the means says which comparisons are not significant"
+        }
+
+        test "summary over splits: a ✓ with every comparison significant says so" {
+            // Eight splits, each in the claimed order: exact Wilcoxon p = 2/256 for every comparison.
+            let results =
+                [ for k in 0 .. 7 do
+                    let mdn = 1.0 + 0.1 * float k
+                    yield resultOf (RegressionPaper.splitExperimentId "yacht" MdnAlone k) [ "nll", mdn ]
+                    yield resultOf (RegressionPaper.splitExperimentId "yacht" Teacher k) [ "nll", mdn - 0.1 - 0.01 * float k ]
+                    yield resultOf (RegressionPaper.splitExperimentId "yacht" Joint k) [ "nll", mdn - 0.3 - 0.02 * float k ] ]
+            let check = (RegressionPaper.summarize { Toys = []; Uci = [ "yacht", [ 0 .. 7 ] ] } results).Checks |> List.exactlyOne
+            Expect.equal check.Passed (Some true) "in order"
+            Expect.stringContains check.Evidence "teacher vs MDN 0.008" "exact p"
+            Expect.stringContains check.Evidence "every comparison significant at 0.05" "says so"
         }
 
         test "summary over splits: nothing in common is undecided, saying what each method has" {
