@@ -10,9 +10,11 @@ type UnusedInputs =
     | FailOnUnused
     /// Zeros of the input's shape in place of the missing gradients (allow_unused = true).
     | ZerosForUnused
-    /// Zeros, obtained by differentiating output + 0·Σᵢ sum(inputᵢ) (`Diff.reachingAll`): autograd then
-    /// reaches every input and returns real tensors (TorchSharp's placeholders for unused inputs
-    /// have empty handles that its live-tensor statistics never release).
+    /// Zeros, from an autograd pass that reaches every input and so returns real tensors
+    /// (TorchSharp's placeholders for unused inputs have empty handles that its live-tensor
+    /// statistics never release): first-order, each input is also an output with a zero seed; with
+    /// CreateGraph, output + 0·Σᵢ sum(inputᵢ) is differentiated (`Diff.reachingAll`), so that the
+    /// zeros are themselves differentiable.
     | ReachAll
 
 /// Options of `Diff.gradients`: the torch.autograd.grad flags.
