@@ -1,3 +1,10 @@
+// Where the CRF benchmark's EnergyFs side spends its time over the direct TorchSharp version
+// (crf-forward-backward, EnergyFs.Bench/Groups/Sequences.fs): the loss and gradient on both sides,
+// then EnergyFs's extra parts timed alone on the same batch (32 sentences of 25 words, 17 labels):
+// `LinearChain.check`, the finite check of the scores (isfinite against one sum), the tag range
+// check, `Diff.gradN` against `torch.autograd.grad` on a trivial sum, and the loss without the
+// gradient. Medians of 7 × 400 calls, twice. After `./build.sh build`, on an idle machine:
+//   ./build.sh fsi bench/checks/crfcost.fsx
 #load "BenchAssemblies.fsx"
 open System.Diagnostics
 open TorchSharp
