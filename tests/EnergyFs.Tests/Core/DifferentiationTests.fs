@@ -141,6 +141,14 @@ let tests =
                 use hcat = torch.cat (ResizeArray [ hs[0].reshape -1L; hs[1] ], 0L)
                 Expect.isLessThan (Tensor.maxAbsDiff h hcat) 1e-12 "hvpN"
 
+            testCase "gradients of an output with several elements fail naming the output, for every treatment of unused inputs" <| fun () ->
+                for unused in [ FailOnUnused; ZerosForUnused; ReachAll ] do
+                    use x = (Tensor.ones ctx [ 3L ]).requires_grad_ true
+                    use y = x * 2.0
+                    let e = Expect.throwsC (fun () -> Diff.gradients { GradientOptions.defaults with Unused = unused } y [ x ] |> ignore) id
+                    Expect.equal (e :?> System.ArgumentException).ParamName "output" (sprintf "%A: names the output" unused)
+                    Expect.stringContains e.Message "[3]" (sprintf "%A: gives its shape" unused)
+
             testCase "an unused input gets a zero gradient" <| fun () ->
                 use a = Tensor.ofArray ctx [| 1.0; 2.0 |]
                 use b = Tensor.ofArray ctx [| 3.0 |]

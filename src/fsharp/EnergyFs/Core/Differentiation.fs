@@ -70,6 +70,8 @@ module Diff =
     /// options' flags and treatment of unused inputs.
     let private autograd (options: GradientOptions) (output: Tensor) (inputs: Tensor list) (seed: Tensor option) =
         let retain = options.RetainGraph || options.CreateGraph
+        if seed.IsNone && output.numel () <> 1L then
+            Checks.fail "output" (sprintf "the output has shape %s: a gradient needs a single-element output (sum it, or take a vector-Jacobian product with a seed of its shape)" (Checks.shapeText output.shape))
         let seeds = match seed with Some s -> ResizeArray [ s ] :> IList<Tensor> | None -> null
         match options.Unused with
         | FailOnUnused ->
