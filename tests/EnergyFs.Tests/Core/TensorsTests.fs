@@ -103,6 +103,16 @@ let softplusAndChecks =
             use ok = Tensor.ofArray ctx [| 0.0; 1e308 |]
             Checks.finite "x" ok
 
+        testCase "Checks.allFinite names the first argument with a non-finite entry, and passes finite ones whose sums overflow" <| fun () ->
+            use good = Tensor.ofArray ctx [| 1.0; 2.0 |]
+            use bad = Tensor.ofArray ctx [| 0.0; nan |]
+            let e = EnergyFs.Tests.Expectations.raisesOf<ArgumentException> (fun () -> Checks.allFinite [ "unary", good; "transitions", bad ])
+            Expect.equal e.ParamName "transitions" "the argument holding the NaN"
+            Expect.stringContains e.Message "transitions contains 1 non-finite" "as Checks.finite says it"
+            use huge = Tensor.ofArray ctx [| 1e308; 1e308 |]
+            Checks.allFinite [ "a", huge; "b", huge ]
+            Checks.allFinite []
+
         testCase "Checks.nonEmpty refuses a dimension of size 0, naming the shape" <| fun () ->
             use rows0 = Tensor.zeros ctx [ 0L; 3L ]
             use cols0 = Tensor.zeros ctx [ 2L; 0L ]

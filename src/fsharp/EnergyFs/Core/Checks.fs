@@ -109,6 +109,19 @@ module Checks =
                 use bad = notFinite.sum()
                 fail argument (sprintf "%s contains %d non-finite value(s) (NaN or Inf); shape %s; %s" argument (bad.item<int64>()) (shapeText t.shape) (firstNonFinite t))
 
+    /// `finite` for several tensors with one read-back when all are finite (the common case): the
+    /// sum of their sums is finite only if every entry is; otherwise `finite` on each names the
+    /// first argument with a non-finite entry.
+    let allFinite (arguments: (string * torch.Tensor) list) =
+        let floating = arguments |> List.filter (fun (_, t) -> t.is_floating_point ())
+        let sumsAreFinite () =
+            use _ = torch.no_grad ()
+            use _ = torch.NewDisposeScope ()
+            let total = floating |> List.map (fun (_, t) -> t.sum ()) |> List.reduce (fun a b -> a + b)
+            System.Double.IsFinite (total.ToDouble ())
+        if not floating.IsEmpty && not (sumsAreFinite ()) then
+            for argument, t in floating do finite argument t
+
     /// Requires a tensor with at least one entry and no dimension of size 0 (an empty batch, or
     /// rows of length 0, would otherwise reach libtorch reductions that fail without naming it).
     let nonEmpty argument (t: torch.Tensor) =

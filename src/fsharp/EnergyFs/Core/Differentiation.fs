@@ -66,6 +66,15 @@ module Diff =
         |> List.filter (fun x -> x.requires_grad)
         |> List.fold (fun (acc: Tensor) x -> acc + x.sum () * 0.0) output
 
+    /// The gradients autograd returned, with zeros for the inputs it did not reach: an unused input
+    /// comes back as null or, in TorchSharp, as a tensor with an empty handle.
+    let private zerosWhereMissing (inputs: Tensor list) (gs: IList<Tensor>) =
+        List.init inputs.Length (fun i ->
+            match gs[i] with
+            | null -> torch.zeros_like inputs[i]
+            | g when g.IsInvalid -> torch.zeros_like inputs[i]
+            | g -> g)
+
     /// ∂(output·seed)/∂inputs through torch.autograd.grad (the one place that calls it), with the
     /// options' flags and treatment of unused inputs.
     let private autograd (options: GradientOptions) (output: Tensor) (inputs: Tensor list) (seed: Tensor option) =
@@ -97,21 +106,10 @@ module Diff =
                 let outputSeed = match seed with Some s -> s | None -> torch.ones_like output
                 let outputs = ResizeArray (output :: inputs)
                 let seedsAll = ResizeArray (outputSeed :: (inputs |> List.map torch.zeros_like))
-                let gs = torch.autograd.grad (outputs, ResizeArray inputs, seedsAll, retain, false, true)
-                List.init inputs.Length (fun i ->
-                    match gs[i] with
-                    | null -> torch.zeros_like inputs[i]
-                    | g when g.IsInvalid -> torch.zeros_like inputs[i]
-                    | g -> g)
+                zerosWhereMissing inputs (torch.autograd.grad (outputs, ResizeArray inputs, seedsAll, retain, false, true))
             else
                 let reached = if options.Unused = ReachAll then reachingAll output inputs else output
-                let gs = torch.autograd.grad (ResizeArray [ reached ], ResizeArray inputs, seeds, retain, options.CreateGraph, true)
-                // An unused input comes back as null or, in TorchSharp, as a tensor with an empty handle.
-                List.init inputs.Length (fun i ->
-                    match gs[i] with
-                    | null -> torch.zeros_like inputs[i]
-                    | g when g.IsInvalid -> torch.zeros_like inputs[i]
-                    | g -> g)
+                zerosWhereMissing inputs (torch.autograd.grad (ResizeArray [ reached ], ResizeArray inputs, seeds, retain, options.CreateGraph, true))
 
     /// ∂(Σ outputs·seeds)/∂inputs; unused inputs get zeros.
     let private autogradGradRetaining (retainGraph: bool) (output: Tensor) (inputs: Tensor list) (seed: Tensor option) (createGraph: bool) =
